@@ -1,0 +1,402 @@
+//! BERT (Devlin et al., 2018, <https://arxiv.org/abs/1810.04805>): load a checkpoint, run it,
+//! look inside.
+//!
+//! [`Bert`] bundles the tokenizer, the weights and the sentence-embedding recipe of one model
+//! folder. The encoder itself (the private `model` module) follows HF transformers' `modeling_bert.py` and keeps
+//! every hidden state and attention map, which is what a learner wants to look at.
+
+mod config;
+mod model;
+mod output;
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+pub use config::{BertConfig, HiddenAct};
+pub use output::BertOutput;
+
+use crate::embed::{self, Embeddings, Pooling, PoolingMode};
+use crate::error::{Error, Result};
+use crate::hub;
+use crate::tokenize::{Batch, Encoding, Tokenizer};
+use model::{BertModel, ids_tensor, mean_pool};
+
+/// Texts embedded per forward pass by [`Bert::embed`]; bounds memory on a 4 GiB machine.
+const EMBED_CHUNK: usize = 32;
+
+/// A BERT model ready to run: tokenizer, weights, config and pooling recipe.
+///
+/// ```
+/// use transformer_nb::prelude::*;
+///
+/// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+/// let enc = bert.tokenizer().encode("I read a good novel.")?;
+/// let out = bert.forward(&enc)?;
+/// println!("{:?}", out.last_hidden_state().dims()); // [1, 8, 384]
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Bert {
+    model: BertModel,
+    config: BertConfig,
+    tokenizer: Tokenizer,
+    embed_tokenizer: Tokenizer,
+    pooling: Pooling,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for Bert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bert")
+            .field("dir", &self.dir)
+            .field("config", &self.config)
+            .field("pooling", &self.pooling)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Files a model folder may hold beyond the required ones.
+const OPTIONAL_FILES: &[&str] = &[
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "modules.json",
+    "1_Pooling/config.json",
+    "sentence_bert_config.json",
+];
+
+impl Bert {
+    /// Loads a model folder: `config.json`, `model.safetensors`, `tokenizer.json` (or
+    /// `vocab.txt`), and for sentence-transformers checkpoints `modules.json` and
+    /// `1_Pooling/config.json`.
+    ///
+    /// The weights are memory-mapped, not copied, which matters on a 4 GiB machine.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let bert = Bert::from_dir("models/all-MiniLM-L6-v2")?;
+    /// assert_eq!(bert.config().hidden_size, 384);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let config_path = dir.join("config.json");
+        if !config_path.is_file() {
+            return Err(Error::MissingFile {
+                dir: dir.to_path_buf(),
+                file: "config.json".into(),
+                hint: "a model folder needs config.json, model.safetensors and tokenizer.json \
+                       (or vocab.txt); check the path, or use Bert::from_pretrained"
+                    .into(),
+            });
+        }
+        let config = BertConfig::from_file(&config_path)?;
+        let weights = dir.join("model.safetensors");
+        if !weights.is_file() {
+            let hint = if dir.join("pytorch_model.bin").is_file() {
+                "only safetensors weights are supported; convert pytorch_model.bin with \
+                 `safetensors` in Python (or download model.safetensors from the Hub)"
+            } else {
+                "copy model.safetensors of the checkpoint into this folder"
+            };
+            return Err(Error::MissingFile {
+                dir: dir.to_path_buf(),
+                file: "model.safetensors".into(),
+                hint: hint.into(),
+            });
+        }
+        let tokenizer = Tokenizer::from_dir(dir)?;
+        let model = load_weights(&weights, &config)?;
+        let pooling = Pooling::from_dir(dir)?;
+        let embed_tokenizer = match embed::max_seq_length(dir)? {
+            Some(n) if n < tokenizer.max_length() => tokenizer.with_max_length(n)?,
+            _ => tokenizer.clone(),
+        };
+        Ok(Bert {
+            model,
+            config,
+            tokenizer,
+            embed_tokenizer,
+            pooling,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Loads a model by its Hugging Face Hub id, from the local cache when it is there (see
+    /// [`hub`](mod@crate::hub)), else downloading it unless `HF_HUB_OFFLINE=1`.
+    ///
+    /// ```
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert_eq!(bert.config().num_hidden_layers, 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_pretrained(model_id: &str) -> Result<Self> {
+        let dir = hub::snapshot_dir(
+            model_id,
+            &[
+                &["config.json"],
+                &["model.safetensors"],
+                &["tokenizer.json", "vocab.txt"],
+            ],
+            OPTIONAL_FILES,
+        )?;
+        Self::from_dir(dir)
+    }
+
+    /// The tokenizer that belongs to the model.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let enc = bert.tokenizer().encode("I read a good novel.")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// The model's `config.json`.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert_eq!(bert.config().num_attention_heads, 12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn config(&self) -> &BertConfig {
+        &self.config
+    }
+
+    /// How [`embed`](Self::embed) pools token vectors for this checkpoint.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert!(bert.pooling().normalize);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    /// The folder the model was loaded from.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert!(bert.dir().join("config.json").is_file());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs one encoding through the model, keeping every hidden state and attention map.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
+    /// assert_eq!(out.attentions().len(), 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn forward(&self, encoding: &Encoding) -> Result<BertOutput> {
+        self.run(std::slice::from_ref(encoding), true)
+    }
+
+    /// Runs a padded batch through the model; padding is masked out of attention.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let batch = bert.tokenizer().encode_batch(&["short", "a longer one"])?;
+    /// let out = bert.forward_batch(&batch)?;
+    /// assert_eq!(out.last_hidden_state().dims(), [2, 5, 384]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn forward_batch(&self, batch: &Batch) -> Result<BertOutput> {
+        self.run(batch.encodings(), true)
+    }
+
+    /// Sentence embeddings of `texts`, pooled as the checkpoint prescribes (see
+    /// [`embed`](mod@crate::embed)); for all-MiniLM-L6-v2 the same vectors as
+    /// sentence-transformers' `model.encode(texts)`.
+    ///
+    /// Texts that are empty or only whitespace are an error: their embedding would be that of
+    /// `[CLS] [SEP]` alone, the same for all of them, which is never what was meant.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let emb = bert.embed(&["a cat", "a dog"])?;
+    /// assert_eq!(emb.vectors().len(), 2);
+    /// assert!(bert.embed(&["a cat", "  "]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Embeddings> {
+        if texts.is_empty() {
+            return Err(Error::EmptyBatch { what: "texts" });
+        }
+        if let Some(index) = texts.iter().position(|t| t.as_ref().trim().is_empty()) {
+            return Err(Error::EmptyText {
+                index,
+                hint: "remove it, or give it some words to embed",
+            });
+        }
+        let mut vectors = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(EMBED_CHUNK) {
+            let batch = self.embed_tokenizer.encode_batch(chunk)?;
+            let pass = self.pass(batch.encodings(), false)?;
+            let hidden = &pass.hidden_states[pass.hidden_states.len() - 1];
+            let masks: Vec<&[u32]> = batch
+                .encodings()
+                .iter()
+                .map(Encoding::attention_mask)
+                .collect();
+            let mask = ids_tensor(&masks, hidden.device())?;
+            let pooled = pool(hidden, &mask, self.pooling.mode)?;
+            let pooled = if self.pooling.normalize {
+                // sentence-transformers' Normalize: x / max(‖x‖, 1e-12)
+                let norms = pooled
+                    .sqr()?
+                    .sum_keepdim(1)?
+                    .sqrt()?
+                    .clamp(1e-12, f64::MAX)?;
+                pooled.broadcast_div(&norms)?
+            } else {
+                pooled
+            };
+            vectors.extend(pooled.to_vec2::<f32>()?);
+        }
+        Embeddings::new(
+            texts.iter().map(|t| t.as_ref().to_string()).collect(),
+            vectors,
+            self.pooling,
+        )
+    }
+
+    fn run(&self, encodings: &[Encoding], collect: bool) -> Result<BertOutput> {
+        let pass = self.pass(encodings, collect)?;
+        Ok(BertOutput::new(
+            pass.hidden_states,
+            pass.attentions,
+            pass.pooler_output,
+            encodings.iter().map(|e| e.tokens().to_vec()).collect(),
+            encodings
+                .iter()
+                .map(|e| e.attention_mask().iter().filter(|&&m| m == 1).count())
+                .collect(),
+        ))
+    }
+
+    /// Checks the encodings against the model, then runs them.
+    fn pass(&self, encodings: &[Encoding], collect: bool) -> Result<model::Pass> {
+        let Some(first) = encodings.first() else {
+            return Err(Error::EmptyBatch { what: "encodings" });
+        };
+        let seq_len = first.len();
+        if seq_len == 0 {
+            return Err(Error::invalid(
+                "an encoding has no tokens: encode some text first",
+            ));
+        }
+        if encodings.iter().any(|e| e.len() != seq_len) {
+            return Err(Error::invalid(
+                "the encodings differ in length: tokenize them together with encode_batch, \
+                 which pads them to one length",
+            ));
+        }
+        if seq_len > self.config.max_position_embeddings {
+            return Err(Error::invalid(format!(
+                "{seq_len} tokens are more than this model's {} positions: tokenize with \
+                 the model's tokenizer, which truncates to its maximum",
+                self.config.max_position_embeddings
+            )));
+        }
+        for encoding in encodings {
+            if let Some(&id) = encoding
+                .ids()
+                .iter()
+                .find(|&&id| id as usize >= self.config.vocab_size)
+            {
+                return Err(Error::invalid(format!(
+                    "token id {id} is outside this model's vocabulary of {}: the encoding \
+                     comes from another tokenizer; use bert.tokenizer()",
+                    self.config.vocab_size
+                )));
+            }
+            if let Some(&t) = encoding
+                .type_ids()
+                .iter()
+                .find(|&&t| t as usize >= self.config.type_vocab_size)
+            {
+                return Err(Error::invalid(format!(
+                    "token type {t} is outside this model's {} token types",
+                    self.config.type_vocab_size
+                )));
+            }
+        }
+        let device = Device::Cpu;
+        let ids: Vec<&[u32]> = encodings.iter().map(Encoding::ids).collect();
+        let types: Vec<&[u32]> = encodings.iter().map(Encoding::type_ids).collect();
+        let masks: Vec<&[u32]> = encodings.iter().map(Encoding::attention_mask).collect();
+        Ok(self.model.forward(
+            &ids_tensor(&ids, &device)?,
+            &ids_tensor(&types, &device)?,
+            &ids_tensor(&masks, &device)?,
+            collect,
+        )?)
+    }
+}
+
+/// Pools `[batch, seq, hidden]` into `[batch, hidden]` over unmasked tokens.
+fn pool(hidden: &Tensor, mask: &Tensor, mode: PoolingMode) -> candle_core::Result<Tensor> {
+    match mode {
+        PoolingMode::Mean => mean_pool(hidden, mask),
+        PoolingMode::Cls => hidden.narrow(1, 0, 1)?.squeeze(1),
+        PoolingMode::MeanSqrtLen => {
+            let mean = mean_pool(hidden, mask)?;
+            let counts = mask.to_dtype(DType::F32)?.sum_keepdim(1)?;
+            mean.broadcast_mul(&counts.sqrt()?)
+        }
+        PoolingMode::Max => {
+            // Padding is set far below any real value before the maximum, as sentence-transformers does.
+            let keep = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+            let penalty = ((keep.ones_like()? - &keep)? * -1e9)?;
+            hidden.broadcast_add(&penalty)?.max(1)
+        }
+    }
+}
+
+/// Memory-maps `model.safetensors` and builds the encoder, finding the tensors whether they are
+/// stored as `embeddings.*` (BertModel) or `bert.embeddings.*` (BertForPreTraining, ...).
+fn load_weights(path: &Path, config: &BertConfig) -> Result<BertModel> {
+    let weights_error = |e: candle_core::Error| Error::Weights {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    // SAFETY: the file is mapped read-only; like every safetensors loader, this assumes nobody
+    // truncates it while the model is alive.
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &Device::Cpu) }
+        .map_err(|e| Error::InvalidFile {
+            path: path.to_path_buf(),
+            what: "safetensors file",
+            message: e.to_string(),
+        })?;
+    let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
+        vb
+    } else if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
+        vb.pp("bert")
+    } else {
+        return Err(Error::Weights {
+            path: path.to_path_buf(),
+            message: "no tensor embeddings.word_embeddings.weight (nor bert.embeddings...): \
+                      this is not a BERT checkpoint"
+                .into(),
+        });
+    };
+    BertModel::load(vb, config).map_err(weights_error)
+}

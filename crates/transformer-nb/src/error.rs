@@ -1,0 +1,167 @@
+//! The one error type of the crate.
+//!
+//! A panic in a notebook cell throws away every variable of the kernel, so nothing in this crate
+//! panics on user input: every fallible call returns [`Result`], and each message says what was
+//! wrong and what to do about it, so that `?` in a cell prints something a learner can act on.
+
+use std::path::PathBuf;
+
+/// Shorthand for `Result<T, transformer_nb::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in transformer-nb.
+///
+/// ```
+/// use transformer_nb::prelude::*;
+///
+/// let err = positional_encoding(50, 127).unwrap_err();
+/// assert!(matches!(err, Error::InvalidArgument { .. }));
+/// assert!(err.to_string().contains("even"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done: "read", "write", "create".
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+
+    /// A model directory lacks a file the model needs.
+    #[error("{dir} has no {file}: {hint}")]
+    MissingFile {
+        /// The model directory that was searched.
+        dir: PathBuf,
+        /// The missing file (or the alternatives, e.g. "tokenizer.json or vocab.txt").
+        file: String,
+        /// What to do about it.
+        hint: String,
+    },
+
+    /// A JSON file of the model (config.json, tokenizer.json, ...) could not be understood.
+    #[error("{path} is not a valid {what}: {message}")]
+    InvalidFile {
+        /// The file.
+        path: PathBuf,
+        /// What the file should have been, e.g. "BERT config.json".
+        what: &'static str,
+        /// The parser's explanation.
+        message: String,
+    },
+
+    /// The model's weights do not match its config.json (wrong shape or missing tensor).
+    #[error(
+        "the weights in {path} do not match config.json: {message}. Check that config.json and model.safetensors come from the same checkpoint"
+    )]
+    Weights {
+        /// The weights file.
+        path: PathBuf,
+        /// Which tensor was wrong and how.
+        message: String,
+    },
+
+    /// A model is neither in the local Hugging Face cache nor downloadable.
+    #[error("model {model_id} is not available: {reason}. {hint}")]
+    ModelUnavailable {
+        /// The Hub id, e.g. `sentence-transformers/all-MiniLM-L6-v2`.
+        model_id: String,
+        /// Why it could not be had.
+        reason: String,
+        /// How to get it.
+        hint: String,
+    },
+
+    /// The tokenizer library reported an error.
+    #[error("tokenizer error: {0}")]
+    Tokenizer(String),
+
+    /// A text that must have content was empty or only whitespace.
+    #[error("text {index} is empty or only whitespace: {hint}")]
+    EmptyText {
+        /// Position of the text in its list (0 for a single text).
+        index: usize,
+        /// What to do about it.
+        hint: &'static str,
+    },
+
+    /// A list that must have items was empty.
+    #[error("the list of {what} is empty: pass at least one")]
+    EmptyBatch {
+        /// What the list holds, e.g. "texts".
+        what: &'static str,
+    },
+
+    /// An index (layer, head, position, sequence) was outside its range.
+    #[error("{what} {index} is out of range: valid values are 0..{len}")]
+    OutOfRange {
+        /// What was indexed: "layer", "head", ...
+        what: &'static str,
+        /// The index given.
+        index: usize,
+        /// How many there are.
+        len: usize,
+    },
+
+    /// An argument had a value the function cannot work with.
+    #[error("{message}")]
+    InvalidArgument {
+        /// What was wrong and what to pass instead.
+        message: String,
+    },
+
+    /// A tensor operation failed inside candle.
+    #[error("tensor error: {0}")]
+    Candle(#[from] candle_core::Error),
+
+    /// A plot could not be drawn.
+    #[error("plot error: {0}")]
+    Plot(String),
+}
+
+impl Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn check_index(what: &'static str, index: usize, len: usize) -> Result<()> {
+        if index < len {
+            Ok(())
+        } else {
+            Err(Error::OutOfRange { what, index, len })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_names_the_valid_range() {
+        let err = Error::check_index("head", 12, 12).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "head 12 is out of range: valid values are 0..12"
+        );
+        assert!(Error::check_index("head", 11, 12).is_ok());
+    }
+}

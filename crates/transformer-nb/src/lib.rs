@@ -1,0 +1,114 @@
+//! # transformer-nb
+//!
+//! Learn and explore Transformer models in Rust notebooks. This crate is what a notebook
+//! `:dep`s: each step of the classic "load BERT, tokenize, look at positional encodings and
+//! attention" walkthrough is one call, and every result shows itself as an HTML table or an SVG
+//! plot in JupyterLab (through the evcxr kernel). The numbers are HF transformers' numbers: the
+//! tests compare tokens, hidden states, attentions, pooler output and embeddings with
+//! references made by Python's `transformers`.
+//!
+//! The data flows through the modules in this order: [`hub`] finds a model's files,
+//! [`tokenize`] turns text into ids, [`positional`] explains position information, [`bert`]
+//! runs the encoder, [`embed`] pools sentence vectors, [`plot`] and the `evcxr_display`
+//! methods show the results.
+//!
+//! ## Tokenize
+//!
+//! ```
+//! use transformer_nb::prelude::*;
+//!
+//! let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+//! let enc = tok.encode("I read a good novel.")?;
+//! assert_eq!(enc.tokens(), ["[CLS]", "i", "read", "a", "good", "novel", ".", "[SEP]"]);
+//! assert_eq!(enc.attention_mask(), [1, 1, 1, 1, 1, 1, 1, 1]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Positional encoding
+//!
+//! ```
+//! use transformer_nb::prelude::*;
+//!
+//! let pe = positional_encoding(50, 128)?;        // "Attention Is All You Need", §3.5
+//! assert_eq!(pe.shape(), (50, 128));
+//! let plot = pe.heatmap();                      // displays inline in a notebook
+//! assert!(plot.to_svg().starts_with("<svg"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## BERT forward pass and embeddings
+//!
+//! ```
+//! use transformer_nb::prelude::*;
+//! use transformer_nb::candle::Tensor;
+//!
+//! let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+//! let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
+//! let last: &Tensor = out.last_hidden_state();  // [1, 8, 384]
+//! let plot = out.attention_heatmap(5, 0)?;      // rows and columns labelled with tokens
+//! let emb = bert.embed(&["a cat", "a dog"])?;
+//! println!("{:?}", emb.similarity());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Errors, not panics
+//!
+//! A panic in a notebook cell loses every variable of the kernel, so no function here panics on
+//! what a user passes it: each returns [`Result`] with an [`Error`] whose message says what was
+//! wrong and what to do.
+//!
+//! ## Crate features
+//!
+//! None. The crate is CPU-only and keeps its dependency tree small, because evcxr compiles it
+//! (and everything below it) the first time a notebook `:dep`s it.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod bert;
+mod display;
+pub mod embed;
+pub mod error;
+pub mod hub;
+pub mod plot;
+pub mod positional;
+pub mod tokenize;
+
+/// candle's tensor library, re-exported so that a notebook needs only one `:dep`.
+///
+/// ```
+/// use transformer_nb::candle::{Device, Tensor};
+///
+/// let t = Tensor::new(&[1f32, 2., 3.], &Device::Cpu)?;
+/// assert_eq!(t.dims(), [3]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub use candle_core as candle;
+
+pub use bert::{Bert, BertConfig, BertOutput};
+pub use embed::Embeddings;
+pub use error::{Error, Result};
+pub use plot::Plot;
+pub use positional::{
+    Layout, PositionalEncoding, positional_encoding, positional_encoding_with_layout,
+};
+pub use tokenize::{Batch, Encoding, Tokenizer};
+
+/// Everything a notebook cell needs: `use transformer_nb::prelude::*;`.
+///
+/// ```
+/// use transformer_nb::prelude::*;
+///
+/// let pe: PositionalEncoding = positional_encoding(4, 8)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub mod prelude {
+    pub use crate::bert::{Bert, BertConfig, BertOutput};
+    pub use crate::embed::Embeddings;
+    pub use crate::error::{Error, Result};
+    pub use crate::plot::Plot;
+    pub use crate::positional::{
+        Layout, PositionalEncoding, positional_encoding, positional_encoding_with_layout,
+    };
+    pub use crate::tokenize::{Batch, Encoding, Tokenizer};
+}

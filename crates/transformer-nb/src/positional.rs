@@ -1,0 +1,455 @@
+//! The sinusoidal positional encoding of "Attention Is All You Need" (Vaswani et al., 2017, §3.5).
+//!
+//! ```text
+//! PE(pos, 2i)     = sin(pos / 10000^(2i / d_model))
+//! PE(pos, 2i + 1) = cos(pos / 10000^(2i / d_model))
+//! ```
+//!
+//! Each pair of dimensions is one sine/cosine wave; wavelengths grow geometrically from 2π to
+//! 10000·2π, so every position gets a distinct pattern and `PE(pos + k)` is a linear function of
+//! `PE(pos)`. (BERT itself *learns* its position embeddings instead; the tutorial shows this
+//! formula because it is what the Transformer paper uses.)
+
+use candle_core::{Device, Tensor};
+
+use crate::error::{Error, Result};
+use crate::plot::{Colormap, Heatmap, Plot, Series, heatmap, line_chart};
+
+/// How the sines and cosines are laid out along the `d_model` dimensions.
+///
+/// ```
+/// use transformer_nb::prelude::*;
+///
+/// let paper = positional_encoding_with_layout(4, 8, Layout::Interleaved)?;
+/// let halves = positional_encoding_with_layout(4, 8, Layout::Concatenated)?;
+/// // The same numbers, in another order: dimension 1 of the paper is dimension 4 of halves.
+/// assert_eq!(paper.get(3, 1), halves.get(3, 4));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// The paper's layout: even dimensions sine, odd dimensions cosine.
+    Interleaved,
+    /// All sines in the first half, all cosines in the second (tensor2tensor, fairseq).
+    Concatenated,
+}
+
+/// A `num_positions × d_model` matrix of sinusoidal position vectors, one row per position.
+///
+/// ```
+/// use transformer_nb::prelude::*;
+///
+/// let pe = positional_encoding(50, 128)?;
+/// assert_eq!(pe.shape(), (50, 128));
+/// assert_eq!(pe.get(0, 0), 0.0);   // sin(0)
+/// assert_eq!(pe.get(0, 1), 1.0);   // cos(0)
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PositionalEncoding {
+    values: Vec<f32>,
+    num_positions: usize,
+    d_model: usize,
+    layout: Layout,
+}
+
+/// The positional-encoding matrix of the paper (interleaved sin/cos) for `num_positions`
+/// positions of `d_model` dimensions.
+///
+/// `d_model` must be even, since dimensions come in sine/cosine pairs; an odd `d_model` (or a
+/// zero size) is an error that says so. Any `num_positions` from 1 up is fine.
+///
+/// ```
+/// use transformer_nb::prelude::*;
+///
+/// let pe = positional_encoding(50, 128)?;
+/// let expected = (10.0f64 / 10000f64.powf(2.0 * 3.0 / 128.0)).sin() as f32;
+/// assert!((pe.get(10, 6) - expected).abs() < 1e-6);
+///
+/// assert!(positional_encoding(50, 127).is_err());
+/// assert!(positional_encoding(0, 128).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn positional_encoding(num_positions: usize, d_model: usize) -> Result<PositionalEncoding> {
+    positional_encoding_with_layout(num_positions, d_model, Layout::Interleaved)
+}
+
+/// Like [`positional_encoding`], with the sines and cosines laid out as `layout` says.
+///
+/// ```
+/// use transformer_nb::prelude::*;
+///
+/// let pe = positional_encoding_with_layout(10, 4, Layout::Concatenated)?;
+/// assert_eq!(pe.row(0), [0.0, 0.0, 1.0, 1.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn positional_encoding_with_layout(
+    num_positions: usize,
+    d_model: usize,
+    layout: Layout,
+) -> Result<PositionalEncoding> {
+    if num_positions == 0 || d_model == 0 {
+        return Err(Error::invalid(format!(
+            "positional_encoding({num_positions}, {d_model}): both sizes must be at least 1, \
+             e.g. positional_encoding(50, 128)"
+        )));
+    }
+    if d_model % 2 == 1 {
+        return Err(Error::invalid(format!(
+            "positional_encoding: d_model = {d_model} is odd, but it must be even: dimensions \
+             come in pairs, sine at 2i and cosine at 2i+1. Use {} or {}",
+            d_model - 1,
+            d_model + 1
+        )));
+    }
+    let half = d_model / 2;
+    let mut values = vec![0f32; num_positions * d_model];
+    for pos in 0..num_positions {
+        let row = &mut values[pos * d_model..(pos + 1) * d_model];
+        for i in 0..half {
+            // Computed in f64 and rounded once, so each value is the formula's to within 1e-7.
+            let angle = pos as f64 / 10000f64.powf(2.0 * i as f64 / d_model as f64);
+            let (sin, cos) = angle.sin_cos();
+            let (sin_at, cos_at) = match layout {
+                Layout::Interleaved => (2 * i, 2 * i + 1),
+                Layout::Concatenated => (i, half + i),
+            };
+            row[sin_at] = sin as f32;
+            row[cos_at] = cos as f32;
+        }
+    }
+    Ok(PositionalEncoding {
+        values,
+        num_positions,
+        d_model,
+        layout,
+    })
+}
+
+impl PositionalEncoding {
+    /// `(num_positions, d_model)`.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// assert_eq!(positional_encoding(50, 128)?.shape(), (50, 128));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shape(&self) -> (usize, usize) {
+        (self.num_positions, self.d_model)
+    }
+
+    /// The layout of the sines and cosines.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// assert_eq!(positional_encoding(2, 2)?.layout(), Layout::Interleaved);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The value at position `pos`, dimension `i`; NaN when either is out of range
+    /// (use [`try_get`](Self::try_get) for an error instead).
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let pe = positional_encoding(50, 128)?;
+    /// assert!((pe.get(1, 0) - 1f32.sin()).abs() < 1e-6);
+    /// assert!(pe.get(50, 0).is_nan());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get(&self, pos: usize, i: usize) -> f32 {
+        self.try_get(pos, i).unwrap_or(f32::NAN)
+    }
+
+    /// The value at position `pos`, dimension `i`, or an error naming the valid range.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let pe = positional_encoding(50, 128)?;
+    /// assert!(pe.try_get(0, 128).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_get(&self, pos: usize, i: usize) -> Result<f32> {
+        Error::check_index("position", pos, self.num_positions)?;
+        Error::check_index("dimension", i, self.d_model)?;
+        Ok(self.values[pos * self.d_model + i])
+    }
+
+    /// The `d_model` values of one position; empty when `pos` is out of range.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let pe = positional_encoding(50, 128)?;
+    /// assert_eq!(pe.row(0).len(), 128);
+    /// assert!(pe.row(99).is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn row(&self, pos: usize) -> &[f32] {
+        if pos < self.num_positions {
+            &self.values[pos * self.d_model..(pos + 1) * self.d_model]
+        } else {
+            &[]
+        }
+    }
+
+    /// All values, row by row (position-major).
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// assert_eq!(positional_encoding(3, 4)?.values().len(), 12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// The matrix as a `[num_positions, d_model]` f32 tensor on the CPU.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let t = positional_encoding(50, 128)?.to_tensor()?;
+    /// assert_eq!(t.dims(), [50, 128]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_tensor(&self) -> Result<Tensor> {
+        Ok(Tensor::from_vec(
+            self.values.clone(),
+            (self.num_positions, self.d_model),
+            &Device::Cpu,
+        )?)
+    }
+
+    /// Dot products of every pair of position vectors: `similarity[p][q] = PE(p) · PE(q)`.
+    /// Near positions are more alike than far ones, and the value depends only on `p - q`.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let s = positional_encoding(20, 64)?.similarity_matrix();
+    /// assert!((s[0][0] - 32.0).abs() < 1e-3);          // each vector has norm² = d_model / 2
+    /// assert!((s[3][5] - s[10][12]).abs() < 1e-3);     // depends only on the distance
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn similarity_matrix(&self) -> Vec<Vec<f32>> {
+        (0..self.num_positions)
+            .map(|p| {
+                (0..self.num_positions)
+                    .map(|q| {
+                        self.row(p)
+                            .iter()
+                            .zip(self.row(q))
+                            .map(|(a, b)| a * b)
+                            .sum()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The matrix as a heatmap: positions up the y axis, dimensions along x, red −1 to blue +1,
+    /// as the Python tutorial's `pcolormesh` shows it.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let svg = positional_encoding(50, 128)?.heatmap().to_svg();
+    /// assert!(svg.contains("Position") && svg.contains("Depth"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn heatmap(&self) -> Plot {
+        let layout = match self.layout {
+            Layout::Interleaved => "interleaved",
+            Layout::Concatenated => "concatenated",
+        };
+        heatmap(
+            &Heatmap {
+                values: &self.values,
+                rows: self.num_positions,
+                cols: self.d_model,
+                title: format!(
+                    "Positional encoding ({} positions × {} dimensions, {layout})",
+                    self.num_positions, self.d_model
+                ),
+                x_desc: "Depth (dimension i)",
+                y_desc: "Position",
+                x_labels: None,
+                y_labels: None,
+                colormap: Colormap::RdBu,
+                range: (-1.0, 1.0),
+            },
+            (760, 440),
+        )
+    }
+
+    /// The values of some dimensions along the positions, one curve each: low dimensions
+    /// oscillate fast, high ones slowly. Dimensions out of range are left out and named in
+    /// the title.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let svg = positional_encoding(50, 128)?.curves(&[4, 5, 6, 7]).to_svg();
+    /// assert!(svg.contains("dim 4 (sin)") && svg.contains("dim 7 (cos)"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn curves(&self, dims: &[usize]) -> Plot {
+        let (valid, invalid): (Vec<usize>, Vec<usize>) =
+            dims.iter().partition(|&&d| d < self.d_model);
+        let series: Vec<Series> = valid
+            .iter()
+            .map(|&d| Series {
+                label: format!("dim {d} ({})", self.wave_of(d)),
+                points: (0..self.num_positions)
+                    .map(|p| (p as f64, f64::from(self.values[p * self.d_model + d])))
+                    .collect(),
+            })
+            .collect();
+        let mut title = "Positional encoding by dimension".to_string();
+        if !invalid.is_empty() {
+            title.push_str(&format!(
+                " (left out {invalid:?}: dimensions go from 0 to {})",
+                self.d_model - 1
+            ));
+        }
+        line_chart(&title, "Position", "Value", &series, (760, 380))
+    }
+
+    /// The [similarity matrix](Self::similarity_matrix) as a heatmap.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let svg = positional_encoding(50, 128)?.similarity().to_svg();
+    /// assert!(svg.contains("Dot product"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn similarity(&self) -> Plot {
+        let matrix: Vec<f32> = self.similarity_matrix().into_iter().flatten().collect();
+        let max = self.d_model as f32 / 2.0;
+        heatmap(
+            &Heatmap {
+                values: &matrix,
+                rows: self.num_positions,
+                cols: self.num_positions,
+                title: "Dot product of position vectors PE(p) · PE(q)".into(),
+                x_desc: "Position q",
+                y_desc: "Position p",
+                x_labels: None,
+                y_labels: None,
+                colormap: Colormap::Viridis,
+                range: (matrix.iter().copied().fold(max, f32::min), max),
+            },
+            (600, 520),
+        )
+    }
+
+    /// Whether dimension `d` holds a sine or a cosine in this layout.
+    fn wave_of(&self, d: usize) -> &'static str {
+        let is_sine = match self.layout {
+            Layout::Interleaved => d % 2 == 0,
+            Layout::Concatenated => d < self.d_model / 2,
+        };
+        if is_sine { "sin" } else { "cos" }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The paper's formula, written out in f64, independently of the implementation above.
+    fn formula(pos: usize, dim: usize, d_model: usize) -> f64 {
+        let i = (dim / 2) as f64;
+        let angle = pos as f64 / 10000f64.powf(2.0 * i / d_model as f64);
+        if dim % 2 == 0 {
+            angle.sin()
+        } else {
+            angle.cos()
+        }
+    }
+
+    #[test]
+    fn every_value_is_the_formula_to_1e_6() {
+        for (n, d) in [(50, 128), (512, 768), (3, 2)] {
+            let pe = positional_encoding(n, d).unwrap();
+            for pos in 0..n {
+                for dim in 0..d {
+                    let got = f64::from(pe.get(pos, dim));
+                    assert!(
+                        (got - formula(pos, dim, d)).abs() < 1e-6,
+                        "({pos}, {dim}) of {n}×{d}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn concatenated_is_a_permutation_of_interleaved() {
+        let a = positional_encoding_with_layout(7, 10, Layout::Interleaved).unwrap();
+        let b = positional_encoding_with_layout(7, 10, Layout::Concatenated).unwrap();
+        for pos in 0..7 {
+            for i in 0..5 {
+                assert_eq!(a.get(pos, 2 * i), b.get(pos, i));
+                assert_eq!(a.get(pos, 2 * i + 1), b.get(pos, 5 + i));
+            }
+        }
+    }
+
+    #[test]
+    fn zero_sizes_are_errors() {
+        assert!(
+            positional_encoding(0, 8)
+                .unwrap_err()
+                .to_string()
+                .contains("at least 1")
+        );
+        assert!(positional_encoding(8, 0).is_err());
+    }
+
+    #[test]
+    fn odd_d_model_is_an_error_that_suggests_even_sizes() {
+        let err = positional_encoding(50, 127).unwrap_err().to_string();
+        assert!(
+            err.contains("must be even") && err.contains("126 or 128"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_access_does_not_panic() {
+        let pe = positional_encoding(4, 4).unwrap();
+        assert!(pe.get(4, 0).is_nan());
+        assert!(pe.row(4).is_empty());
+        assert!(
+            pe.try_get(0, 4)
+                .unwrap_err()
+                .to_string()
+                .contains("dimension 4")
+        );
+    }
+
+    #[test]
+    fn heatmap_of_50_by_128_is_small_and_a_512_by_768_one_stays_small() {
+        let small = positional_encoding(50, 128).unwrap().heatmap().to_svg();
+        assert!(small.len() < 150_000, "{} bytes", small.len());
+        let big = positional_encoding(512, 768).unwrap().heatmap().to_svg();
+        assert!(big.len() < 1_000_000, "{} bytes", big.len());
+    }
+
+    #[test]
+    fn curves_name_their_waves_and_skip_bad_dimensions() {
+        let svg = positional_encoding(10, 8)
+            .unwrap()
+            .curves(&[0, 1, 99])
+            .to_svg();
+        assert!(svg.contains("dim 0 (sin)") && svg.contains("dim 1 (cos)"));
+        assert!(svg.contains("left out [99]"));
+    }
+
+    #[test]
+    fn tensor_matches_values() {
+        let pe = positional_encoding(5, 6).unwrap();
+        let t = pe.to_tensor().unwrap();
+        let flat: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(flat, pe.values());
+    }
+}

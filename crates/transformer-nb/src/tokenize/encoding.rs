@@ -1,0 +1,428 @@
+//! What a tokenizer returns: one [`Encoding`] per text, a [`Batch`] for padded lists.
+
+use crate::display::{CELL, HEAD_CELL, PAD_CELL, SPECIAL_CELL, escape, html_table_style};
+
+/// One tokenized text (or pair of texts), owned, with everything HF's `BatchEncoding` holds.
+///
+/// ```
+/// use transformer_nb::prelude::*;
+///
+/// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+/// let enc = tok.encode("I read a good novel.")?;
+/// assert_eq!(enc.len(), 8);
+/// assert_eq!(enc.type_ids(), [0; 8]);
+/// assert_eq!(enc.special_tokens_mask(), [1, 0, 0, 0, 0, 0, 0, 1]);
+/// assert_eq!(enc.offsets()[1], (0, 1));          // "I", counted in characters as in Python
+/// assert_eq!(enc.word_ids()[0], None);           // [CLS] belongs to no word
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoding {
+    tokens: Vec<String>,
+    ids: Vec<u32>,
+    type_ids: Vec<u32>,
+    attention_mask: Vec<u32>,
+    special_tokens_mask: Vec<u32>,
+    offsets: Vec<(usize, usize)>,
+    word_ids: Vec<Option<u32>>,
+    truncated: bool,
+}
+
+impl Encoding {
+    pub(crate) fn from_hf(encoding: tokenizers::Encoding) -> Self {
+        Encoding {
+            tokens: encoding.get_tokens().to_vec(),
+            ids: encoding.get_ids().to_vec(),
+            type_ids: encoding.get_type_ids().to_vec(),
+            attention_mask: encoding.get_attention_mask().to_vec(),
+            special_tokens_mask: encoding.get_special_tokens_mask().to_vec(),
+            offsets: encoding.get_offsets().to_vec(),
+            word_ids: encoding.get_word_ids().to_vec(),
+            truncated: !encoding.get_overflowing().is_empty(),
+        }
+    }
+
+    /// The tokens, `[CLS]` first, `[SEP]` after each text, `[PAD]` where padded.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert_eq!(tok.encode("a cat")?.tokens(), ["[CLS]", "a", "cat", "[SEP]"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tokens(&self) -> &[String] {
+        &self.tokens
+    }
+
+    /// The vocabulary ids of the tokens (`input_ids`).
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert_eq!(tok.encode("")?.ids(), [101, 102]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
+    }
+
+    /// Which text each token belongs to (`token_type_ids`): 0 for the first, 1 for the second.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert_eq!(tok.encode_pair("a", "b")?.type_ids(), [0, 0, 0, 1, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn type_ids(&self) -> &[u32] {
+        &self.type_ids
+    }
+
+    /// 1 for tokens the model attends to, 0 for padding.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let batch = tok.encode_batch(&["a", "a b c"])?;
+    /// assert_eq!(batch.encodings()[0].attention_mask(), [1, 1, 1, 0, 0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attention_mask(&self) -> &[u32] {
+        &self.attention_mask
+    }
+
+    /// 1 for special tokens (`[CLS]`, `[SEP]`, `[PAD]`), 0 for tokens of the text.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert_eq!(tok.encode("a")?.special_tokens_mask(), [1, 0, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn special_tokens_mask(&self) -> &[u32] {
+        &self.special_tokens_mask
+    }
+
+    /// The `(start, end)` span of each token in its text, in characters (as Python counts);
+    /// `(0, 0)` for special tokens.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let enc = tok.encode("Tôi đọc")?;
+    /// assert_eq!(enc.tokens(), ["[CLS]", "to", "##i", "đ", "##oc", "[SEP]"]);
+    /// assert_eq!(enc.offsets(), [(0, 0), (0, 2), (2, 3), (4, 5), (5, 7), (0, 0)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn offsets(&self) -> &[(usize, usize)] {
+        &self.offsets
+    }
+
+    /// The word each token comes from (sub-words of one word share it); `None` for specials.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let enc = tok.encode("tokenization works")?;
+    /// assert_eq!(enc.word_ids(), [None, Some(0), Some(0), Some(1), None]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn word_ids(&self) -> &[Option<u32>] {
+        &self.word_ids
+    }
+
+    /// The number of tokens, special tokens and padding included.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert_eq!(tok.encode("I read a good novel.")?.len(), 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are no tokens at all (never the case with special tokens added).
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert!(!tok.encode("")?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Whether the text was longer than the tokenizer's maximum and was cut.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let enc = tok.encode(&"word ".repeat(600))?;
+    /// assert!(enc.is_truncated());
+    /// assert_eq!(enc.len(), 512);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Renders the encoding as an HTML table: a column per token, rows for token, id, type id
+    /// and attention mask; special tokens are shaded. This is what a notebook shows.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let html = tok.encode("I read a good novel.")?.to_html();
+    /// assert!(html.contains("<td") && html.contains("[CLS]"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_html(&self) -> String {
+        let mut html = format!(
+            "<div style=\"overflow-x:auto\"><table style=\"{}\">",
+            html_table_style()
+        );
+        let cell_style = |i: usize| {
+            if self.attention_mask[i] == 0 {
+                PAD_CELL
+            } else if self.special_tokens_mask[i] == 1 {
+                SPECIAL_CELL
+            } else {
+                CELL
+            }
+        };
+        let mut row = |label: &str, value: &dyn Fn(usize) -> String| {
+            html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">{label}</th>"));
+            for i in 0..self.len() {
+                html.push_str(&format!(
+                    "<td style=\"{}\">{}</td>",
+                    cell_style(i),
+                    value(i)
+                ));
+            }
+            html.push_str("</tr>");
+        };
+        row("position", &|i| i.to_string());
+        row("token", &|i| escape(&self.tokens[i]));
+        row("id", &|i| self.ids[i].to_string());
+        row("type id", &|i| self.type_ids[i].to_string());
+        row("attention mask", &|i| self.attention_mask[i].to_string());
+        html.push_str("</table>");
+        if self.truncated {
+            html.push_str(&format!(
+                "<p><b>Truncated</b> to {} tokens, the model's maximum.</p>",
+                self.len()
+            ));
+        }
+        html.push_str("</div>");
+        html
+    }
+}
+
+impl std::fmt::Display for Encoding {
+    /// A plain-text table, a line per token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let width = self
+            .tokens
+            .iter()
+            .map(|t| t.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        writeln!(
+            f,
+            "{:>4}  {:<width$}  {:>6}  type  mask",
+            "pos", "token", "id"
+        )?;
+        for i in 0..self.len() {
+            writeln!(
+                f,
+                "{:>4}  {:<width$}  {:>6}  {:>4}  {:>4}",
+                i, self.tokens[i], self.ids[i], self.type_ids[i], self.attention_mask[i]
+            )?;
+        }
+        if self.truncated {
+            writeln!(f, "(truncated to {} tokens)", self.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Several encodings padded to one length, ready to run through the model together.
+///
+/// ```
+/// use transformer_nb::prelude::*;
+///
+/// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+/// let batch = tok.encode_batch(&["short", "a longer one"])?;
+/// assert_eq!(batch.len(), 2);
+/// assert_eq!(batch.seq_len(), 5);
+/// assert_eq!(batch.encodings()[0].tokens()[3], "[PAD]");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    encodings: Vec<Encoding>,
+}
+
+impl Batch {
+    pub(crate) fn new(encodings: Vec<Encoding>) -> Self {
+        Batch { encodings }
+    }
+
+    /// The encodings, one per text, all of [`seq_len`](Self::seq_len) tokens.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let batch = tok.encode_batch(&["a", "b c"])?;
+    /// assert!(batch.encodings().iter().all(|e| e.len() == 4));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encodings(&self) -> &[Encoding] {
+        &self.encodings
+    }
+
+    /// The number of texts.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert_eq!(tok.encode_batch(&["a", "b", "c"])?.len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.encodings.len()
+    }
+
+    /// Whether the batch holds no texts (a tokenizer never returns such a batch).
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert!(!tok.encode_batch(&["a"])?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.encodings.is_empty()
+    }
+
+    /// The padded length shared by every encoding.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert_eq!(tok.encode_batch(&["a", "a b c"])?.seq_len(), 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn seq_len(&self) -> usize {
+        self.encodings.first().map_or(0, Encoding::len)
+    }
+
+    /// Renders the batch as a token grid, a row per text; padding is greyed out.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let html = tok.encode_batch(&["short", "a longer one"])?.to_html();
+    /// assert!(html.contains("[PAD]"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_html(&self) -> String {
+        let mut html = format!(
+            "<div style=\"overflow-x:auto\"><table style=\"{}\">",
+            html_table_style()
+        );
+        html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">text</th>"));
+        for i in 0..self.seq_len() {
+            html.push_str(&format!("<th style=\"{HEAD_CELL}\">{i}</th>"));
+        }
+        html.push_str("</tr>");
+        for (row, encoding) in self.encodings.iter().enumerate() {
+            html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">{row}</th>"));
+            for i in 0..encoding.len() {
+                let style = if encoding.attention_mask[i] == 0 {
+                    PAD_CELL
+                } else if encoding.special_tokens_mask[i] == 1 {
+                    SPECIAL_CELL
+                } else {
+                    CELL
+                };
+                html.push_str(&format!(
+                    "<td style=\"{style}\" title=\"id {} · mask {}\">{}</td>",
+                    encoding.ids[i],
+                    encoding.attention_mask[i],
+                    escape(&encoding.tokens[i])
+                ));
+            }
+            html.push_str("</tr>");
+        }
+        html.push_str("</table></div>");
+        html
+    }
+}
+
+impl std::fmt::Display for Batch {
+    /// A line of tokens per text.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (row, encoding) in self.encodings.iter().enumerate() {
+            writeln!(f, "{row}: {}", encoding.tokens.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(tokens: &[&str], mask: &[u32]) -> Encoding {
+        let n = tokens.len();
+        Encoding {
+            tokens: tokens.iter().map(|t| t.to_string()).collect(),
+            ids: (0..n as u32).collect(),
+            type_ids: vec![0; n],
+            attention_mask: mask.to_vec(),
+            special_tokens_mask: tokens
+                .iter()
+                .map(|t| u32::from(t.starts_with('[')))
+                .collect(),
+            offsets: vec![(0, 0); n],
+            word_ids: vec![None; n],
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn html_table_escapes_tokens_and_marks_specials() {
+        let enc = sample(&["[CLS]", "<b>", "[SEP]"], &[1, 1, 1]);
+        let html = enc.to_html();
+        assert!(html.contains("&lt;b&gt;"));
+        assert!(!html.contains("<b>"));
+        // Two special tokens, shaded in each of the five rows.
+        assert_eq!(html.matches(SPECIAL_CELL).count(), 10);
+        assert!(html.contains("attention mask"));
+    }
+
+    #[test]
+    fn batch_grid_greys_out_padding() {
+        let batch = Batch::new(vec![
+            sample(&["[CLS]", "a", "[SEP]", "[PAD]"], &[1, 1, 1, 0]),
+            sample(&["[CLS]", "a", "b", "[SEP]"], &[1, 1, 1, 1]),
+        ]);
+        let html = batch.to_html();
+        assert_eq!(html.matches(PAD_CELL).count(), 1);
+        assert_eq!(
+            batch.to_string(),
+            "0: [CLS] a [SEP] [PAD]\n1: [CLS] a b [SEP]\n"
+        );
+    }
+
+    #[test]
+    fn plain_text_has_a_line_per_token() {
+        let enc = sample(&["[CLS]", "a", "[SEP]"], &[1, 1, 1]);
+        assert_eq!(enc.to_string().lines().count(), 4);
+    }
+}

@@ -1,0 +1,91 @@
+//! Plots of real model outputs: SVG, small, labelled with tokens.
+
+mod util;
+
+use util::minilm;
+
+#[test]
+fn attention_heatmap_labels_both_axes_with_the_tokens() {
+    let bert = minilm();
+    let out = bert
+        .forward(&bert.tokenizer().encode("I read a good novel.").unwrap())
+        .unwrap();
+    let svg = out.attention_heatmap(5, 3).unwrap().to_svg();
+    assert!(svg.starts_with("<svg"));
+    for token in ["[CLS]", "read", "novel", "[SEP]"] {
+        assert_eq!(
+            svg.matches(&format!("\n{token}\n</text>")).count(),
+            2,
+            "{token} on both axes"
+        );
+    }
+}
+
+#[test]
+fn attention_heads_draws_every_head() {
+    let bert = minilm();
+    let out = bert
+        .forward(&bert.tokenizer().encode("I read a good novel.").unwrap())
+        .unwrap();
+    let svg = out.attention_heads(0).unwrap().to_svg();
+    assert_eq!(svg.matches("<image").count(), 12 + 1);
+    assert!(svg.contains("head 11"));
+}
+
+#[test]
+fn padded_sequences_plot_only_their_real_tokens() {
+    let bert = minilm();
+    let batch = bert
+        .tokenizer()
+        .encode_batch(&["a cat", "a much longer sentence here"])
+        .unwrap();
+    let out = bert.forward_batch(&batch).unwrap();
+    let map = out.attention(0, 0, 0).unwrap();
+    assert_eq!(map.len(), 4, "[CLS] a cat [SEP], no padding");
+    let svg = out.attention_heatmap_of(0, 0, 0).unwrap().to_svg();
+    assert!(!svg.contains("[PAD]"));
+}
+
+#[test]
+fn attention_rows_are_probabilities_and_ignore_padding() {
+    let bert = minilm();
+    let batch = bert
+        .tokenizer()
+        .encode_batch(&["a cat", "a much longer sentence here"])
+        .unwrap();
+    let out = bert.forward_batch(&batch).unwrap();
+    let full: Vec<Vec<Vec<f32>>> = out.attentions()[2]
+        .get(0)
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap()
+        .to_vec3()
+        .unwrap();
+    for row in &full[0][..4] {
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(
+            row[4..].iter().all(|&p| p == 0.0),
+            "padding gets no attention"
+        );
+    }
+}
+
+#[test]
+fn similarity_heatmap_of_embeddings_names_the_sentences() {
+    let emb = minilm()
+        .embed(&[
+            "I read a good novel.",
+            "I enjoyed a great book.",
+            "Stocks fell.",
+        ])
+        .unwrap();
+    let sim = emb.similarity();
+    assert!(
+        sim[0][1] > sim[0][2],
+        "novel/book closer than novel/stocks: {sim:?}"
+    );
+    let svg = emb.heatmap().to_svg();
+    assert!(svg.contains("I enjoyed a great book."));
+}

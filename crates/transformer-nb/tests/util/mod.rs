@@ -1,0 +1,197 @@
+//! Helpers shared by the integration tests: the real model, its HF references, and tiny
+//! random BERTs written to temporary folders.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use transformer_nb::candle::{Device, Tensor};
+use transformer_nb::hub::DEFAULT_MODEL;
+use transformer_nb::prelude::*;
+
+/// all-MiniLM-L6-v2 from the local cache, loaded once per test binary.
+pub fn minilm() -> &'static Bert {
+    static MODEL: OnceLock<Bert> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        Bert::from_pretrained(DEFAULT_MODEL).unwrap_or_else(|e| {
+            panic!("{e}\n(the parity tests need the real model: run scripts/fetch-model.sh)")
+        })
+    })
+}
+
+/// The HF transformers reference outputs made by scripts/make-references.py.
+pub fn reference() -> &'static Value {
+    static REFERENCE: OnceLock<Value> = OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/all-MiniLM-L6-v2.json");
+        let text = std::fs::read_to_string(&path).expect("reference file is committed");
+        serde_json::from_str(&text).expect("reference file is JSON")
+    })
+}
+
+pub fn as_u32s(value: &Value) -> Vec<u32> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect()
+}
+
+pub fn as_f32s(value: &Value) -> Vec<f32> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect()
+}
+
+pub fn as_strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Asserts `|a - b| <= tol` everywhere, naming the first place that differs.
+pub fn assert_close(actual: &[f32], expected: &[f32], tol: f32, what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert!(
+            (a - e).abs() <= tol,
+            "{what}[{i}]: {a} vs HF {e} (tolerance {tol})"
+        );
+    }
+}
+
+/// Sizes of a tiny BERT for fast tests.
+pub struct TinyConfig {
+    pub vocab: Vec<&'static str>,
+    pub hidden: usize,
+    pub heads: usize,
+    pub layers: usize,
+    pub intermediate: usize,
+    pub max_positions: usize,
+}
+
+impl Default for TinyConfig {
+    fn default() -> Self {
+        TinyConfig {
+            vocab: vec![
+                "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "i", "read", "a", "good", "novel",
+                ".", "cat", "dog", "##s", "the",
+            ],
+            hidden: 16,
+            heads: 4,
+            layers: 2,
+            intermediate: 32,
+            max_positions: 32,
+        }
+    }
+}
+
+/// A deterministic pseudo-random stream (an LCG), so tiny models are the same on every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+}
+
+/// Every tensor name of a BERT with these sizes and its shape.
+pub fn tensor_shapes(c: &TinyConfig) -> Vec<(String, Vec<usize>)> {
+    let (h, i) = (c.hidden, c.intermediate);
+    let mut shapes = vec![
+        (
+            "embeddings.word_embeddings.weight".to_string(),
+            vec![c.vocab.len(), h],
+        ),
+        (
+            "embeddings.position_embeddings.weight".into(),
+            vec![c.max_positions, h],
+        ),
+        ("embeddings.token_type_embeddings.weight".into(), vec![2, h]),
+        ("embeddings.LayerNorm.weight".into(), vec![h]),
+        ("embeddings.LayerNorm.bias".into(), vec![h]),
+        ("pooler.dense.weight".into(), vec![h, h]),
+        ("pooler.dense.bias".into(), vec![h]),
+    ];
+    for l in 0..c.layers {
+        let p = format!("encoder.layer.{l}");
+        for (name, shape) in [
+            ("attention.self.query.weight", vec![h, h]),
+            ("attention.self.query.bias", vec![h]),
+            ("attention.self.key.weight", vec![h, h]),
+            ("attention.self.key.bias", vec![h]),
+            ("attention.self.value.weight", vec![h, h]),
+            ("attention.self.value.bias", vec![h]),
+            ("attention.output.dense.weight", vec![h, h]),
+            ("attention.output.dense.bias", vec![h]),
+            ("attention.output.LayerNorm.weight", vec![h]),
+            ("attention.output.LayerNorm.bias", vec![h]),
+            ("intermediate.dense.weight", vec![i, h]),
+            ("intermediate.dense.bias", vec![i]),
+            ("output.dense.weight", vec![h, i]),
+            ("output.dense.bias", vec![h]),
+            ("output.LayerNorm.weight", vec![h]),
+            ("output.LayerNorm.bias", vec![h]),
+        ] {
+            shapes.push((format!("{p}.{name}"), shape));
+        }
+    }
+    shapes
+}
+
+/// Writes config.json, vocab.txt and model.safetensors of a random tiny BERT into `dir`;
+/// `reshape` may change a tensor's shape (to test bad checkpoints).
+pub fn write_tiny_bert(
+    dir: &Path,
+    c: &TinyConfig,
+    reshape: impl Fn(&str, Vec<usize>) -> Vec<usize>,
+) {
+    let config = serde_json::json!({
+        "vocab_size": c.vocab.len(), "hidden_size": c.hidden, "num_hidden_layers": c.layers,
+        "num_attention_heads": c.heads, "intermediate_size": c.intermediate,
+        "max_position_embeddings": c.max_positions, "hidden_act": "gelu",
+        "layer_norm_eps": 1e-12, "type_vocab_size": 2, "model_type": "bert",
+        "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "initializer_range": 0.02,
+        "pad_token_id": 0,
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    std::fs::write(dir.join("vocab.txt"), c.vocab.join("\n") + "\n").unwrap();
+    let mut rng = Lcg(42);
+    let tensors: HashMap<String, Tensor> = tensor_shapes(c)
+        .into_iter()
+        .map(|(name, shape)| {
+            let shape = reshape(&name, shape);
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = if name.ends_with("LayerNorm.weight") {
+                (0..n).map(|_| 1.0 + 0.1 * rng.next()).collect()
+            } else {
+                (0..n).map(|_| 0.5 * rng.next()).collect()
+            };
+            let tensor = Tensor::from_vec(values, shape, &Device::Cpu).unwrap();
+            (name, tensor)
+        })
+        .collect();
+    transformer_nb::candle::safetensors::save(&tensors, dir.join("model.safetensors")).unwrap();
+}
+
+/// A fresh tiny BERT in a temporary folder.
+pub fn tiny_bert() -> (tempfile::TempDir, Bert) {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_bert(dir.path(), &TinyConfig::default(), |_, shape| shape);
+    let bert = Bert::from_dir(dir.path()).unwrap();
+    (dir, bert)
+}
