@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of transformer-nb: formatting, lints, docs, unit, integration, parity with
-# HF transformers (against committed references) and doc tests.
+# HF transformers (against committed references), doc tests, then the end-to-end tests: every
+# notebook in the real evcxr kernel, and JupyterLab in headless Chromium.
 #
 # Usage: scripts/test.sh
-# It installs what it needs first (rustfmt/clippy components, the offline model), so it works on
-# a fresh machine with only rustup, cargo and python3 + pip. Safe to run again.
+# It installs what it needs first (scripts/setup.sh: Rust components, evcxr_jupyter, a Python
+# venv with JupyterLab, Chromium, the offline model, the kernelspec), so it works on a fresh
+# machine with only rustup, cargo and python3 + pip. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +32,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 step "cargo test (unit, integration, parity, doc tests)"
 cargo test --workspace --locked
+
+step "kernel, JupyterLab, browser (scripts/setup.sh)"
+scripts/setup.sh
+
+step "end-to-end: notebooks in the kernel, JupyterLab in Chromium"
+HF_HUB_OFFLINE=1 .venv/bin/python -m pytest tests/e2e -v -p no:cacheprovider

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# The main job: the tutorial's walkthrough on the offline default model, outputs in out/.
+# The main job: set up the Rust kernel (scripts/setup.sh) and run the tutorial notebooks top to
+# bottom on the offline default model; the executed notebooks, with their tables and plots,
+# are written to out/notebooks/.
 #
-# Usage: scripts/tutorial.sh [MODEL_ID]     (default: sentence-transformers/all-MiniLM-L6-v2)
+# Usage: scripts/tutorial.sh          run them headless
+#        scripts/tutorial.sh --lab    then open JupyterLab on them
+# Set TRANSFORMER_NB_MODEL to use another model (e.g. bert-base-cased, where the Hub is reachable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/fetch-model.sh
-mkdir -p out
-model=${1:-${TRANSFORMER_NB_MODEL:-sentence-transformers/all-MiniLM-L6-v2}}
-(cd out && HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} cargo run --quiet --release --locked \
-  --manifest-path ../Cargo.toml --example tutorial -- "$model")
-echo "tutorial: plots written to $(pwd)/out"
+
+scripts/setup.sh
+export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
+.venv/bin/python scripts/run-notebooks.py --out out/notebooks \
+  notebooks/00-tutorial.ipynb notebooks/vi/00-huong-dan.ipynb notebooks/01-tokenization.ipynb \
+  notebooks/02-positional-encoding.ipynb notebooks/03-bert-forward.ipynb \
+  notebooks/04-sentence-embeddings.ipynb
+echo "tutorial: executed notebooks are in $(pwd)/out/notebooks"
+if [ "${1:-}" = "--lab" ]; then
+  exec .venv/bin/jupyter lab notebooks/
+fi

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The transformer-nb installer on a SageMaker notebook instance, run as ec2-user by the
+# lifecycle scripts (on-create.sh, on-start.sh) in the background, with its output in
+# ~/SageMaker/.transformer-nb/install.log.
+#
+# Everything it installs lives under ~/SageMaker/.transformer-nb, the only place that survives
+# a stop/start: the Rust toolchain (RUSTUP_HOME, CARGO_HOME), evcxr_jupyter, the model cache
+# (HF_HOME) and evcxr's compile cache (XDG_CACHE_HOME). The kernelspec, which lives in
+# ~/.local and is wiped by a restart, is registered again by `install.sh --register`.
+#
+# Usage: install.sh             full install (idempotent: finished steps are skipped)
+#        install.sh --register  only (re)register the kernelspec, if the kernel is installed
+set -euo pipefail
+
+RUST_TOOLCHAIN=1.95.0
+repo=$(cd "$(dirname "$0")/.." && pwd)
+persist=${TRANSFORMER_NB_HOME:-$HOME/SageMaker/.transformer-nb}
+status_file=$HOME/SageMaker/TRANSFORMER-NB-STATUS.txt
+jupyter_env=${TRANSFORMER_NB_JUPYTER_ENV:-$HOME/anaconda3/envs/JupyterSystemEnv}
+rustup_init_url=${TRANSFORMER_NB_RUSTUP_INIT_URL:-https://sh.rustup.rs}
+
+export RUSTUP_HOME=$persist/rustup
+export CARGO_HOME=$persist/cargo
+export HF_HOME=$persist/huggingface
+export XDG_CACHE_HOME=$persist/cache
+export PATH=$CARGO_HOME/bin:$jupyter_env/bin:$PATH
+export PYTHON=$jupyter_env/bin/python
+
+status() {
+  printf '%s\n\n%s\nLog: %s/install.log\nUpdated: %s\n' "$1" "$2" "$persist" "$(date -u +%FT%TZ)" >"$status_file"
+  echo "install: $1 — $2"
+}
+
+installed() { [ -x "$CARGO_HOME/bin/evcxr_jupyter" ] && [ -f "$persist/installed" ]; }
+
+mkdir -p "$persist"
+if [ "${1:-}" = "--register" ]; then
+  if installed; then
+    "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only
+    status "READY" "The \"Rust (transformer-nb)\" kernel is installed. Open notebooks in $repo/notebooks."
+  fi
+  exit 0
+fi
+
+status "INSTALLING" "transformer-nb is being installed (Rust toolchain, evcxr kernel, model, compile cache). This takes about 20 minutes on ml.t3.medium; the kernel appears in the launcher when it is ready."
+
+# The instance may have no internet access: say what is unreachable instead of failing later.
+check_urls=${TRANSFORMER_NB_CHECK_URLS:-"$rustup_init_url https://static.rust-lang.org https://index.crates.io/config.json https://pypi.org/simple/pip/"}
+unreachable=
+for url in $check_urls; do
+  case "$url" in file://*) continue ;; esac
+  curl --silent --show-error --fail --max-time 15 --output /dev/null "$url" 2>/dev/null || unreachable="$unreachable $url"
+done
+if [ -n "$unreachable" ]; then
+  status "NOT INSTALLED: NO INTERNET" "The kernel was not installed because these could not be reached:$unreachable. Give the notebook instance internet access (or a VPC with a NAT gateway) and restart it."
+  exit 0
+fi
+
+if [ ! -x "$CARGO_HOME/bin/rustup" ]; then
+  echo "install: Rust $RUST_TOOLCHAIN (minimal profile) from $rustup_init_url"
+  curl --proto '=https,file' --tlsv1.2 -sSf "$rustup_init_url" |
+    sh -s -- -y --no-modify-path --profile minimal --default-toolchain "$RUST_TOOLCHAIN"
+fi
+if ! rustup component list --installed --toolchain "$RUST_TOOLCHAIN" 2>/dev/null | grep -q '^rust-src'; then
+  rustup toolchain install "$RUST_TOOLCHAIN" --profile minimal --component rust-src
+fi
+rustup default "$RUST_TOOLCHAIN"
+
+# evcxr's prebuilt binaries need a newer glibc than Amazon Linux 2 has: setup.sh builds it.
+"$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --no-warm
+touch "$persist/installed"
+
+status "WARMING UP" "The kernel is installed; its compile cache is being filled so that the first notebook does not wait for a cold build. A notebook opened now works but its first cell may take several minutes."
+"$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only --display-name "Rust (transformer-nb) — warming up, see ~/SageMaker/TRANSFORMER-NB-STATUS.txt"
+HF_HUB_OFFLINE=1 "$PYTHON" "$repo/scripts/run-notebooks.py" --out "$persist/warm-up" "$repo/notebooks/00-tutorial.ipynb"
+"$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only
+touch "$persist/warm"
+status "READY" "The \"Rust (transformer-nb)\" kernel is installed and warm. Open notebooks in $repo/notebooks."
+du -sh "$RUSTUP_HOME" "$CARGO_HOME" "$HF_HOME" "$XDG_CACHE_HOME" 2>/dev/null || true

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Measures what a learner waits for in the transformer-nb kernel, on this machine.
+
+Runs the tutorial notebook's code cells in a fresh kernel and reports:
+  - the `:dep transformer-nb` cell (cold: empty evcxr cache; warm: cache filled by an earlier kernel),
+  - the time from asking for a kernel to the tutorial's first displayed output,
+  - the median time of the later cells,
+  - the peak memory of the kernel with its compilers (RSS summed over the kernel's process tree,
+    sampled every 100 ms).
+
+Usage:
+    .venv/bin/python scripts/measure-kernel.py [--cold] [--notebook notebooks/00-tutorial.ipynb]
+
+--cold moves the evcxr compile cache (~/.cache/evcxr) aside first, as on a machine that never
+ran the kernel; the cache the run rebuilds takes its place.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import KernelManager
+
+REPO = Path(__file__).resolve().parent.parent
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def process_tree_rss(root_pid):
+    """Sum of resident memory of root_pid and all its descendants, in bytes."""
+    children = {}
+    rss = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            ppid = int(stat[stat.rfind(")") + 2:].split()[1])
+            with open(f"/proc/{entry}/statm") as f:
+                rss[int(entry)] = int(f.read().split()[1]) * PAGE
+            children.setdefault(ppid, []).append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+class PeakSampler(threading.Thread):
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.running = pid, 0, True
+
+    def run(self):
+        while self.running:
+            self.peak = max(self.peak, process_tree_rss(self.pid))
+            time.sleep(0.1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cold", action="store_true")
+    parser.add_argument("--notebook", type=Path, default=REPO / "notebooks/00-tutorial.ipynb")
+    args = parser.parse_args()
+
+    if args.cold:
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "evcxr"
+        if cache.exists():
+            shutil.rmtree(cache)
+
+    nb = nbformat.read(args.notebook, as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code"]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    started = time.monotonic()
+    km = KernelManager(kernel_name="transformer-nb")
+    km.start_kernel(cwd=str(args.notebook.parent))
+    sampler = PeakSampler(km.provisioner.process.pid)
+    sampler.start()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=120)
+    first_output = None
+    cell_seconds = []
+
+    def on_output(msg):
+        nonlocal first_output
+        if first_output is None and msg["msg_type"] in ("stream", "display_data", "execute_result"):
+            first_output = time.monotonic() - started
+
+    try:
+        for code in cells:
+            t = time.monotonic()
+            reply = kc.execute_interactive(code, timeout=3600, output_hook=on_output)
+            cell_seconds.append(time.monotonic() - t)
+            if reply["content"]["status"] != "ok":
+                raise SystemExit(f"cell failed: {code[:60]!r}")
+    finally:
+        sampler.running = False
+        sampler.join()
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+    result = {
+        "cache": "cold" if args.cold else "warm",
+        "dep_cell_s": round(cell_seconds[0], 1),
+        "kernel_start_to_first_output_s": round(first_output, 1),
+        "later_cells_median_s": round(statistics.median(cell_seconds[1:]), 2),
+        "later_cells_s": [round(s, 2) for s in cell_seconds[1:]],
+        "peak_rss_mib": round(sampler.peak / 2**20),
+    }
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Every notebook, executed top to bottom in the transformer-nb kernel through nbclient, with
+assertions on what a learner sees."""
+
+import re
+import shutil
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import KERNEL, NOTEBOOKS, artifacts_dir, outputs, texts
+
+
+def execute(name):
+    path = NOTEBOOKS / name
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        kernel_name=KERNEL,
+        timeout=1800,
+        startup_timeout=120,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    try:
+        client.execute()
+    finally:
+        out = artifacts_dir("notebooks") / path.name
+        nbformat.write(nb, out)
+    errors = [o for o in outputs(nb) if o.output_type == "error" or getattr(o, "name", "") == "stderr"]
+    assert not errors, f"{name} wrote errors: {errors}"
+    return nb
+
+
+def svgs(nb):
+    return texts(nb, "image/svg+xml")
+
+
+def html(nb):
+    return "\n".join(texts(nb, "text/html"))
+
+
+def stdout(nb):
+    return "".join(texts(nb, "text/plain"))
+
+
+def test_tutorial_shows_tokens_ids_mask_and_plots():
+    nb = execute("00-tutorial.ipynb")
+    table = html(nb)
+    assert "[CLS]" in table and "[SEP]" in table and "attention mask" in table
+    assert "[PAD]" in table, "the padded batch is shown"
+    out = stdout(nb)
+    assert "input ids:      [101, 1045, 3191, 1037, 2204, 3117, 1012, 102]" in out
+    assert 'tokens:         ["[CLS]", "i", "read", "a", "good", "novel", ".", "[SEP]"]' in out
+    assert "attention mask: [1, 1, 1, 1, 1, 1, 1, 1]" in out
+    plots = svgs(nb)
+    assert len(plots) >= 3, "heatmap, curves, attention"
+    assert all(p.lstrip().startswith("<svg") for p in plots)
+    assert any("Positional encoding (50 positions × 128 dimensions" in p for p in plots)
+
+
+def test_vietnamese_tutorial_runs_and_shows_the_same_things():
+    nb = execute("vi/00-huong-dan.ipynb")
+    assert "[CLS]" in html(nb)
+    assert "đ" in html(nb), "the Vietnamese sentence is tokenized and shown"
+    assert len(svgs(nb)) >= 3
+
+
+def test_tokenization_notebook_shows_subwords_pairs_and_truncation():
+    nb = execute("01-tokenization.ipynb")
+    table = html(nb)
+    assert "##ization" in table
+    assert "[UNK]" in table
+    out = stdout(nb)
+    assert "512 tokens, truncated: true" in out
+    assert re.search(r"##ization\s+5\.\.12", out), "offsets are shown"
+
+
+def test_positional_notebook_plots_and_explains_errors():
+    nb = execute("02-positional-encoding.ipynb")
+    assert len(svgs(nb)) >= 4
+    out = stdout(nb)
+    assert "error: positional_encoding: d_model = 127 is odd" in out
+    assert "distance  0: PE(10)·PE(10) =  64.00" in out
+
+
+def test_forward_notebook_shows_layers_attention_and_a_readable_error():
+    nb = execute("03-bert-forward.ipynb")
+    out = stdout(nb)
+    assert out.count("layer ") >= 7
+    assert "error: head 99 is out of range: valid values are 0..12" in out
+    plots = svgs(nb)
+    assert len(plots) >= 3
+    assert any("head 11" in p for p in plots), "all heads of a layer"
+    assert "last_hidden_state" in html(nb)
+
+
+def test_embeddings_notebook_finds_the_right_neighbours():
+    nb = execute("04-sentence-embeddings.ipynb")
+    out = stdout(nb)
+    assert re.search(r"I enjoyed a great book\.\s+-> I read a good novel\.", out), out
+    assert re.search(r"The stock market fell sharply today\.\s+-> Shares dropped", out), out
+    assert any("Cosine similarity" in p for p in svgs(nb))
+
+
+def test_an_error_in_a_cell_shows_a_message_and_keeps_the_variables():
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name=KERNEL, cwd=str(NOTEBOOKS))
+    try:
+        def run(code):
+            seen = []
+            reply = kc.execute_interactive(code, timeout=1800, output_hook=seen.append)
+            return reply["content"]["status"], seen
+
+        status, _ = run(':dep transformer-nb = { path = "../crates/transformer-nb" }')
+        assert status == "ok"
+        status, _ = run("use transformer_nb::prelude::*;\nlet pe = positional_encoding(10, 8)?;\nlet kept = 42;")
+        assert status == "ok"
+        # evcxr shows an error returned with `?` on stderr, as the cell's output.
+        _, seen = run("let bad = positional_encoding(10, 7)?;")
+        shown = " ".join(
+            str(m["content"].get("text", "")) + str(m["content"].get("evalue", "")) + " ".join(m["content"].get("traceback", []))
+            for m in seen
+        )
+        assert "d_model = 7 is odd, but it must be even" in shown, shown
+        status, seen = run('println!("{} {:?}", kept, pe.shape());')
+        assert status == "ok"
+        printed = "".join(m["content"].get("text", "") for m in seen if m["msg_type"] == "stream")
+        assert "42 (10, 8)" in printed
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -1,0 +1,261 @@
+"""The SageMaker lifecycle scripts in a simulated notebook instance.
+
+On this machine, as root, the test builds what a SageMaker notebook instance has: the user
+ec2-user with /home/ec2-user/SageMaker (the only persistent folder), a JupyterSystemEnv with
+JupyterLab at SageMaker's path, an Amazon Linux 2023 os-release, and shims for systemctl/initctl
+that record any attempt to restart Jupyter. The repository is cloned where SageMaker puts a
+default code repository. The network parts that cannot work here are replaced by stand-ins:
+rustup-init installs this machine's Rust 1.95 toolchain, and the evcxr_jupyter build is served
+by this machine's binary (the real download and build stay in the scripts). Then on-create and
+on-start run as SageMaker runs them (root, in /, minimal PATH), and everything else runs for
+real: the background install, the model download from PyPI, the kernel's cold build.
+"""
+
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, artifacts_dir
+
+USER = "ec2-user"
+HOME = Path("/home") / USER
+WORK = HOME / "SageMaker"
+PERSIST = WORK / ".transformer-nb"
+STATUS = WORK / "TRANSFORMER-NB-STATUS.txt"
+JUPYTER_ENV = HOME / "anaconda3/envs/JupyterSystemEnv"
+STAGE = Path("/var/tmp/transformer-nb-sim")
+SHIMS = ("/usr/local/sbin/systemctl", "/usr/local/sbin/initctl")
+LIFECYCLE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
+REACHABLE = "https://index.crates.io/config.json https://pypi.org/simple/pip/"
+# A closed port on loopback: refused at once, like a network with no way out.
+UNREACHABLE = "https://127.0.0.1:9/"
+
+
+def sh(*args, check=True, **kwargs):
+    return subprocess.run(args, check=check, capture_output=True, text=True, **kwargs)
+
+
+def as_user(command):
+    """Runs a shell command as ec2-user with a login environment, as a notebook user would."""
+    return sh("sudo", "-u", USER, "-i", "bash", "-c", command, check=False)
+
+
+def lifecycle(script, pass_env):
+    """Runs a lifecycle script as SageMaker does: root, cwd /, minimal environment."""
+    env = dict(LIFECYCLE_ENV, TRANSFORMER_NB_PASS_ENV=pass_env)
+    started = time.monotonic()
+    result = subprocess.run(
+        ["/bin/bash", str(WORK / "transformer-nb/sagemaker" / script)],
+        cwd="/", env=env, capture_output=True, text=True, timeout=300,
+    )
+    seconds = time.monotonic() - started
+    (artifacts_dir("sagemaker") / f"{script}.out").write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return seconds
+
+
+def wait_for_status(word, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = STATUS.read_text() if STATUS.exists() else ""
+        if text.startswith(word):
+            return text
+        if text.startswith("NOT INSTALLED") and word != "NOT INSTALLED":
+            pytest.fail(text)
+        time.sleep(5)
+    log = (PERSIST / "install.log").read_text() if (PERSIST / "install.log").exists() else ""
+    pytest.fail(f"status is not {word} after {timeout} s:\n{STATUS.read_text() if STATUS.exists() else ''}\n{log[-4000:]}")
+
+
+def wait_for_background_jobs():
+    """The background job holds install.lock while it runs."""
+    for _ in range(120):
+        if sh("flock", "-n", str(PERSIST / "install.lock"), "true", check=False).returncode == 0:
+            return
+        time.sleep(1)
+    pytest.fail("the background install did not finish")
+
+
+def kernelspecs():
+    return as_user(f"{JUPYTER_ENV}/bin/jupyter kernelspec list").stdout
+
+
+def stage_stand_ins():
+    """What the network would give a real instance, from this machine."""
+    STAGE.mkdir(parents=True, exist_ok=True)
+    os.chmod(STAGE, 0o755)
+    rustup_home = Path(os.environ.get("RUSTUP_HOME", Path.home() / ".rustup"))
+    cargo_home = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo"))
+    toolchain = (rustup_home / "toolchains/1.95.0-x86_64-unknown-linux-gnu").resolve()
+    staged = STAGE / "toolchain"
+    if not staged.exists():
+        # Hard links: no copy of 1.5 GB, and readable outside /root.
+        sh("cp", "-al", str(toolchain), str(staged))
+    shutil.copy(cargo_home / "bin/rustup", STAGE / "rustup")
+    shutil.copy(shutil.which("evcxr_jupyter"), STAGE / "evcxr_jupyter")
+    (STAGE / "rustup-init.sh").write_text(f"""#!/bin/sh
+# Stand-in for https://sh.rustup.rs: installs this machine's Rust 1.95.0 (offline).
+set -eu
+mkdir -p "$RUSTUP_HOME/toolchains" "$CARGO_HOME/bin"
+ln -sfn {staged} "$RUSTUP_HOME/toolchains/1.95.0-x86_64-unknown-linux-gnu"
+cp {STAGE}/rustup "$CARGO_HOME/bin/rustup"
+for tool in cargo rustc rustdoc; do ln -sf rustup "$CARGO_HOME/bin/$tool"; done
+printf 'version = "12"\\nprofile = "minimal"\\ndefault_toolchain = "1.95.0-x86_64-unknown-linux-gnu"\\n' > "$RUSTUP_HOME/settings.toml"
+echo "rustup-init (stand-in): Rust 1.95.0 installed"
+""")
+    for path in STAGE.iterdir():
+        if path.is_file():
+            os.chmod(path, 0o755)
+    return " ".join([
+        f"TRANSFORMER_NB_RUSTUP_INIT_URL=file://{STAGE}/rustup-init.sh",
+        f"TRANSFORMER_NB_EVCXR_BINARY={STAGE}/evcxr_jupyter",
+    ])
+
+
+@pytest.fixture(scope="module")
+def instance():
+    if os.geteuid() != 0:
+        pytest.fail("the SageMaker simulation needs root (it creates the user ec2-user)")
+    if shutil.which("sudo") is None:
+        sh("apt-get", "install", "-y", "-qq", "sudo")
+    try:
+        pwd.getpwnam(USER)
+        sh("userdel", "-r", USER, check=False)
+    except KeyError:
+        pass
+    sh("useradd", "-m", "-s", "/bin/bash", USER)
+    WORK.mkdir()
+    # SageMaker's JupyterLab lives in a conda env; a venv at the same path stands in for it.
+    JUPYTER_ENV.parent.mkdir(parents=True)
+    sh("python3", "-m", "venv", str(JUPYTER_ENV))
+    sh(str(JUPYTER_ENV / "bin/pip"), "install", "-q", "--disable-pip-version-check",
+       "jupyterlab>=4.4,<5", "nbclient>=0.10,<1", "nbformat>=5.10,<6")
+    # The default code repository, as SageMaker clones it.
+    sh("git", "clone", "-q", str(REPO), str(WORK / "transformer-nb"))
+    (STAGE).mkdir(parents=True, exist_ok=True)
+    (STAGE / "os-release-al2023").write_text(
+        'NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\nVERSION_ID="2023"\nPRETTY_NAME="Amazon Linux 2023"\n'
+    )
+    (STAGE / "os-release-al2").write_text(
+        'NAME="Amazon Linux"\nVERSION="2"\nID="amzn"\nVERSION_ID="2"\nPRETTY_NAME="Amazon Linux 2"\n'
+    )
+    sh("chown", "-R", f"{USER}:{USER}", str(HOME))
+    for shim in SHIMS:
+        Path(shim).write_text(f"#!/bin/sh\necho \"$0 $*\" >> {STAGE}/service-calls.log\n")
+        os.chmod(shim, 0o755)
+    pass_env = stage_stand_ins()
+    yield pass_env
+    for shim in SHIMS:
+        Path(shim).unlink(missing_ok=True)
+    sh("pkill", "-u", USER, check=False)
+    time.sleep(1)
+    sh("userdel", "-r", USER, check=False)
+    shutil.rmtree(HOME, ignore_errors=True)
+    shutil.rmtree(STAGE, ignore_errors=True)
+
+
+def test_create_start_stop_start_and_no_internet(instance):
+    pass_env = (
+        f"{instance} TRANSFORMER_NB_CHECK_URLS='{REACHABLE}' "
+        f"TRANSFORMER_NB_OS_RELEASE={STAGE}/os-release-al2023"
+    )
+
+    # Create: on-create, then on-start, each back in seconds; the install runs in the background.
+    assert lifecycle("on-create.sh", pass_env) < 60
+    assert lifecycle("on-start.sh", pass_env) < 60
+    assert STATUS.read_text().split("\n")[0] in ("INSTALLING", "WARMING UP", "READY")
+    wait_for_status("READY", timeout=3600)
+    wait_for_background_jobs()
+    shutil.copy(PERSIST / "install.log", artifacts_dir("sagemaker") / "install.log")
+
+    assert "transformer-nb" in kernelspecs()
+    run = as_user(
+        f"HF_HUB_OFFLINE=1 {JUPYTER_ENV}/bin/python {WORK}/transformer-nb/scripts/run-notebooks.py "
+        f"--out /tmp/sim-notebooks {WORK}/transformer-nb/notebooks/00-tutorial.ipynb"
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    ec2_uid = pwd.getpwnam(USER).pw_uid
+    not_owned = [str(p) for p in WORK.rglob("*") if not p.is_symlink() and p.stat().st_uid != ec2_uid]
+    assert not not_owned, f"owned by someone else than ec2-user: {not_owned[:5]}"
+
+    # Stop/start: only ~/SageMaker survives (and the platform's own conda env is provisioned again).
+    cache = PERSIST / "cache/evcxr"
+    cached_before = sorted(p.name for p in cache.rglob("*"))
+    for entry in HOME.iterdir():
+        if entry.name not in ("SageMaker", "anaconda3"):
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    assert "transformer-nb" not in kernelspecs()
+    log_size = (PERSIST / "install.log").stat().st_size
+    assert lifecycle("on-start.sh", pass_env) < 60
+    assert "transformer-nb" in kernelspecs(), "the kernel is back right after on-start"
+    assert STATUS.read_text().startswith("READY")
+    wait_for_background_jobs()
+    assert (PERSIST / "install.log").stat().st_size == log_size, "no reinstall was started"
+    run = as_user(
+        f"HF_HUB_OFFLINE=1 {JUPYTER_ENV}/bin/python {WORK}/transformer-nb/scripts/run-notebooks.py "
+        f"--out /tmp/sim-notebooks {WORK}/transformer-nb/notebooks/00-tutorial.ipynb"
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(p.name for p in cache.rglob("*")) == cached_before, "nothing was rebuilt"
+
+    # on-start again: idempotent.
+    assert lifecycle("on-start.sh", pass_env) < 60
+    assert "transformer-nb" in kernelspecs()
+    assert STATUS.read_text().startswith("READY")
+
+    # Jupyter was never restarted: new kernelspecs need no restart.
+    calls = STAGE / "service-calls.log"
+    assert not calls.exists(), calls.read_text()
+
+    # No internet (on an Amazon Linux 2 instance this time): the start still succeeds and the
+    # status says why the kernel is not there.
+    shutil.move(PERSIST, WORK / "installed-aside")
+    try:
+        offline_env = (
+            f"{instance} TRANSFORMER_NB_CHECK_URLS={UNREACHABLE} "
+            f"TRANSFORMER_NB_OS_RELEASE={STAGE}/os-release-al2"
+        )
+        assert lifecycle("on-start.sh", offline_env) < 60
+        text = wait_for_status("NOT INSTALLED", timeout=120)
+        assert "NO INTERNET" in text and UNREACHABLE in text, text
+        wait_for_background_jobs()
+    finally:
+        shutil.rmtree(PERSIST, ignore_errors=True)
+        shutil.move(WORK / "installed-aside", PERSIST)
+
+
+def test_lifecycle_scripts_fit_the_api_and_pass_shellcheck():
+    import base64
+
+    for script in ("on-create.sh", "on-start.sh"):
+        encoded = base64.b64encode((REPO / "sagemaker" / script).read_bytes())
+        assert len(encoded) <= 16384, f"{script}: {len(encoded)} base64 characters"
+    if shutil.which("shellcheck") is None:
+        pytest.fail("shellcheck is needed: apt-get install shellcheck (scripts/setup.sh does)")
+    scripts = sorted(str(p) for p in (REPO / "sagemaker").glob("*.sh")) + sorted(
+        str(p) for p in (REPO / "scripts").glob("*.sh")
+    )
+    result = sh("shellcheck", *scripts, check=False)
+    assert result.returncode == 0, result.stdout
+
+
+def test_deploy_dry_run_prints_the_calls_without_credentials():
+    result = sh(
+        str(REPO / "sagemaker/deploy.sh"), "--dry-run", "--role-arn", "arn:aws:iam::123456789012:role/Example",
+        "--repo-url", "https://example.com/transformer-nb.git", check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "aws sagemaker create-notebook-instance-lifecycle-config" in out
+    assert "--platform-identifier notebook-al2023-v1" in out
+    assert "--instance-type ml.t3.medium" in out
+    assert "--default-code-repository transformer-nb" in out
+    rendered = artifacts_dir("sagemaker") / "cloudformation.yaml"
+    sh(str(REPO / "sagemaker/deploy.sh"), "--render-template", str(rendered))
+    text = rendered.read_text()
+    assert "__ON_START_BASE64__" not in text and "Content: IyEv" in text
