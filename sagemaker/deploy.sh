@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 name=transformer-nb
 instance_type=ml.t3.medium
-volume_gb=20
+volume_gb=10
 role_arn=
 repo_url=
 dry_run=0

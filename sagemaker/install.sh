@@ -45,9 +45,10 @@ fi
 status "INSTALLING" "transformer-nb is being installed (Rust toolchain, evcxr kernel, model, compile cache). This takes about 20 minutes on ml.t3.medium; the kernel appears in the launcher when it is ready."
 
 # The instance may have no internet access: say what is unreachable instead of failing later.
-check_urls=${TRANSFORMER_NB_CHECK_URLS:-"$rustup_init_url https://static.rust-lang.org https://index.crates.io/config.json https://pypi.org/simple/pip/"}
+# Comma-separated, so that the list passes through `env` in the lifecycle scripts unquoted.
+check_urls=${TRANSFORMER_NB_CHECK_URLS:-"$rustup_init_url,https://static.rust-lang.org,https://index.crates.io/config.json,https://pypi.org/simple/pip/"}
 unreachable=
-for url in $check_urls; do
+for url in ${check_urls//,/ }; do
   case "$url" in file://*) continue ;; esac
   curl --silent --show-error --fail --max-time 15 --output /dev/null "$url" 2>/dev/null || unreachable="$unreachable $url"
 done

@@ -18,7 +18,9 @@ workdir=/home/$user/SageMaker
 persist=$workdir/.transformer-nb
 
 mkdir -p "$persist"
-chown "$user:" "$persist"
+# Everything in ~/SageMaker belongs to ec2-user, the logs and lock this root script makes too.
+touch "$persist/lifecycle.log" "$persist/install.log" "$persist/install.lock"
+chown "$user:" "$persist" "$persist/lifecycle.log" "$persist/install.log" "$persist/install.lock"
 exec > >(tee -a "$persist/lifecycle.log") 2>&1
 echo "on-start: $(date -u +%FT%TZ)"
 

@@ -36,5 +36,6 @@ cargo test --workspace --locked
 step "kernel, JupyterLab, browser (scripts/setup.sh)"
 scripts/setup.sh
 
-step "end-to-end: notebooks in the kernel, JupyterLab in Chromium"
+step "end-to-end: notebooks in the kernel, JupyterLab in Chromium, SageMaker simulation"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 HF_HUB_OFFLINE=1 .venv/bin/python -m pytest tests/e2e -v -p no:cacheprovider

@@ -1,6 +1,7 @@
 """Shared helpers for the end-to-end tests: the repository, the kernel, notebook outputs."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +18,15 @@ def artifacts_dir(name: str) -> Path:
     path = REPO / "out" / "test-artifacts" / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def stop(server):
+    """Stops a server started with subprocess.Popen, politely first."""
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def outputs(nb):

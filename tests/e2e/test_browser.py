@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOTEBOOKS, REPO, artifacts_dir
+from conftest import NOTEBOOKS, REPO, artifacts_dir, stop
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -57,11 +57,7 @@ def jupyterlab():
                 pytest.fail("JupyterLab did not start; see out/test-artifacts/browser/jupyterlab.log")
             time.sleep(0.5)
     yield base
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    stop(server)
     log.close()
     scratch.unlink(missing_ok=True)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import NOTEBOOKS, REPO, artifacts_dir
+from conftest import NOTEBOOKS, REPO, artifacts_dir, stop
 from test_browser import free_port
 
 LAB3 = REPO / ".venv-lab3"
@@ -108,10 +108,6 @@ def test_jupyterlab_3_runs_the_tutorial_in_the_rust_kernel():
         assert any("[CLS]" in h for h in html), "the token table came back through the server"
         api(base, "DELETE", f"/api/sessions/{session['id']}")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
         log.close()
         scratch.unlink(missing_ok=True)
