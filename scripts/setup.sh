@@ -111,12 +111,13 @@ trap 'rm -rf "$spec"' EXIT
 mkdir -p "$spec/transformer-nb"
 # Jupyter may be started without cargo on PATH (a desktop launcher, SageMaker's conda env),
 # so the kernelspec carries the environment the kernel needs.
-"$py" - "$spec/transformer-nb/kernel.json" "$evcxr" "$repo/kernel" "$display_name" <<'PY'
+"$py" - "$spec/transformer-nb/kernel.json" "$evcxr" "$(command -v cargo)" "$repo/kernel" "$display_name" <<'PY'
 import json, os, sys
-path, evcxr, config_dir, display_name = sys.argv[1:]
-cargo_bin = os.path.dirname(evcxr)
+path, evcxr, cargo, config_dir, display_name = sys.argv[1:]
+# evcxr runs cargo and rustc: both directories go on the kernel's PATH (usually one, ~/.cargo/bin).
+bins = list(dict.fromkeys([os.path.dirname(evcxr), os.path.dirname(cargo)]))
 env = {
-    "PATH": os.pathsep.join([cargo_bin, "/usr/local/bin", "/usr/bin", "/bin"]),
+    "PATH": os.pathsep.join(bins + ["/usr/local/bin", "/usr/bin", "/bin"]),
     "EVCXR_CONFIG_DIR": config_dir,
 }
 for name in ("RUSTUP_HOME", "CARGO_HOME", "HF_HOME", "XDG_CACHE_HOME"):
