@@ -7,12 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=.cache/venv-reference
-if [ ! -x "$venv/bin/python" ]; then
-  echo "make-references: creating $venv (torch, transformers, sentence-transformers)"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    torch==2.15.0 transformers==5.24.0 sentence-transformers==6.2.0
-fi
+source scripts/python-peer.sh
+
+python=$(python_peer_env)
 scripts/fetch-model.sh
-HF_HUB_OFFLINE=1 "$venv/bin/python" scripts/make-references.py
+HF_HUB_OFFLINE=1 "$python" scripts/make-references.py

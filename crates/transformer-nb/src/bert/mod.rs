@@ -221,6 +221,26 @@ impl Bert {
         self.run(batch.encodings(), true)
     }
 
+    /// The last layer's output `[batch, seq, hidden]` of a padded batch, without keeping the
+    /// other hidden states and the attention maps: what a feature extractor needs, and what
+    /// HF's `BertModel(**inputs).last_hidden_state` computes.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let batch = bert.tokenizer().encode_batch(&["short", "a longer one"])?;
+    /// let hidden = bert.last_hidden_state(&batch)?;
+    /// assert_eq!(hidden.dims(), [2, 5, 384]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn last_hidden_state(&self, batch: &Batch) -> Result<Tensor> {
+        let mut pass = self.pass(batch.encodings(), false)?;
+        Ok(pass
+            .hidden_states
+            .pop()
+            .expect("a pass always returns its last hidden state"))
+    }
+
     /// Sentence embeddings of `texts`, pooled as the checkpoint prescribes (see
     /// [`embed`](mod@crate::embed)); for all-MiniLM-L6-v2 the same vectors as
     /// sentence-transformers' `model.encode(texts)`.

@@ -1,0 +1,223 @@
+//! The Rust side of the side-by-side benchmark (`scripts/bench.sh` drives it).
+//!
+//! A worker that reads one JSON request per line on stdin and answers one JSON line on stdout,
+//! so that `scripts/bench/bench.py` can alternate it with the PyTorch peer, same inputs, same
+//! threads. Requests:
+//!
+//! - `{"op": "load", "name": N, "dir": D, "impl": I}`: loads the model folder `D` as `N`, with
+//!   this crate's encoder (`"impl": "ours"`, the default) or candle-transformers' `BertModel`
+//!   (`"candle"`, the reference point the performance work started from).
+//! - `{"op": "forward", "model": N, "texts": [...], "max_length": L, "collect": false,
+//!   "iters": K}`: tokenizes once (truncating to `L` tokens), then times `K` forward passes;
+//!   `collect` keeps every hidden state and attention map, else only the last hidden state.
+//! - `{"op": "tokenize", "model": N, "texts": [...], "iters": K}`: times `K` batch
+//!   tokenizations of the whole corpus.
+//! - `{"op": "rss"}`: the process's peak and current resident memory.
+//!
+//! `cargo bench --bench forward -- peak DIR SEQS LEN` instead loads `DIR` in a fresh process,
+//! runs one forward of `SEQS × LEN` random-word texts and prints the peak resident memory.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use candle_transformers::models::bert::{BertModel as CandleBert, Config as CandleConfig};
+use serde_json::{Value, json};
+use transformer_nb::candle::{DType, Device, Tensor};
+use transformer_nb::prelude::*;
+
+/// A loaded model: ours, or candle-transformers' on the same folder (tokenized by ours).
+struct Loaded {
+    bert: Bert,
+    candle: Option<CandleBert>,
+}
+
+impl Loaded {
+    fn last_hidden_state(&self, batch: &Batch, collect: bool) -> Result<Tensor> {
+        match &self.candle {
+            Some(model) => {
+                let rows = |f: fn(&Encoding) -> &[u32]| {
+                    let flat: Vec<u32> = batch
+                        .encodings()
+                        .iter()
+                        .flat_map(|e| f(e).to_vec())
+                        .collect();
+                    Tensor::from_vec(flat, (batch.len(), batch.seq_len()), &Device::Cpu)
+                };
+                let mask = rows(Encoding::attention_mask)?;
+                Ok(model.forward(
+                    &rows(Encoding::ids)?,
+                    &rows(Encoding::type_ids)?,
+                    Some(&mask),
+                )?)
+            }
+            None if collect => Ok(self.bert.forward_batch(batch)?.last_hidden_state().clone()),
+            None => Ok(self.bert.last_hidden_state(batch)?),
+        }
+    }
+}
+
+fn load(dir: &str, implementation: &str) -> Result<Loaded> {
+    let bert = Bert::from_dir(dir)?;
+    let candle = match implementation {
+        "ours" => None,
+        "candle" => {
+            let config: CandleConfig = serde_json::from_str(&std::fs::read_to_string(
+                std::path::Path::new(dir).join("config.json"),
+            )?)?;
+            let weights = std::path::Path::new(dir).join("model.safetensors");
+            // SAFETY: the benchmark's own files, not modified while mapped.
+            let vb = unsafe {
+                candle_nn::VarBuilder::from_mmaped_safetensors(
+                    &[weights],
+                    DType::F32,
+                    &Device::Cpu,
+                )?
+            };
+            Some(CandleBert::load(vb, &config)?)
+        }
+        other => bail!("unknown impl {other:?}: ours or candle"),
+    };
+    Ok(Loaded { bert, candle })
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` passes `--bench`; the worker ignores flags it does not know.
+    let args: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    match args.as_slice() {
+        ["peak", dir, seqs, len] => peak(dir, seqs.parse()?, len.parse()?),
+        [] | ["worker"] => worker(),
+        _ => bail!("usage: forward [worker] | peak DIR SEQS LEN"),
+    }
+}
+
+fn worker() -> Result<()> {
+    let mut models: HashMap<String, Loaded> = HashMap::new();
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let request: Value = serde_json::from_str(&line?)?;
+        let reply = match handle(&mut models, &request) {
+            Ok(reply) => reply,
+            Err(e) => json!({ "error": format!("{e:#}") }),
+        };
+        writeln!(stdout, "{reply}")?;
+        stdout.flush()?;
+    }
+    Ok(())
+}
+
+fn handle(models: &mut HashMap<String, Loaded>, request: &Value) -> Result<Value> {
+    let str_field = |key: &str| {
+        request[key]
+            .as_str()
+            .with_context(|| format!("request lacks the string {key:?}"))
+    };
+    let texts = || -> Result<Vec<String>> { Ok(serde_json::from_value(request["texts"].clone())?) };
+    let iters = request["iters"].as_u64().unwrap_or(1) as usize;
+    match str_field("op")? {
+        "load" => {
+            let start = Instant::now();
+            let loaded = load(
+                str_field("dir")?,
+                request["impl"].as_str().unwrap_or("ours"),
+            )?;
+            let seconds = start.elapsed().as_secs_f64();
+            models.insert(str_field("name")?.to_string(), loaded);
+            Ok(json!({ "load_s": seconds }))
+        }
+        "forward" => {
+            let loaded = model(models, str_field("model")?)?;
+            let max_length = request["max_length"].as_u64().unwrap_or(512) as usize;
+            let tokenizer = loaded.bert.tokenizer().with_max_length(max_length)?;
+            let batch = tokenizer.encode_batch(&texts()?)?;
+            let collect = request["collect"].as_bool().unwrap_or(false);
+            let mut times = Vec::with_capacity(iters);
+            let mut last = None;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let hidden = loaded.last_hidden_state(&batch, collect)?;
+                times.push(start.elapsed().as_secs_f64());
+                last = Some(hidden);
+            }
+            let hidden = last.context("iters must be at least 1")?;
+            let values = hidden.flatten_all()?.to_vec1::<f32>()?;
+            Ok(json!({
+                "times": times,
+                "shape": hidden.dims(),
+                "ids": batch.encodings().iter().map(|e| e.ids().to_vec()).collect::<Vec<_>>(),
+                "head": &values[..values.len().min(16)],
+                "mean_abs": values.iter().map(|v| f64::from(v.abs())).sum::<f64>()
+                    / values.len() as f64,
+            }))
+        }
+        "tokenize" => {
+            let bert = &model(models, str_field("model")?)?.bert;
+            let texts = texts()?;
+            let mut times = Vec::with_capacity(iters);
+            let mut tokens = 0;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let batch = bert.tokenizer().encode_batch(&texts)?;
+                times.push(start.elapsed().as_secs_f64());
+                tokens = batch
+                    .encodings()
+                    .iter()
+                    .map(|e| e.attention_mask().iter().filter(|&&m| m == 1).count())
+                    .sum::<usize>();
+            }
+            Ok(json!({ "times": times, "tokens": tokens }))
+        }
+        "rss" => Ok(json!({ "peak_mib": rss_mib("VmHWM")?, "now_mib": rss_mib("VmRSS")? })),
+        other => bail!("unknown op {other:?}"),
+    }
+}
+
+fn model<'a>(models: &'a HashMap<String, Loaded>, name: &str) -> Result<&'a Loaded> {
+    models
+        .get(name)
+        .with_context(|| format!("no model {name:?} loaded"))
+}
+
+/// One forward in a fresh process, for its peak resident memory.
+fn peak(dir: &str, seqs: usize, len: usize) -> Result<()> {
+    let bert = Bert::from_dir(dir)?;
+    let after_load = rss_mib("VmHWM")?;
+    let tokenizer = bert.tokenizer().with_max_length(len)?;
+    // Enough words that every text reaches `len` tokens.
+    let text = vec!["novel"; len].join(" ");
+    let batch = tokenizer.encode_batch(&vec![text; seqs])?;
+    let hidden = bert.last_hidden_state(&batch)?;
+    let weights = std::fs::metadata(std::path::Path::new(dir).join("model.safetensors"))?.len();
+    println!(
+        "{}",
+        json!({
+            "shape": hidden.dims(),
+            "weights_mib": weights as f64 / (1 << 20) as f64,
+            "peak_after_load_mib": after_load,
+            "peak_mib": rss_mib("VmHWM")?,
+        })
+    );
+    Ok(())
+}
+
+/// A `/proc/self/status` memory line (`VmHWM`, `VmRSS`) in MiB.
+fn rss_mib(key: &str) -> Result<f64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .with_context(|| format!("no {key} in /proc/self/status"))?;
+    let kib: f64 = line
+        .split_whitespace()
+        .nth(1)
+        .context("malformed /proc/self/status")?
+        .parse()?;
+    Ok(kib / 1024.0)
+}

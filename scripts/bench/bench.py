@@ -1,0 +1,363 @@
+"""Side-by-side benchmark: transformer-nb's BERT forward against PyTorch + transformers.
+
+Run through scripts/bench.sh, which makes the Python environment, builds the Rust worker
+(crates/transformer-nb/benches/forward.rs) and seeds the model cache. This process is the
+Python peer; the Rust worker is a child process. Each case alternates rounds of the two on the
+same token ids, with the same number of threads, and reports median times and their ratio
+(ours / PyTorch: below 1 is faster). Correctness is checked on the way: both sides must see the
+same ids, and their last hidden states must agree.
+
+The BERT-base-shaped model is made here with seeded random weights (transformers' own
+initialisation), so no download is needed; all-MiniLM-L6-v2 comes from the cache that
+scripts/fetch-model.sh seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SENTENCE = "I read a good novel."
+TOKENIZER_FILES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"]
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+class RustWorker:
+    """The Rust side: one JSON request per line, one JSON reply per line."""
+
+    def __init__(self, command: list[str], env: dict[str, str]):
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def ask(self, **request) -> dict:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the Rust worker exited (code {self.process.wait()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"Rust worker: {reply['error']}")
+        return reply
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait()
+
+
+def minilm_dir() -> Path:
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download("sentence-transformers/all-MiniLM-L6-v2", local_files_only=True))
+
+
+def make_bert_base(target: Path, tokenizer_from: Path, seed: int) -> Path:
+    """BERT-base shape (12 layers, 768 hidden, 12 heads, 3072 inner) with seeded random weights."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    marker = target / f"seed-{seed}"
+    if marker.exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    torch.manual_seed(seed)
+    model = BertModel(BertConfig())  # the defaults are bert-base-uncased's shape
+    model.save_pretrained(target, safe_serialization=True)
+    for name in TOKENIZER_FILES:
+        if (tokenizer_from / name).exists():
+            shutil.copy(tokenizer_from / name, target / name)
+    marker.touch()
+    return target
+
+
+def words_from_vocab(vocab: Path) -> list[str]:
+    words = [w for w in vocab.read_text().split("\n") if re.fullmatch(r"[a-z]{3,}", w)]
+    return words
+
+
+def sentences(words: list[str], count: int, rng: random.Random, lo: int, hi: int) -> list[str]:
+    out = []
+    for _ in range(count):
+        chosen = rng.choices(words, k=rng.randint(lo, hi))
+        out.append(" ".join(chosen).capitalize() + ".")
+    return out
+
+
+class TorchPeer:
+    def __init__(self, threads: int):
+        import torch
+
+        torch.set_num_threads(threads)
+        self.torch = torch
+        self.models = {}
+        self.tokenizers = {}
+
+    def load(self, name: str, directory: Path) -> float:
+        from transformers import AutoTokenizer, BertModel
+
+        start = time.perf_counter()
+        model = BertModel.from_pretrained(directory, add_pooling_layer=False)
+        model.eval()
+        self.models[name] = model
+        self.tokenizers[name] = AutoTokenizer.from_pretrained(directory)
+        return time.perf_counter() - start
+
+    def inputs(self, name: str, texts: list[str], max_length: int):
+        return self.tokenizers[name](
+            texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        )
+
+    def forward(self, name: str, inputs, iters: int, collect: bool):
+        model = self.models[name]
+        times = []
+        with self.torch.inference_mode():
+            for _ in range(iters):
+                start = time.perf_counter()
+                out = model(
+                    **inputs, output_hidden_states=collect, output_attentions=collect
+                ).last_hidden_state
+                times.append(time.perf_counter() - start)
+        return times, out
+
+    def tokenize(self, name: str, texts: list[str], iters: int) -> list[float]:
+        tokenizer = self.tokenizers[name]
+        times = []
+        for _ in range(iters):
+            start = time.perf_counter()
+            tokenizer(texts, padding=True)
+            times.append(time.perf_counter() - start)
+        return times
+
+
+def median_ms(times: list[float]) -> float:
+    return statistics.median(times) * 1e3
+
+
+def run_forward_case(case, rust, peer, rounds):
+    name, texts, max_length, iters, collect = (
+        case["model"], case["texts"], case["max_length"], case["iters"], case["collect"]
+    )
+    import numpy as np
+
+    inputs = peer.inputs(name, texts, max_length)
+    ours, theirs, candle = [], [], []
+    reply = None
+    for round_index in range(rounds + 1):  # round 0 warms both up and is not counted
+        reply = rust.ask(op="forward", model=name, texts=texts, max_length=max_length,
+                         iters=iters, collect=collect)
+        torch_times, torch_out = peer.forward(name, inputs, iters, collect)
+        candle_reply = None
+        if case.get("candle"):
+            candle_reply = rust.ask(op="forward", model=name + "/candle", texts=texts,
+                                    max_length=max_length, iters=iters)
+        if round_index > 0:
+            ours += reply["times"]
+            theirs += torch_times
+            if candle_reply:
+                candle += candle_reply["times"]
+    ids = inputs["input_ids"].tolist()
+    if reply["ids"] != ids:
+        raise SystemExit(f"{case['label']}: the two sides tokenized differently")
+    expected = torch_out.flatten()[:16].numpy()
+    got = np.array(reply["head"], dtype=np.float32)
+    diff = float(np.max(np.abs(expected - got)))
+    if diff > 1e-3:
+        raise SystemExit(f"{case['label']}: outputs differ by {diff}")
+    return {
+        "label": case["label"],
+        "shape": reply["shape"],
+        "ours_ms": median_ms(ours),
+        "torch_ms": median_ms(theirs),
+        "candle_ms": median_ms(candle) if candle else None,
+        "ours_min_ms": min(ours) * 1e3,
+        "torch_min_ms": min(theirs) * 1e3,
+        "ratio": median_ms(ours) / median_ms(theirs),
+        "max_abs_diff_head": diff,
+        "samples": len(ours),
+    }
+
+
+def lscpu_model() -> str:
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return platform.processor() or "unknown"
+    fields = dict(
+        (k.strip(), v.strip()) for k, v in (l.split(":", 1) for l in text.splitlines() if ":" in l)
+    )
+    flags = fields.get("Flags", "")
+    simd = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16") if f in flags.split()]
+    return f"{fields.get('Model name', '?')}, {fields.get('CPU(s)', '?')} CPUs, {' '.join(simd)}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--worker", required=True, help="path of the built Rust bench worker")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    parser.add_argument("--no-candle", action="store_true",
+                        help="skip the candle-transformers column")
+    parser.add_argument("--json", type=Path, default=ROOT / "out/bench/results.json")
+    parser.add_argument("--markdown", type=Path, default=ROOT / "out/bench/results.md")
+    args = parser.parse_args()
+
+    import numpy  # noqa: F401  (fail early if the environment is incomplete)
+    import torch
+    import transformers
+
+    env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
+    rust = RustWorker([args.worker, "worker"], env)
+    peer = TorchPeer(args.threads)
+    minilm = minilm_dir()
+    base = make_bert_base(ROOT / ".cache/bench/bert-base-random", minilm, seed=0)
+    rng = random.Random(0)
+    words = words_from_vocab(minilm / "vocab.txt")
+    long_texts = sentences(words, 8, rng, 200, 200)
+    corpus = sentences(words, 10_000, rng, 6, 30)
+
+    candle = not args.no_candle
+    for name, directory in (("minilm", minilm), ("bert-base", base)):
+        rust.ask(op="load", name=name, dir=str(directory))
+        if candle:
+            rust.ask(op="load", name=name + "/candle", dir=str(directory), impl="candle")
+        peer.load(name, directory)
+
+    scale = 0.25 if args.quick else 1.0
+    it = lambda n: max(1, int(n * scale))  # noqa: E731
+    cases = [
+        dict(label="all-MiniLM-L6-v2, 1 × 8", model="minilm", texts=[SENTENCE], max_length=512,
+             iters=it(40), collect=False, candle=candle),
+        dict(label="all-MiniLM-L6-v2, 8 × 128", model="minilm", texts=long_texts, max_length=128,
+             iters=it(4), collect=False, candle=candle),
+        dict(label="BERT-base shape, 1 × 8", model="bert-base", texts=[SENTENCE], max_length=512,
+             iters=it(10), collect=False, candle=candle),
+        dict(label="BERT-base shape, 8 × 128", model="bert-base", texts=long_texts,
+             max_length=128, iters=it(2), collect=False, candle=candle),
+        dict(label="all-MiniLM-L6-v2, 8 × 128, all hidden states + attentions",
+             model="minilm", texts=long_texts, max_length=128, iters=it(4), collect=True),
+    ]
+    results = []
+    for case in cases:
+        log(f"{case['label']} ...")
+        result = run_forward_case(case, rust, peer, args.rounds)
+        log(f"  ours {result['ours_ms']:.2f} ms, PyTorch {result['torch_ms']:.2f} ms, "
+            f"ratio {result['ratio']:.2f}")
+        results.append(result)
+
+    log("tokenization of 10,000 sentences ...")
+    ours_tok, theirs_tok = [], []
+    for round_index in range(args.rounds + 1):
+        reply = rust.ask(op="tokenize", model="minilm", texts=corpus, iters=1)
+        torch_times = peer.tokenize("minilm", corpus, 1)
+        if round_index > 0:
+            ours_tok += reply["times"]
+            theirs_tok += torch_times
+    tokens = reply["tokens"]
+    tokenization = {
+        "sentences": len(corpus),
+        "tokens": tokens,
+        "ours_ms": median_ms(ours_tok),
+        "hf_ms": median_ms(theirs_tok),
+        "ours_sentences_per_s": len(corpus) / statistics.median(ours_tok),
+        "hf_sentences_per_s": len(corpus) / statistics.median(theirs_tok),
+    }
+    rss = rust.ask(op="rss")
+    rust.close()
+
+    log("peak memory of one BERT-base 8 × 128 forward, fresh processes ...")
+    peak = json.loads(subprocess.run(
+        [args.worker, "peak", str(base), "8", "128"], env=env, capture_output=True, text=True,
+        check=True).stdout)
+    torch_peak = torch_peak_mib(base, args.threads)
+
+    report = {
+        "date": datetime.date.today().isoformat(),
+        "machine": lscpu_model(),
+        "threads": args.threads,
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+        },
+        "forward": results,
+        "tokenization": tokenization,
+        "peak_memory": {"ours": peak, "torch_mib": torch_peak},
+        "worker_rss": rss,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    args.markdown.write_text(markdown(report))
+    print(markdown(report))
+    log(f"wrote {args.json} and {args.markdown}")
+
+
+def torch_peak_mib(directory: Path, threads: int) -> float:
+    """Peak resident memory of PyTorch doing the same forward, in a fresh process."""
+    code = f"""
+import resource, torch
+from transformers import BertModel
+torch.set_num_threads({threads})
+model = BertModel.from_pretrained({str(directory)!r}, add_pooling_layer=False).eval()
+ids = torch.full((8, 128), 1000)
+with torch.inference_mode():
+    model(input_ids=ids, attention_mask=torch.ones_like(ids))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        f"Measured {report['date']} on {report['machine']}; {report['threads']} threads each; "
+        f"PyTorch {report['versions']['torch']}, transformers {report['versions']['transformers']}.",
+        "",
+        "| case | transformer-nb (ms) | PyTorch (ms) | ratio | candle-transformers (ms) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in report["forward"]:
+        candle = f"{r['candle_ms']:.2f}" if r["candle_ms"] is not None else "–"
+        lines.append(f"| {r['label']} | {r['ours_ms']:.2f} | {r['torch_ms']:.2f} | "
+                     f"**{r['ratio']:.2f}** | {candle} |")
+    t = report["tokenization"]
+    peak = report["peak_memory"]
+    lines += [
+        "",
+        "Medians over the alternated rounds; ratio = transformer-nb / PyTorch (below 1 is faster).",
+        "",
+        f"Tokenization, {t['sentences']:,} sentences ({t['tokens']:,} tokens), padded batch: "
+        f"transformer-nb {t['ours_ms']:.1f} ms ({t['ours_sentences_per_s']:,.0f} sentences/s), "
+        f"HF fast tokenizer from Python {t['hf_ms']:.1f} ms "
+        f"({t['hf_sentences_per_s']:,.0f} sentences/s).",
+        "",
+        f"Peak resident memory of a fresh process loading BERT-base and running one 8 × 128 "
+        f"forward: transformer-nb {peak['ours']['peak_mib']:.0f} MiB for "
+        f"{peak['ours']['weights_mib']:.0f} MiB of weights "
+        f"({peak['ours']['peak_mib'] / peak['ours']['weights_mib']:.2f} ×); "
+        f"PyTorch {peak['torch_mib']:.0f} MiB.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
