@@ -70,6 +70,7 @@ mod display;
 pub mod embed;
 pub mod error;
 pub mod hub;
+mod kernels;
 pub mod plot;
 pub mod positional;
 pub mod tokenize;

@@ -8,11 +8,11 @@
 mod config;
 mod model;
 mod output;
+mod weights;
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::{DType, Tensor};
 
 pub use config::{BertConfig, HiddenAct};
 pub use output::BertOutput;
@@ -21,7 +21,8 @@ use crate::embed::{self, Embeddings, Pooling, PoolingMode};
 use crate::error::{Error, Result};
 use crate::hub;
 use crate::tokenize::{Batch, Encoding, Tokenizer};
-use model::{BertModel, ids_tensor, mean_pool};
+use model::{BertModel, Inputs, ids_tensor, mean_pool};
+use weights::SafeTensors;
 
 /// Texts embedded per forward pass by [`Bert::embed`]; bounds memory on a 4 GiB machine.
 const EMBED_CHUNK: usize = 32;
@@ -70,7 +71,9 @@ impl Bert {
     /// `vocab.txt`), and for sentence-transformers checkpoints `modules.json` and
     /// `1_Pooling/config.json`.
     ///
-    /// The weights are memory-mapped, not copied, which matters on a 4 GiB machine.
+    /// The weights are read one tensor at a time and packed for the matrix kernels, so that
+    /// loading needs little more memory than the weights themselves (which matters on a 4 GiB
+    /// machine).
     ///
     /// ```no_run
     /// use transformer_nb::prelude::*;
@@ -359,16 +362,15 @@ impl Bert {
                 )));
             }
         }
-        let device = Device::Cpu;
         let ids: Vec<&[u32]> = encodings.iter().map(Encoding::ids).collect();
-        let types: Vec<&[u32]> = encodings.iter().map(Encoding::type_ids).collect();
-        let masks: Vec<&[u32]> = encodings.iter().map(Encoding::attention_mask).collect();
-        Ok(self.model.forward(
-            &ids_tensor(&ids, &device)?,
-            &ids_tensor(&types, &device)?,
-            &ids_tensor(&masks, &device)?,
-            collect,
-        )?)
+        let type_ids: Vec<&[u32]> = encodings.iter().map(Encoding::type_ids).collect();
+        let attention_mask: Vec<&[u32]> = encodings.iter().map(Encoding::attention_mask).collect();
+        let inputs = Inputs {
+            ids: &ids,
+            type_ids: &type_ids,
+            attention_mask: &attention_mask,
+        };
+        Ok(self.model.forward(&inputs, collect)?)
     }
 }
 
@@ -391,25 +393,14 @@ fn pool(hidden: &Tensor, mask: &Tensor, mode: PoolingMode) -> candle_core::Resul
     }
 }
 
-/// Memory-maps `model.safetensors` and builds the encoder, finding the tensors whether they are
-/// stored as `embeddings.*` (BertModel) or `bert.embeddings.*` (BertForPreTraining, ...).
+/// Reads `model.safetensors` into the encoder, finding the tensors whether they are stored as
+/// `embeddings.*` (BertModel) or `bert.embeddings.*` (BertForPreTraining, ...).
 fn load_weights(path: &Path, config: &BertConfig) -> Result<BertModel> {
-    let weights_error = |e: candle_core::Error| Error::Weights {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    // SAFETY: the file is mapped read-only; like every safetensors loader, this assumes nobody
-    // truncates it while the model is alive.
-    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &Device::Cpu) }
-        .map_err(|e| Error::InvalidFile {
-            path: path.to_path_buf(),
-            what: "safetensors file",
-            message: e.to_string(),
-        })?;
-    let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
-        vb
-    } else if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
-        vb.pp("bert")
+    let file = SafeTensors::open(path)?;
+    let root = if file.contains("embeddings.word_embeddings.weight") {
+        ""
+    } else if file.contains("bert.embeddings.word_embeddings.weight") {
+        "bert."
     } else {
         return Err(Error::Weights {
             path: path.to_path_buf(),
@@ -418,5 +409,5 @@ fn load_weights(path: &Path, config: &BertConfig) -> Result<BertModel> {
                 .into(),
         });
     };
-    BertModel::load(vb, config).map_err(weights_error)
+    BertModel::read(&file, root, config)
 }

@@ -4,158 +4,161 @@
 //! that any BERT `model.safetensors` loads: `BertEmbeddings`, `BertSelfAttention` +
 //! `BertSelfOutput`, `BertIntermediate` + `BertOutput`, `BertPooler`. candle-transformers has a
 //! BERT too, but its `forward` returns the last hidden state only; the tests cross-check the two.
+//!
+//! The arithmetic runs on the crate's own [`kernels`](crate::kernels) over plain buffers, not
+//! on candle ops, because that is what makes it faster than PyTorch on a 2-core machine (see
+//! BENCHMARKS.md): the weights are packed for the matrix kernel once, at load; query, key and
+//! value are one product; bias, residual, GELU, softmax and layer norm are fused into few
+//! passes; buffers are reused across layers. The results come back as candle tensors.
 
-use candle_core::{D, DType, Device, Module, Tensor};
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
+use candle_core::{D, DType, Device, Tensor};
+use rayon::prelude::*;
 
 use super::config::{BertConfig, HiddenAct};
+use super::weights::SafeTensors;
+use crate::error::Result;
+use crate::kernels::gemm::{Output, PackedB, gemm, gemm_shared};
+use crate::kernels::{Isa, SharedMut, math};
 
 type CandleResult<T> = candle_core::Result<T>;
 
-/// `BertEmbeddings`: word + learned position + token type, then layer norm.
-struct Embeddings {
-    word: Embedding,
-    position: Embedding,
-    token_type: Embedding,
-    norm: LayerNorm,
+/// Rows per parallel task in the row-wise kernels (layer norm, activation): large enough that
+/// handing out a task costs little next to it.
+const ROWS_PER_TASK: usize = 32;
+
+/// A `Linear` layer: the weight packed for [`gemm`], and the bias.
+struct Linear {
+    weight: PackedB,
+    bias: Vec<f32>,
 }
 
-impl Embeddings {
-    fn load(vb: VarBuilder, config: &BertConfig) -> CandleResult<Self> {
-        Ok(Embeddings {
-            word: embedding(
-                config.vocab_size,
-                config.hidden_size,
-                vb.pp("word_embeddings"),
-            )?,
-            position: embedding(
-                config.max_position_embeddings,
-                config.hidden_size,
-                vb.pp("position_embeddings"),
-            )?,
-            token_type: embedding(
-                config.type_vocab_size,
-                config.hidden_size,
-                vb.pp("token_type_embeddings"),
-            )?,
-            norm: layer_norm(
-                config.hidden_size,
-                config.layer_norm_eps,
-                vb.pp("LayerNorm"),
-            )?,
+impl Linear {
+    /// Reads `{prefix}.weight` `[n_out, k_in]` and `{prefix}.bias` `[n_out]`.
+    fn read(file: &SafeTensors, prefix: &str, n_out: usize, k_in: usize) -> Result<Self> {
+        Self::concat(file, &[prefix], n_out, k_in)
+    }
+
+    /// Several `Linear`s over the same input stacked into one (query, key and value).
+    fn concat(file: &SafeTensors, prefixes: &[&str], n_out: usize, k_in: usize) -> Result<Self> {
+        let mut weight = Vec::with_capacity(prefixes.len() * n_out * k_in);
+        let mut bias = Vec::with_capacity(prefixes.len() * n_out);
+        for prefix in prefixes {
+            weight.extend(file.read(&format!("{prefix}.weight"), &[n_out, k_in])?);
+            bias.extend(file.read(&format!("{prefix}.bias"), &[n_out])?);
+        }
+        Ok(Linear {
+            weight: PackedB::from_weight(&weight, prefixes.len() * n_out, k_in),
+            bias,
         })
     }
 
-    fn forward(&self, input_ids: &Tensor, type_ids: &Tensor) -> CandleResult<Tensor> {
-        let seq_len = input_ids.dim(1)?;
-        let positions = Tensor::arange(0u32, seq_len as u32, input_ids.device())?;
-        let words = self.word.forward(input_ids)?;
-        let types = self.token_type.forward(type_ids)?;
-        let positions = self.position.forward(&positions)?.unsqueeze(0)?;
-        self.norm
-            .forward(&(words + types)?.broadcast_add(&positions)?)
+    /// `out (+)= x · Wᵀ + b` for `rows` rows of `x`.
+    fn apply(&self, isa: Isa, x: &[f32], rows: usize, out: &mut [f32], accumulate: bool) {
+        let output = Output {
+            bias: Some(&self.bias),
+            accumulate,
+        };
+        gemm(
+            isa,
+            x,
+            self.weight.k(),
+            rows,
+            &self.weight,
+            output,
+            out,
+            self.weight.n(),
+            true,
+        );
     }
 }
 
-/// `BertSelfAttention` + `BertSelfOutput`: multi-head scaled dot-product attention,
-/// output projection, residual, layer norm.
-struct Attention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    output: Linear,
-    norm: LayerNorm,
-    heads: usize,
-    head_size: usize,
+/// A `LayerNorm`.
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+    eps: f32,
 }
 
-impl Attention {
-    fn load(vb: VarBuilder, config: &BertConfig) -> CandleResult<Self> {
-        let hidden = config.hidden_size;
-        let self_vb = vb.pp("self");
-        let out_vb = vb.pp("output");
-        Ok(Attention {
-            query: linear(hidden, hidden, self_vb.pp("query"))?,
-            key: linear(hidden, hidden, self_vb.pp("key"))?,
-            value: linear(hidden, hidden, self_vb.pp("value"))?,
-            output: linear(hidden, hidden, out_vb.pp("dense"))?,
-            norm: layer_norm(hidden, config.layer_norm_eps, out_vb.pp("LayerNorm"))?,
-            heads: config.num_attention_heads,
-            head_size: config.head_size(),
+impl Norm {
+    fn read(file: &SafeTensors, prefix: &str, width: usize, eps: f64) -> Result<Self> {
+        Ok(Norm {
+            gamma: file.read(&format!("{prefix}.weight"), &[width])?,
+            beta: file.read(&format!("{prefix}.bias"), &[width])?,
+            eps: eps as f32,
         })
     }
 
-    /// `[batch, seq, hidden] -> [batch, heads, seq, head_size]`
-    fn split_heads(&self, x: &Tensor) -> CandleResult<Tensor> {
-        let (batch, seq, _) = x.dims3()?;
-        x.reshape((batch, seq, self.heads, self.head_size))?
-            .transpose(1, 2)?
-            .contiguous()
-    }
-
-    /// Returns the layer's output and its attention probabilities `[batch, heads, seq, seq]`.
-    fn forward(&self, x: &Tensor, additive_mask: &Tensor) -> CandleResult<(Tensor, Tensor)> {
-        let (batch, seq, hidden) = x.dims3()?;
-        let q = self.split_heads(&self.query.forward(x)?)?;
-        let k = self.split_heads(&self.key.forward(x)?)?;
-        let v = self.split_heads(&self.value.forward(x)?)?;
-        let scale = 1.0 / (self.head_size as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(additive_mask)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = probs
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .reshape((batch, seq, hidden))?;
-        let out = self.norm.forward(&(self.output.forward(&context)? + x)?)?;
-        Ok((out, probs))
+    /// Normalises every row of `rows` in place.
+    fn apply(&self, isa: Isa, rows: &mut [f32]) {
+        let width = self.gamma.len();
+        for_row_blocks(rows, width, |block| {
+            math::layer_norm(isa, block, width, &self.gamma, &self.beta, self.eps)
+        });
     }
 }
 
-/// One `BertLayer`: attention, then `BertIntermediate` + `BertOutput` (feed-forward,
-/// residual, layer norm).
+/// Runs `f` on blocks of whole rows, in parallel when there are many.
+fn for_row_blocks(rows: &mut [f32], width: usize, f: impl Fn(&mut [f32]) + Sync + Send) {
+    let block = ROWS_PER_TASK * width;
+    if rows.len() <= block {
+        f(rows);
+    } else {
+        rows.par_chunks_mut(block).for_each(&f);
+    }
+}
+
+/// One `BertLayer`.
 struct Layer {
-    attention: Attention,
+    /// Query, key and value stacked: `[3 · hidden, hidden]`.
+    qkv: Linear,
+    /// `BertSelfOutput.dense`.
+    attention_output: Linear,
+    attention_norm: Norm,
     intermediate: Linear,
     output: Linear,
-    norm: LayerNorm,
-    act: HiddenAct,
+    output_norm: Norm,
 }
 
 impl Layer {
-    fn load(vb: VarBuilder, config: &BertConfig) -> CandleResult<Self> {
+    fn read(file: &SafeTensors, prefix: &str, config: &BertConfig) -> Result<Self> {
+        let (hidden, inner, eps) = (
+            config.hidden_size,
+            config.intermediate_size,
+            config.layer_norm_eps,
+        );
+        let attention = format!("{prefix}.attention");
         Ok(Layer {
-            attention: Attention::load(vb.pp("attention"), config)?,
-            intermediate: linear(
-                config.hidden_size,
-                config.intermediate_size,
-                vb.pp("intermediate").pp("dense"),
+            qkv: Linear::concat(
+                file,
+                &[
+                    &format!("{attention}.self.query"),
+                    &format!("{attention}.self.key"),
+                    &format!("{attention}.self.value"),
+                ],
+                hidden,
+                hidden,
             )?,
-            output: linear(
-                config.intermediate_size,
-                config.hidden_size,
-                vb.pp("output").pp("dense"),
+            attention_output: Linear::read(
+                file,
+                &format!("{attention}.output.dense"),
+                hidden,
+                hidden,
             )?,
-            norm: layer_norm(
-                config.hidden_size,
-                config.layer_norm_eps,
-                vb.pp("output").pp("LayerNorm"),
+            attention_norm: Norm::read(
+                file,
+                &format!("{attention}.output.LayerNorm"),
+                hidden,
+                eps,
             )?,
-            act: config.hidden_act,
+            intermediate: Linear::read(
+                file,
+                &format!("{prefix}.intermediate.dense"),
+                inner,
+                hidden,
+            )?,
+            output: Linear::read(file, &format!("{prefix}.output.dense"), hidden, inner)?,
+            output_norm: Norm::read(file, &format!("{prefix}.output.LayerNorm"), hidden, eps)?,
         })
-    }
-
-    fn forward(&self, x: &Tensor, additive_mask: &Tensor) -> CandleResult<(Tensor, Tensor)> {
-        let (attended, probs) = self.attention.forward(x, additive_mask)?;
-        let inner = self.intermediate.forward(&attended)?;
-        let inner = match self.act {
-            HiddenAct::Gelu => inner.gelu_erf()?,
-            HiddenAct::GeluApproximate => inner.gelu()?,
-            HiddenAct::Relu => inner.relu()?,
-        };
-        let out = self
-            .norm
-            .forward(&(self.output.forward(&inner)? + attended)?)?;
-        Ok((out, probs))
     }
 }
 
@@ -169,73 +172,256 @@ pub(crate) struct Pass {
     pub pooler_output: Option<Tensor>,
 }
 
+/// Token ids, token types and attention mask of a padded batch, `[batch][seq]` each.
+pub(crate) struct Inputs<'a> {
+    pub ids: &'a [&'a [u32]],
+    pub type_ids: &'a [&'a [u32]],
+    pub attention_mask: &'a [&'a [u32]],
+}
+
 /// `BertModel`: embeddings, encoder layers, optional pooler.
 pub(crate) struct BertModel {
-    embeddings: Embeddings,
+    hidden: usize,
+    heads: usize,
+    head_size: usize,
+    inner: usize,
+    act: HiddenAct,
+    word_embeddings: Vec<f32>,
+    position_embeddings: Vec<f32>,
+    token_type_embeddings: Vec<f32>,
+    embeddings_norm: Norm,
     layers: Vec<Layer>,
     pooler: Option<Linear>,
+    isa: Isa,
 }
 
 impl BertModel {
-    /// Loads from a `VarBuilder` rooted where `embeddings.*`, `encoder.*` and `pooler.*` live.
-    pub fn load(vb: VarBuilder, config: &BertConfig) -> CandleResult<Self> {
-        let embeddings = Embeddings::load(vb.pp("embeddings"), config)?;
+    /// Reads the weights, whether stored as `embeddings.*` (`BertModel`) or `bert.embeddings.*`
+    /// (`BertForPreTraining`, ...); `root` is `""` or `"bert."`.
+    pub fn read(file: &SafeTensors, root: &str, config: &BertConfig) -> Result<Self> {
+        let hidden = config.hidden_size;
+        let embeddings = format!("{root}embeddings");
+        let table = |name: &str, rows: usize| {
+            file.read(&format!("{embeddings}.{name}.weight"), &[rows, hidden])
+        };
         let layers = (0..config.num_hidden_layers)
-            .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), config))
-            .collect::<CandleResult<Vec<_>>>()?;
-        let pooler_vb = vb.pp("pooler").pp("dense");
-        let pooler = if pooler_vb.contains_tensor("weight") {
-            Some(linear(config.hidden_size, config.hidden_size, pooler_vb)?)
+            .map(|i| Layer::read(file, &format!("{root}encoder.layer.{i}"), config))
+            .collect::<Result<Vec<_>>>()?;
+        let pooler = format!("{root}pooler.dense");
+        let pooler = if file.contains(&format!("{pooler}.weight")) {
+            Some(Linear::read(file, &pooler, hidden, hidden)?)
         } else {
             None
         };
         Ok(BertModel {
-            embeddings,
+            hidden,
+            heads: config.num_attention_heads,
+            head_size: config.head_size(),
+            inner: config.intermediate_size,
+            act: config.hidden_act,
+            word_embeddings: table("word_embeddings", config.vocab_size)?,
+            position_embeddings: table("position_embeddings", config.max_position_embeddings)?,
+            token_type_embeddings: table("token_type_embeddings", config.type_vocab_size)?,
+            embeddings_norm: Norm::read(
+                file,
+                &format!("{embeddings}.LayerNorm"),
+                hidden,
+                config.layer_norm_eps,
+            )?,
             layers,
             pooler,
+            isa: Isa::detect(),
         })
     }
 
-    /// Runs `[batch, seq]` ids, type ids and attention mask (1 = attend, 0 = padding).
+    /// Runs a padded batch whose ids and types the caller checked against the config.
     /// With `collect`, keeps every hidden state and attention map; without, only the last
     /// hidden state (for embeddings, where the rest would be wasted memory).
-    pub fn forward(
-        &self,
-        input_ids: &Tensor,
-        type_ids: &Tensor,
-        attention_mask: &Tensor,
-        collect: bool,
-    ) -> CandleResult<Pass> {
-        // HF's get_extended_attention_mask: (1 - mask) * finfo.min, broadcast over heads and queries.
-        let (batch, seq) = attention_mask.dims2()?;
-        let additive_mask = ((attention_mask.to_dtype(DType::F32)?.affine(-1.0, 1.0)?)
-            * f64::from(f32::MIN))?
-        .reshape((batch, 1, 1, seq))?;
-        let mut hidden = self.embeddings.forward(input_ids, type_ids)?;
-        let mut hidden_states = Vec::with_capacity(self.layers.len() + 1);
+    pub fn forward(&self, inputs: &Inputs<'_>, collect: bool) -> CandleResult<Pass> {
+        let isa = self.isa;
+        let batch = inputs.ids.len();
+        let seq = inputs.ids.first().map_or(0, |r| r.len());
+        let rows = batch * seq;
+        let hidden_size = self.hidden;
+
+        let mut hidden = self.embed(inputs);
+        // HF's get_extended_attention_mask: (1 - mask) · finfo(f32).min, added to the scores.
+        let mask_add: Vec<f32> = inputs
+            .attention_mask
+            .iter()
+            .flat_map(|row| row.iter().map(|&m| if m == 0 { f32::MIN } else { 0.0 }))
+            .collect();
+
+        let shape = (batch, seq, hidden_size);
+        let mut hidden_states = Vec::with_capacity(if collect { self.layers.len() + 1 } else { 1 });
         let mut attentions = Vec::with_capacity(self.layers.len());
+        let mut qkv = vec![0f32; rows * 3 * hidden_size];
+        let mut context = vec![0f32; rows * hidden_size];
+        let mut inner = vec![0f32; rows * self.inner];
         for layer in &self.layers {
-            let (next, probs) = layer.forward(&hidden, &additive_mask)?;
-            if collect {
-                hidden_states.push(hidden);
-                attentions.push(probs);
+            layer.qkv.apply(isa, &hidden, rows, &mut qkv, false);
+            let mut probs = collect.then(|| vec![0f32; batch * self.heads * seq * seq]);
+            self.attention(
+                &qkv,
+                &mask_add,
+                batch,
+                seq,
+                &mut context,
+                probs.as_deref_mut(),
+            );
+            // The residual stream: a copy when the layer's input is kept, else updated in place.
+            let mut next = if collect {
+                hidden.clone()
+            } else {
+                std::mem::take(&mut hidden)
+            };
+            layer
+                .attention_output
+                .apply(isa, &context, rows, &mut next, true);
+            layer.attention_norm.apply(isa, &mut next);
+            layer
+                .intermediate
+                .apply(isa, &next, rows, &mut inner, false);
+            for_row_blocks(&mut inner, self.inner, |block| match self.act {
+                HiddenAct::Gelu => math::gelu_erf(isa, block),
+                HiddenAct::GeluApproximate => math::gelu_tanh(isa, block),
+                HiddenAct::Relu => block.iter_mut().for_each(|v| *v = v.max(0.0)),
+            });
+            layer.output.apply(isa, &inner, rows, &mut next, true);
+            layer.output_norm.apply(isa, &mut next);
+            if let Some(probs) = probs {
+                hidden_states.push(Tensor::from_vec(hidden, shape, &Device::Cpu)?);
+                attentions.push(Tensor::from_vec(
+                    probs,
+                    (batch, self.heads, seq, seq),
+                    &Device::Cpu,
+                )?);
             }
             hidden = next;
         }
         let pooler_output = match &self.pooler {
-            Some(dense) => Some(
-                dense
-                    .forward(&hidden.narrow(1, 0, 1)?.squeeze(1)?)?
-                    .tanh()?,
-            ),
+            Some(dense) => {
+                let first_tokens: Vec<f32> = hidden
+                    .chunks_exact(seq * hidden_size)
+                    .flat_map(|sequence| sequence[..hidden_size].iter().copied())
+                    .collect();
+                let mut pooled = vec![0f32; batch * hidden_size];
+                dense.apply(isa, &first_tokens, batch, &mut pooled, false);
+                math::tanh_inplace(isa, &mut pooled);
+                Some(Tensor::from_vec(
+                    pooled,
+                    (batch, hidden_size),
+                    &Device::Cpu,
+                )?)
+            }
             None => None,
         };
-        hidden_states.push(hidden);
+        hidden_states.push(Tensor::from_vec(hidden, shape, &Device::Cpu)?);
         Ok(Pass {
             hidden_states,
             attentions,
             pooler_output,
         })
+    }
+
+    /// `BertEmbeddings`: word + token type + absolute position, then layer norm.
+    fn embed(&self, inputs: &Inputs<'_>) -> Vec<f32> {
+        let width = self.hidden;
+        let seq = inputs.ids.first().map_or(0, |r| r.len());
+        let mut out = vec![0f32; inputs.ids.len() * seq * width];
+        fn row(table: &[f32], width: usize, index: usize) -> &[f32] {
+            &table[index * width..(index + 1) * width]
+        }
+        for (i, out_row) in out.chunks_exact_mut(width).enumerate() {
+            let (b, s) = (i / seq, i % seq);
+            let word = row(&self.word_embeddings, width, inputs.ids[b][s] as usize);
+            let token_type = row(
+                &self.token_type_embeddings,
+                width,
+                inputs.type_ids[b][s] as usize,
+            );
+            let position = row(&self.position_embeddings, width, s);
+            for (((o, &w), &t), &p) in out_row.iter_mut().zip(word).zip(token_type).zip(position) {
+                *o = (w + t) + p;
+            }
+        }
+        self.embeddings_norm.apply(self.isa, &mut out);
+        out
+    }
+
+    /// Multi-head scaled dot-product attention of the stacked `qkv` rows into `context`
+    /// (`[batch · seq, hidden]`, heads side by side), writing each head's probabilities to
+    /// `probs` (`[batch, heads, seq, seq]`) when given. One task per (sequence, head).
+    fn attention(
+        &self,
+        qkv: &[f32],
+        mask_add: &[f32],
+        batch: usize,
+        seq: usize,
+        context: &mut [f32],
+        probs: Option<&mut [f32]>,
+    ) {
+        let isa = self.isa;
+        let (heads, d, hidden) = (self.heads, self.head_size, self.hidden);
+        let stride = 3 * hidden;
+        let scale = 1.0 / (d as f32).sqrt();
+        assert!(qkv.len() == batch * seq * stride && context.len() == batch * seq * hidden);
+        let context = SharedMut(context.as_mut_ptr());
+        let probs = probs.map(|p| {
+            assert_eq!(p.len(), batch * heads * seq * seq);
+            SharedMut(p.as_mut_ptr())
+        });
+        let no_bias = Output {
+            bias: None,
+            accumulate: false,
+        };
+        (0..batch * heads).into_par_iter().for_each_init(
+            || (PackedB::default(), vec![0f32; seq * seq]),
+            |(packed, scratch), job| {
+                let (b, h) = (job / heads, job % heads);
+                let base = b * seq * stride + h * d;
+                let scores: &mut [f32] = match probs {
+                    // SAFETY: job `job` alone writes `probs[job · seq² ..][.. seq²]`, which the
+                    // assert above shows is inside the buffer.
+                    Some(p) => unsafe {
+                        std::slice::from_raw_parts_mut(p.add(job * seq * seq), seq * seq)
+                    },
+                    None => scratch,
+                };
+                // scores = Q · Kᵀ: B[i][j] = K[j][i].
+                packed.pack(&qkv[base + hidden..], d, seq, 1, stride);
+                gemm(
+                    isa,
+                    &qkv[base..],
+                    stride,
+                    seq,
+                    packed,
+                    no_bias,
+                    scores,
+                    seq,
+                    false,
+                );
+                math::scaled_masked_softmax(isa, scores, seq, scale, &mask_add[b * seq..][..seq]);
+                // context = P · V: B[i][j] = V[i][j].
+                packed.pack(&qkv[base + 2 * hidden..], seq, d, stride, 1);
+                // SAFETY: this job writes columns `h·d .. (h+1)·d` of rows `b·seq ..
+                // (b+1)·seq` of `context` and nothing else; the rows lie inside the buffer.
+                unsafe {
+                    let c = SharedMut(context.add(b * seq * hidden + h * d));
+                    gemm_shared(
+                        isa,
+                        scores,
+                        seq,
+                        seq,
+                        packed,
+                        no_bias,
+                        c,
+                        (seq - 1) * hidden + d,
+                        hidden,
+                    );
+                }
+            },
+        );
     }
 }
 

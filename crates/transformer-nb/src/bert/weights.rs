@@ -1,0 +1,208 @@
+//! Reads the tensors of a `model.safetensors` file one at a time into owned `f32` buffers.
+//!
+//! Memory-mapping the whole file and copying out of it (candle's `VarBuilder`) keeps every page
+//! of the file resident until the last tensor is copied: twice the weights at the peak, which a
+//! 4 GiB notebook machine notices with BERT-base. Reading each tensor on its own keeps the peak
+//! at the weights plus the largest tensor.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Refuse headers larger than this: a corrupt length would otherwise allocate gigabytes.
+const MAX_HEADER_BYTES: u64 = 100 << 20;
+
+#[derive(Deserialize)]
+struct TensorInfo {
+    dtype: String,
+    shape: Vec<usize>,
+    data_offsets: (u64, u64),
+}
+
+/// An open safetensors file and its header.
+pub(crate) struct SafeTensors {
+    path: PathBuf,
+    file: File,
+    data_start: u64,
+    tensors: HashMap<String, TensorInfo>,
+}
+
+impl SafeTensors {
+    /// Opens `path` and parses its header.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let invalid = |message: String| Error::InvalidFile {
+            path: path.to_path_buf(),
+            what: "safetensors file",
+            message,
+        };
+        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let mut len = [0u8; 8];
+        read_at(&file, &mut len, 0).map_err(|e| invalid(format!("no header ({e})")))?;
+        let header_len = u64::from_le_bytes(len);
+        if header_len > MAX_HEADER_BYTES {
+            return Err(invalid(format!("a header of {header_len} bytes")));
+        }
+        let mut header = vec![0u8; header_len as usize];
+        read_at(&file, &mut header, 8).map_err(|e| invalid(format!("truncated header ({e})")))?;
+        let mut entries: HashMap<String, serde_json::Value> =
+            serde_json::from_slice(&header).map_err(|e| invalid(e.to_string()))?;
+        entries.remove("__metadata__");
+        let tensors = entries
+            .into_iter()
+            .map(|(name, value)| {
+                serde_json::from_value(value)
+                    .map(|info| (name.clone(), info))
+                    .map_err(|e| invalid(format!("tensor {name}: {e}")))
+            })
+            .collect::<Result<_>>()?;
+        Ok(SafeTensors {
+            path: path.to_path_buf(),
+            file,
+            data_start: 8 + header_len,
+            tensors,
+        })
+    }
+
+    /// Whether the file has a tensor of this name.
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// Reads tensor `name`, which must have `shape`, as `f32` (converting f16, bf16 and f64).
+    pub(crate) fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let weights_error = |message: String| Error::Weights {
+            path: self.path.clone(),
+            message,
+        };
+        let info = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| weights_error(format!("there is no tensor {name}")))?;
+        if info.shape != shape {
+            return Err(weights_error(format!(
+                "{name} has shape {:?}, config.json implies {shape:?}",
+                info.shape
+            )));
+        }
+        let dtype = match info.dtype.as_str() {
+            "F32" => DType::F32,
+            "F16" => DType::F16,
+            "BF16" => DType::BF16,
+            "F64" => DType::F64,
+            other => {
+                return Err(weights_error(format!(
+                    "{name} is {other}, not a float type"
+                )));
+            }
+        };
+        let count: usize = shape.iter().product();
+        let (begin, end) = info.data_offsets;
+        if end < begin || (end - begin) as usize != count * dtype.size_in_bytes() {
+            return Err(Error::InvalidFile {
+                path: self.path.clone(),
+                what: "safetensors file",
+                message: format!("the offsets of {name} do not match its shape"),
+            });
+        }
+        let mut bytes = vec![0u8; (end - begin) as usize];
+        read_at(&self.file, &mut bytes, self.data_start + begin)
+            .map_err(|e| Error::io("read", &self.path, e))?;
+        if dtype == DType::F32 {
+            return Ok(bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect());
+        }
+        Ok(
+            Tensor::from_raw_buffer(&bytes, dtype, &[count], &Device::Cpu)?
+                .to_dtype(DType::F32)?
+                .to_vec1()?,
+        )
+    }
+}
+
+/// Fills `buf` from `offset` of `file`.
+fn read_at(mut file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes a safetensors file from (name, dtype, shape, little-endian bytes).
+    fn write(path: &Path, tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) {
+        let mut header = serde_json::Map::new();
+        let mut data = Vec::new();
+        for (name, dtype, shape, bytes) in tensors {
+            let begin = data.len();
+            data.extend_from_slice(bytes);
+            header.insert(
+                name.to_string(),
+                serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [begin, data.len()]}),
+            );
+        }
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut file = (header.len() as u64).to_le_bytes().to_vec();
+        file.extend(header);
+        file.extend(data);
+        std::fs::write(path, file).unwrap();
+    }
+
+    #[test]
+    fn reads_f32_and_converts_f16_and_checks_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        let f32s: Vec<u8> = [1.5f32, -2.0, 3.25]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        // 1.0 and -0.5 in IEEE half precision.
+        let f16s = vec![0x00, 0x3c, 0x00, 0xb8];
+        write(
+            &path,
+            &[
+                ("a", "F32", vec![3], f32s),
+                ("b", "F16", vec![1, 2], f16s),
+                ("c", "I64", vec![1], vec![0; 8]),
+            ],
+        );
+        let file = SafeTensors::open(&path).unwrap();
+        assert!(file.contains("a") && !file.contains("z"));
+        assert_eq!(file.read("a", &[3]).unwrap(), [1.5, -2.0, 3.25]);
+        assert_eq!(file.read("b", &[1, 2]).unwrap(), [1.0, -0.5]);
+        let wrong_shape = file.read("a", &[4]).unwrap_err().to_string();
+        assert!(wrong_shape.contains("has shape [3]"), "{wrong_shape}");
+        assert!(
+            file.read("c", &[1])
+                .unwrap_err()
+                .to_string()
+                .contains("not a float")
+        );
+        assert!(
+            file.read("z", &[1])
+                .unwrap_err()
+                .to_string()
+                .contains("no tensor z")
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_safetensors_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        std::fs::write(&path, b"not a safetensors file at all").unwrap();
+        let message = SafeTensors::open(&path).err().unwrap().to_string();
+        assert!(
+            message.contains("is not a valid safetensors file"),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,527 @@
+//! Single-precision matrix products `C = A · B (+ bias) (+ C)` for the encoder's linear layers
+//! and attention.
+//!
+//! `B` is packed into panels of [`NR`] columns, each stored `k`-major, so the micro-kernel reads
+//! it as one contiguous stream. Weights are packed once when a model loads (PyTorch's `Linear`
+//! keeps them `[out, in]`, which is `B` transposed); attention packs its keys and values per
+//! head. `A` is read in place. The micro-kernel keeps an `MR × NR` block of `C` in registers:
+//! 12 × 32 on AVX-512 (24 of its 32 vector registers), 3 × 32 on AVX2, 4 × 32 portable.
+//! Threads split the panels, so each reads a disjoint part of the weights: with a handful of
+//! rows (one short sentence) the product streams the weights once, which is its memory bound.
+
+use std::ops::Range;
+
+use super::{Isa, SharedMut};
+
+/// Columns per packed panel of `B`: two AVX-512 registers.
+pub(crate) const NR: usize = 32;
+
+/// Below this many multiply-adds a product runs on the calling thread: waking another costs
+/// more than it saves.
+const PARALLEL_MIN_FLOPS: usize = 1 << 17;
+
+/// `B` (`k × n`) packed into `ceil(n / NR)` panels of `k × NR` values, zero-padded.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PackedB {
+    k: usize,
+    n: usize,
+    data: Vec<f32>,
+}
+
+impl PackedB {
+    /// Packs a PyTorch `Linear` weight `[n_out, k_in]` (row-major) as `B = weightᵀ`.
+    pub(crate) fn from_weight(weight: &[f32], n_out: usize, k_in: usize) -> Self {
+        let mut packed = PackedB::default();
+        packed.pack(weight, k_in, n_out, 1, k_in);
+        packed
+    }
+
+    /// Packs `B[kk][nn] = src[kk * k_stride + nn * n_stride]`, reusing this buffer.
+    pub(crate) fn pack(
+        &mut self,
+        src: &[f32],
+        k: usize,
+        n: usize,
+        k_stride: usize,
+        n_stride: usize,
+    ) {
+        let panels = n.div_ceil(NR);
+        self.k = k;
+        self.n = n;
+        self.data.clear();
+        self.data.resize(panels * k * NR, 0.0);
+        if k == 0 || n == 0 {
+            return;
+        }
+        assert!(src.len() > (k - 1) * k_stride + (n - 1) * n_stride);
+        for (p, panel) in self.data.chunks_exact_mut(k * NR).enumerate() {
+            let cols = NR.min(n - p * NR);
+            // Walk the source in its contiguous direction.
+            if n_stride == 1 {
+                for kk in 0..k {
+                    let from = kk * k_stride + p * NR;
+                    panel[kk * NR..kk * NR + cols].copy_from_slice(&src[from..from + cols]);
+                }
+            } else {
+                for j in 0..cols {
+                    let column = (p * NR + j) * n_stride;
+                    for kk in 0..k {
+                        panel[kk * NR + j] = src[column + kk * k_stride];
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rows of `B` (the shared dimension).
+    pub(crate) fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Columns of `B`.
+    pub(crate) fn n(&self) -> usize {
+        self.n
+    }
+
+    fn panel(&self, p: usize) -> &[f32] {
+        &self.data[p * self.k * NR..(p + 1) * self.k * NR]
+    }
+}
+
+/// How a product writes `C`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Output<'a> {
+    /// Added to every row (a `Linear` bias), `n` long.
+    pub bias: Option<&'a [f32]>,
+    /// Add to what `C` holds (a residual connection) instead of overwriting it.
+    pub accumulate: bool,
+}
+
+/// `C[m × n] (+)= A[m × k] · B + bias`, rows of `A` and `C` `lda` and `ldc` apart.
+///
+/// With `parallel`, large products are split across rayon's threads; attention calls it
+/// with `false` from inside its own parallel loop.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm(
+    isa: Isa,
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    b: &PackedB,
+    output: Output<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    parallel: bool,
+) {
+    let c_len = c.len();
+    // SAFETY: `c` is borrowed exclusively for the call and holds `c_len` values.
+    unsafe {
+        gemm_into(
+            isa,
+            a,
+            lda,
+            m,
+            b,
+            output,
+            SharedMut(c.as_mut_ptr()),
+            c_len,
+            ldc,
+            parallel,
+        )
+    }
+}
+
+/// [`gemm`] on the calling thread into `C` given as a pointer, for callers whose threads write
+/// interleaved parts of one buffer (attention heads are column ranges of the same rows).
+///
+/// # Safety
+/// `c` must point to `c_len` writable values; during the call nothing else may access the
+/// ones this product writes: rows `0..m` (`ldc` apart), columns `0..b.n()`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_shared(
+    isa: Isa,
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    b: &PackedB,
+    output: Output<'_>,
+    c: SharedMut,
+    c_len: usize,
+    ldc: usize,
+) {
+    // SAFETY: the caller's guarantee.
+    unsafe { gemm_into(isa, a, lda, m, b, output, c, c_len, ldc, false) }
+}
+
+/// # Safety
+/// As [`gemm_shared`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_into(
+    isa: Isa,
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    b: &PackedB,
+    output: Output<'_>,
+    c: SharedMut,
+    c_len: usize,
+    ldc: usize,
+    parallel: bool,
+) {
+    let (k, n) = (b.k, b.n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    // The kernels below index through raw pointers: these bounds make every access valid.
+    assert!(lda >= k && a.len() >= (m - 1) * lda + k, "A is too small");
+    assert!(ldc >= n && c_len >= (m - 1) * ldc + n, "C is too small");
+    if let Some(bias) = output.bias {
+        assert!(bias.len() >= n, "bias is too short");
+    }
+    let panels = n.div_ceil(NR);
+    let threads = if parallel && m * n * k >= PARALLEL_MIN_FLOPS {
+        rayon::current_num_threads().min(panels)
+    } else {
+        1
+    };
+    if threads <= 1 {
+        run_panels(isa, a, lda, m, b, output, c, ldc, 0..panels);
+        return;
+    }
+    rayon::scope(|scope| {
+        for t in 0..threads {
+            let range = panels * t / threads..panels * (t + 1) / threads;
+            scope.spawn(move |_| run_panels(isa, a, lda, m, b, output, c, ldc, range));
+        }
+    });
+}
+
+/// Computes the columns of `C` that `panels` cover, for all rows.
+#[allow(clippy::too_many_arguments)]
+fn run_panels(
+    isa: Isa,
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    b: &PackedB,
+    output: Output<'_>,
+    c: SharedMut,
+    ldc: usize,
+    panels: Range<usize>,
+) {
+    let mr = match isa {
+        Isa::Avx512 => 12,
+        Isa::Avx2 => 3,
+        Isa::Generic => 4,
+    };
+    for p in panels {
+        let panel = b.panel(p);
+        let col = p * NR;
+        let cols = NR.min(b.n - col);
+        let bias = output.bias.map(|bias| &bias[col..col + cols]);
+        let mut row = 0;
+        while row < m {
+            let rows = mr.min(m - row);
+            let tile = Tile {
+                k: b.k,
+                a: &a[row * lda..],
+                lda,
+                panel,
+                // SAFETY: `gemm_into` checked that C holds `m` rows of `ldc >= n` values; this tile is
+                // rows `row..row + rows`, columns `col..col + cols`, which no other thread writes.
+                c: unsafe { c.0.add(row * ldc + col) },
+                ldc,
+                rows,
+                cols,
+                bias,
+                accumulate: output.accumulate,
+            };
+            tile.run(isa);
+            row += rows;
+        }
+    }
+}
+
+/// One `rows × cols` block of `C` (`rows <= MR`, `cols <= NR`) over the whole `k`.
+struct Tile<'a> {
+    k: usize,
+    a: &'a [f32],
+    lda: usize,
+    panel: &'a [f32],
+    c: *mut f32,
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    bias: Option<&'a [f32]>,
+    accumulate: bool,
+}
+
+/// Calls `$kernel::<R>` for the `R` in `$rows` that equals `$tile.rows`.
+macro_rules! dispatch_rows {
+    ($tile:expr, $kernel:ident, [$($rows:literal),*]) => {
+        match $tile.rows {
+            $($rows => $kernel::<$rows>($tile),)*
+            _ => unreachable!("tile rows exceed the kernel's MR"),
+        }
+    };
+}
+
+impl Tile<'_> {
+    fn run(&self, isa: Isa) {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa::Avx512` is only chosen when the CPU has AVX-512 F.
+            Isa::Avx512 => unsafe {
+                dispatch_rows!(self, tile_avx512, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2 and FMA.
+            Isa::Avx2 => unsafe { dispatch_rows!(self, tile_avx2, [1, 2, 3]) },
+            _ => dispatch_rows!(self, tile_generic, [1, 2, 3, 4]),
+        }
+    }
+
+    /// Writes one finished row of `acc` (the first `cols` values) to row `i` of `C`.
+    fn store_row(&self, i: usize, acc: &[f32; NR]) {
+        // SAFETY: row `i < rows` and the first `cols` columns of this tile lie inside C
+        // (checked in `gemm`), and only this tile writes them.
+        let out = unsafe { std::slice::from_raw_parts_mut(self.c.add(i * self.ldc), self.cols) };
+        for (j, value) in out.iter_mut().enumerate() {
+            let mut v = acc[j];
+            if let Some(bias) = self.bias {
+                v += bias[j];
+            }
+            if self.accumulate {
+                v += *value;
+            }
+            *value = v;
+        }
+    }
+}
+
+/// Portable micro-kernel; the compiler vectorises the `NR` loop for the baseline target.
+fn tile_generic<const MR: usize>(tile: &Tile<'_>) {
+    let mut acc = [[0f32; NR]; MR];
+    for p in 0..tile.k {
+        let b = &tile.panel[p * NR..(p + 1) * NR];
+        for (i, acc_row) in acc.iter_mut().enumerate() {
+            let a = tile.a[i * tile.lda + p];
+            for j in 0..NR {
+                acc_row[j] += a * b[j];
+            }
+        }
+    }
+    for (i, acc_row) in acc.iter().enumerate() {
+        tile.store_row(i, acc_row);
+    }
+}
+
+/// AVX-512 micro-kernel: `MR × 32` accumulators in `2 · MR` zmm registers.
+///
+/// # Safety
+/// The CPU must have AVX-512 F; `tile.rows == MR`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
+    use std::arch::x86_64::*;
+    let a = tile.a.as_ptr();
+    let b = tile.panel.as_ptr();
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    for p in 0..tile.k {
+        // SAFETY: the panel holds `k · NR` values; row `i < MR` of A holds `k` values at
+        // `i · lda` (checked in `gemm`).
+        unsafe {
+            let b0 = _mm512_loadu_ps(b.add(p * NR));
+            let b1 = _mm512_loadu_ps(b.add(p * NR + 16));
+            for (i, acc_row) in acc.iter_mut().enumerate() {
+                let ai = _mm512_set1_ps(*a.add(i * tile.lda + p));
+                acc_row[0] = _mm512_fmadd_ps(ai, b0, acc_row[0]);
+                acc_row[1] = _mm512_fmadd_ps(ai, b1, acc_row[1]);
+            }
+        }
+    }
+    let mask = |from: usize| -> __mmask16 {
+        let cols = tile.cols.saturating_sub(from).min(16);
+        ((1u32 << cols) - 1) as __mmask16
+    };
+    let masks = [mask(0), mask(16)];
+    for (i, acc_row) in acc.iter().enumerate() {
+        for (half, &m) in masks.iter().enumerate() {
+            // SAFETY: masked loads and stores touch only the tile's `cols` columns of C and
+            // of the bias, which exist (checked in `gemm`); masked-off lanes are not accessed.
+            unsafe {
+                let out = tile.c.add(i * tile.ldc + half * 16);
+                let mut v = acc_row[half];
+                if let Some(bias) = tile.bias {
+                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias.as_ptr().add(half * 16)));
+                }
+                if tile.accumulate {
+                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, out));
+                }
+                if m != 0 {
+                    _mm512_mask_storeu_ps(out, m, v);
+                }
+            }
+        }
+    }
+}
+
+/// AVX2 + FMA micro-kernel: `MR × 32` accumulators in `4 · MR` ymm registers.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA; `tile.rows == MR`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_avx2<const MR: usize>(tile: &Tile<'_>) {
+    use std::arch::x86_64::*;
+    let a = tile.a.as_ptr();
+    let b = tile.panel.as_ptr();
+    let mut acc = [[_mm256_setzero_ps(); 4]; MR];
+    for p in 0..tile.k {
+        // SAFETY: as in `tile_avx512`.
+        unsafe {
+            let mut ai = [_mm256_setzero_ps(); MR];
+            for (i, v) in ai.iter_mut().enumerate() {
+                *v = _mm256_set1_ps(*a.add(i * tile.lda + p));
+            }
+            for j in 0..4 {
+                let bj = _mm256_loadu_ps(b.add(p * NR + 8 * j));
+                for i in 0..MR {
+                    acc[i][j] = _mm256_fmadd_ps(ai[i], bj, acc[i][j]);
+                }
+            }
+        }
+    }
+    for (i, acc_row) in acc.iter().enumerate() {
+        let mut row = [0f32; NR];
+        for (j, v) in acc_row.iter().enumerate() {
+            // SAFETY: `row` holds 32 values, 8 per store.
+            unsafe { _mm256_storeu_ps(row.as_mut_ptr().add(8 * j), *v) };
+        }
+        tile.store_row(i, &row);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random matrix in [-1, 1).
+    fn matrix(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// `A · Wᵀ + bias (+ C)` in f64, the plain way.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        a: &[f32],
+        lda: usize,
+        m: usize,
+        w: &[f32],
+        n: usize,
+        k: usize,
+        bias: &[f32],
+        c: &[f32],
+        ldc: usize,
+        accumulate: bool,
+    ) -> Vec<f32> {
+        let mut out = c.to_vec();
+        for i in 0..m {
+            for j in 0..n {
+                let mut sum = f64::from(bias[j]);
+                for p in 0..k {
+                    sum += f64::from(a[i * lda + p]) * f64::from(w[j * k + p]);
+                }
+                if accumulate {
+                    sum += f64::from(c[i * ldc + j]);
+                }
+                out[i * ldc + j] = sum as f32;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_isa_matches_the_reference_on_awkward_shapes() {
+        // Shapes around the tile edges: partial row blocks, partial panels, k = 1.
+        let shapes = [
+            (1, 1, 1),
+            (3, 5, 7),
+            (8, 384, 384),
+            (13, 33, 17),
+            (25, 64, 100),
+            (12, 32, 1),
+            (37, 97, 65),
+        ];
+        for isa in Isa::available() {
+            for &(m, n, k) in &shapes {
+                for accumulate in [false, true] {
+                    let (lda, ldc) = (k + 3, n + 5);
+                    let a = matrix(m * lda, 1);
+                    let w = matrix(n * k, 2);
+                    let bias = matrix(n, 3);
+                    let mut c = matrix(m * ldc, 4);
+                    let expected = reference(&a, lda, m, &w, n, k, &bias, &c, ldc, accumulate);
+                    let b = PackedB::from_weight(&w, n, k);
+                    let output = Output {
+                        bias: Some(&bias),
+                        accumulate,
+                    };
+                    gemm(isa, &a, lda, m, &b, output, &mut c, ldc, true);
+                    for (i, (got, want)) in c.iter().zip(&expected).enumerate() {
+                        let tolerance = 1e-5 * (k as f32).sqrt() * 4.0;
+                        assert!(
+                            (got - want).abs() <= tolerance,
+                            "{isa:?} {m}x{n}x{k} accumulate={accumulate}: [{i}] {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packing_a_row_major_b_equals_packing_its_transpose() {
+        let (k, n) = (19, 45);
+        let b_rows = matrix(k * n, 5); // B itself, [k, n]
+        let mut transposed = vec![0.0; k * n]; // [n, k], a weight
+        for kk in 0..k {
+            for j in 0..n {
+                transposed[j * k + kk] = b_rows[kk * n + j];
+            }
+        }
+        let mut direct = PackedB::default();
+        direct.pack(&b_rows, k, n, n, 1);
+        let from_weight = PackedB::from_weight(&transposed, n, k);
+        assert_eq!(direct.data, from_weight.data);
+        assert_eq!((direct.k(), direct.n()), (k, n));
+    }
+
+    #[test]
+    fn large_products_split_across_threads_agree_with_one_thread() {
+        let (m, n, k) = (64, 300, 128);
+        let a = matrix(m * k, 6);
+        let w = matrix(n * k, 7);
+        let b = PackedB::from_weight(&w, n, k);
+        let output = Output {
+            bias: None,
+            accumulate: false,
+        };
+        let isa = Isa::detect();
+        let mut serial = vec![0.0; m * n];
+        let mut threaded = vec![0.0; m * n];
+        gemm(isa, &a, k, m, &b, output, &mut serial, n, false);
+        gemm(isa, &a, k, m, &b, output, &mut threaded, n, true);
+        assert_eq!(serial, threaded);
+    }
+}

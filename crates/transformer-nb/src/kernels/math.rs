@@ -1,0 +1,345 @@
+//! Elementwise and row-wise kernels: GELU, softmax, layer norm, tanh.
+//!
+//! Each is written once as branch-free scalar code over a slice and compiled three times (for
+//! the baseline target, AVX2+FMA and AVX-512), so the compiler vectorises it at each width;
+//! [`Isa::detect`] picks one at run time. `exp` and `erf` are polynomial approximations (Cephes'
+//! `expf`, Eigen's rational `erf`) accurate to a few units in the last place of an `f32`, where
+//! the standard library's versions are scalar calls.
+
+use super::Isa;
+
+/// Compiles `$generic` (an `#[inline(always)]` function over slices) for each instruction set
+/// and defines `$name` to call the best one.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $name:ident => $generic:ident($($arg:ident: $ty:ty),*)) => {
+        $(#[$meta])*
+        pub(crate) fn $name(isa: Isa, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) { $generic($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) { $generic($($arg),*) }
+                match isa {
+                    // SAFETY: `Isa::Avx512` is only chosen when the CPU has AVX-512 F, BW, DQ
+                    // and VL (and so AVX2 and FMA).
+                    Isa::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2 and FMA.
+                    Isa::Avx2 => return unsafe { avx2($($arg),*) },
+                    Isa::Generic => {}
+                }
+            }
+            let _ = isa;
+            $generic($($arg),*)
+        }
+    };
+}
+
+const LN2_HI: f32 = 0.693_359_4;
+const LN2_LO: f32 = -2.121_944_4e-4;
+/// Adding then subtracting `1.5 · 2^23` rounds an `f32` of magnitude below `2^22` to an integer
+/// without a rounding instruction the baseline target lacks.
+const ROUND_MAGIC: f32 = 12_582_912.0;
+
+/// `e^x` for `x` in `[-87, 88]`, and `0` below; relative error about 2 ulp.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    let clamped = x.clamp(-87.0, 88.0);
+    // x = n·ln2 + r with |r| <= ln2 / 2, then e^x = 2^n · e^r.
+    let shifted = clamped * std::f32::consts::LOG2_E + ROUND_MAGIC;
+    let n = shifted - ROUND_MAGIC;
+    let r = clamped - n * LN2_HI - n * LN2_LO;
+    // Cephes expf's minimax polynomial for e^r on that interval.
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let er = p * r * r + r + 1.0;
+    // 2^n straight into the exponent bits: the low bits of `shifted` hold n + 2^22.
+    let n_bits = shifted.to_bits().wrapping_sub(ROUND_MAGIC.to_bits());
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
+    if x < -87.0 { 0.0 } else { er * scale }
+}
+
+/// The error function; absolute error below `1e-6` (Eigen's rational approximation, exact to
+/// `f32` beyond |x| = 4).
+#[inline(always)]
+fn erf(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = -2.726_142_3e-10_f32;
+    p = p * x2 + 2.770_681_4e-8;
+    p = p * x2 + -2.101_024e-6;
+    p = p * x2 + -5.692_506_4e-5;
+    p = p * x2 + -7.349_906_3e-4;
+    p = p * x2 + -2.954_600_0e-3;
+    p = p * x2 + -1.609_603_3e-2;
+    let mut q = -1.456_607_2e-5_f32;
+    q = q * x2 + -2.133_740_6e-4;
+    q = q * x2 + -1.682_827e-3;
+    q = q * x2 + -7.373_329_2e-3;
+    q = q * x2 + -1.426_474e-2;
+    x * p / q
+}
+
+/// `tanh(x) = 1 - 2 / (e^{2x} + 1)`; absolute error about `1e-7`.
+#[inline(always)]
+fn tanh(x: f32) -> f32 {
+    1.0 - 2.0 / (exp(2.0 * x) + 1.0)
+}
+
+#[inline(always)]
+fn gelu_erf_generic(values: &mut [f32]) {
+    for v in values {
+        let x = *v;
+        *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+    }
+}
+
+#[inline(always)]
+fn gelu_tanh_generic(values: &mut [f32]) {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    for v in values {
+        let x = *v;
+        *v = 0.5 * x * (1.0 + tanh(SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)));
+    }
+}
+
+#[inline(always)]
+fn tanh_generic(values: &mut [f32]) {
+    for v in values {
+        *v = tanh(*v);
+    }
+}
+
+/// Lanes of the partial sums below: enough independent chains for the compiler to keep one
+/// vector register of them (floating-point sums are not reassociated for us).
+const LANES: usize = 16;
+
+#[inline(always)]
+fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut lanes = [0f32; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += f(v);
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    lanes.iter().sum::<f32>() + tail
+}
+
+#[inline(always)]
+fn lane_max(values: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = if v > *lane { v } else { *lane };
+        }
+    }
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    lanes.iter().fold(tail, |m, &v| if v > m { v } else { m })
+}
+
+/// `softmax(row · scale + mask)` in place, for each `row` of `rows` (`mask` as long as a row).
+#[inline(always)]
+fn scaled_masked_softmax_generic(rows: &mut [f32], width: usize, scale: f32, mask: &[f32]) {
+    for row in rows.chunks_exact_mut(width) {
+        for (v, &m) in row.iter_mut().zip(mask) {
+            *v = *v * scale + m;
+        }
+        let max = lane_max(row);
+        for v in row.iter_mut() {
+            *v = exp(*v - max);
+        }
+        let inv = 1.0 / lane_sum(row, |v| v);
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+/// Layer norm of each `width`-long row, in place: `(x - mean) / sqrt(var + eps) · gamma + beta`.
+#[inline(always)]
+fn layer_norm_generic(rows: &mut [f32], width: usize, gamma: &[f32], beta: &[f32], eps: f32) {
+    let inv_width = 1.0 / width as f32;
+    for row in rows.chunks_exact_mut(width) {
+        let mean = lane_sum(row, |v| v) * inv_width;
+        let var = lane_sum(row, |v| (v - mean) * (v - mean)) * inv_width;
+        let inv_std = 1.0 / (var + eps).sqrt();
+        for ((v, &g), &b) in row.iter_mut().zip(gamma).zip(beta) {
+            *v = (*v - mean) * inv_std * g + b;
+        }
+    }
+}
+
+multiversion!(
+    /// Exact (erf) GELU in place, as PyTorch's `gelu`.
+    gelu_erf => gelu_erf_generic(values: &mut [f32])
+);
+multiversion!(
+    /// Tanh-approximated GELU in place, as PyTorch's `gelu(approximate="tanh")`.
+    gelu_tanh => gelu_tanh_generic(values: &mut [f32])
+);
+multiversion!(
+    /// `tanh` in place.
+    tanh_inplace => tanh_generic(values: &mut [f32])
+);
+multiversion!(
+    /// Scaled, masked softmax of each `width`-long row, in place.
+    scaled_masked_softmax => scaled_masked_softmax_generic(
+        rows: &mut [f32], width: usize, scale: f32, mask: &[f32])
+);
+multiversion!(
+    /// Layer norm of each `width`-long row, in place.
+    layer_norm => layer_norm_generic(
+        rows: &mut [f32], width: usize, gamma: &[f32], beta: &[f32], eps: f32)
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(lo: f32, hi: f32, count: usize) -> Vec<f32> {
+        (0..count)
+            .map(|i| lo + (hi - lo) * i as f32 / (count - 1) as f32)
+            .collect()
+    }
+
+    #[test]
+    fn exp_is_within_a_few_ulp_of_std() {
+        for x in grid(-87.0, 88.0, 100_001) {
+            let (got, want) = (exp(x), x.exp());
+            assert!(
+                ((got - want) / want).abs() < 4e-7,
+                "exp({x}) = {got}, want {want}"
+            );
+        }
+        assert_eq!(exp(-100.0), 0.0);
+        assert_eq!(exp(f32::MIN), 0.0);
+    }
+
+    /// erf from its Taylor series (small |x|) and continued fraction, in f64.
+    fn erf_f64(x: f64) -> f64 {
+        // Numerical integration of 2/sqrt(pi) e^{-t^2} with Simpson's rule is plenty here.
+        let steps = 2000;
+        let h = x / steps as f64;
+        let f = |t: f64| (-t * t).exp();
+        let mut sum = f(0.0) + f(x);
+        for i in 1..steps {
+            sum += f(i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
+        }
+        sum * h / 3.0 * 2.0 / std::f64::consts::PI.sqrt()
+    }
+
+    #[test]
+    fn erf_matches_the_integral() {
+        for x in grid(-6.0, 6.0, 2401) {
+            let (got, want) = (f64::from(erf(x)), erf_f64(f64::from(x)));
+            assert!((got - want).abs() < 1e-6, "erf({x}) = {got}, want {want}");
+        }
+    }
+
+    #[test]
+    fn every_isa_computes_the_same_gelu() {
+        let input = grid(-12.0, 12.0, 1001);
+        let want: Vec<f64> = input
+            .iter()
+            .map(|&x| {
+                let x = f64::from(x);
+                0.5 * x * (1.0 + erf_f64(x / std::f64::consts::SQRT_2))
+            })
+            .collect();
+        for isa in Isa::available() {
+            let mut values = input.clone();
+            gelu_erf(isa, &mut values);
+            for ((&got, &want), &x) in values.iter().zip(&want).zip(&input) {
+                assert!(
+                    (f64::from(got) - want).abs() < 1e-5,
+                    "{isa:?} gelu({x}) = {got}, want {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tanh_gelu_and_tanh_match_std() {
+        let input = grid(-10.0, 10.0, 1001);
+        for isa in Isa::available() {
+            let mut t = input.clone();
+            tanh_inplace(isa, &mut t);
+            let mut g = input.clone();
+            gelu_tanh(isa, &mut g);
+            for ((&x, &t), &g) in input.iter().zip(&t).zip(&g) {
+                assert!((t - x.tanh()).abs() < 1e-6, "{isa:?} tanh({x}) = {t}");
+                let u = 0.797_884_6 * (x + 0.044_715 * x * x * x);
+                let want = 0.5 * x * (1.0 + u.tanh());
+                assert!((g - want).abs() < 1e-5, "{isa:?} gelu_tanh({x}) = {g}");
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_masks_scales_and_sums_to_one() {
+        let width = 37;
+        let rows = grid(-30.0, 30.0, width * 3);
+        let mask: Vec<f32> = (0..width)
+            .map(|j| if j % 5 == 4 { f32::MIN } else { 0.0 })
+            .collect();
+        for isa in Isa::available() {
+            let mut got = rows.clone();
+            scaled_masked_softmax(isa, &mut got, width, 0.125, &mask);
+            for (row, input) in got.chunks(width).zip(rows.chunks(width)) {
+                let logits: Vec<f64> = input
+                    .iter()
+                    .zip(&mask)
+                    .map(|(&x, &m)| f64::from(x) * 0.125 + f64::from(m))
+                    .collect();
+                let max = logits.iter().cloned().fold(f64::MIN, f64::max);
+                let sum: f64 = logits.iter().map(|l| (l - max).exp()).sum();
+                for (j, (&p, l)) in row.iter().zip(&logits).enumerate() {
+                    let want = (l - max).exp() / sum;
+                    assert!(
+                        (f64::from(p) - want).abs() < 1e-6,
+                        "{isa:?} [{j}] {p} vs {want}"
+                    );
+                    if mask[j] != 0.0 {
+                        assert_eq!(p, 0.0);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn layer_norm_matches_the_definition() {
+        let width = 50;
+        let rows = grid(-3.0, 7.0, width * 4);
+        let gamma = grid(0.5, 1.5, width);
+        let beta = grid(-0.1, 0.1, width);
+        for isa in Isa::available() {
+            let mut got = rows.clone();
+            layer_norm(isa, &mut got, width, &gamma, &beta, 1e-12);
+            for (row, input) in got.chunks(width).zip(rows.chunks(width)) {
+                let mean = input.iter().map(|&v| f64::from(v)).sum::<f64>() / width as f64;
+                let var = input
+                    .iter()
+                    .map(|&v| (f64::from(v) - mean).powi(2))
+                    .sum::<f64>()
+                    / width as f64;
+                for j in 0..width {
+                    let want = (f64::from(input[j]) - mean) / (var + 1e-12).sqrt()
+                        * f64::from(gamma[j])
+                        + f64::from(beta[j]);
+                    assert!((f64::from(row[j]) - want).abs() < 1e-5, "{isa:?} [{j}]");
+                }
+            }
+        }
+    }
+}
