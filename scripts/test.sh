@@ -33,6 +33,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 step "cargo test (unit, integration, parity, doc tests)"
 cargo test --workspace --locked
 
+# The kernels pick AVX-512, AVX2 or portable code at run time; the unit tests compare each with
+# a reference, and these runs hold the whole model to HF's outputs on the fallbacks too.
+for kernels in avx2 generic; do
+  step "parity with HF on the $kernels kernels (TRANSFORMER_NB_KERNELS=$kernels)"
+  TRANSFORMER_NB_KERNELS=$kernels cargo test --locked -p transformer-nb --test parity --test cross_check
+done
+
 step "kernel, JupyterLab, browser (scripts/setup.sh)"
 scripts/setup.sh
 

@@ -183,10 +183,10 @@ impl Embeddings {
                 vectors.len()
             )));
         }
-        if let Some(first) = vectors.first() {
-            if vectors.iter().any(|v| v.len() != first.len()) {
-                return Err(Error::invalid("embedding vectors differ in length"));
-            }
+        if let Some(first) = vectors.first()
+            && vectors.iter().any(|v| v.len() != first.len())
+        {
+            return Err(Error::invalid("embedding vectors differ in length"));
         }
         Ok(Embeddings {
             texts,

@@ -344,7 +344,7 @@ impl PositionalEncoding {
     /// Whether dimension `d` holds a sine or a cosine in this layout.
     fn wave_of(&self, d: usize) -> &'static str {
         let is_sine = match self.layout {
-            Layout::Interleaved => d % 2 == 0,
+            Layout::Interleaved => d.is_multiple_of(2),
             Layout::Concatenated => d < self.d_model / 2,
         };
         if is_sine { "sin" } else { "cos" }
@@ -359,7 +359,7 @@ mod tests {
     fn formula(pos: usize, dim: usize, d_model: usize) -> f64 {
         let i = (dim / 2) as f64;
         let angle = pos as f64 / 10000f64.powf(2.0 * i / d_model as f64);
-        if dim % 2 == 0 {
+        if dim.is_multiple_of(2) {
             angle.sin()
         } else {
             angle.cos()

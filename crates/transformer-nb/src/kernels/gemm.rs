@@ -5,7 +5,7 @@
 //! it as one contiguous stream. Weights are packed once when a model loads (PyTorch's `Linear`
 //! keeps them `[out, in]`, which is `B` transposed); attention packs its keys and values per
 //! head. `A` is read in place. The micro-kernel keeps an `MR × NR` block of `C` in registers:
-//! 12 × 32 on AVX-512 (24 of its 32 vector registers), 3 × 32 on AVX2, 4 × 32 portable.
+//! 12 × 32 on AVX-512 (24 of its 32 vector registers), 6 × 16 twice on AVX2, 4 × 32 portable.
 //! Threads split the panels, so each reads a disjoint part of the weights: with a handful of
 //! rows (one short sentence) the product streams the weights once, which is its memory bound.
 
@@ -211,7 +211,7 @@ fn run_panels(
 ) {
     let mr = match isa {
         Isa::Avx512 => 12,
-        Isa::Avx2 => 3,
+        Isa::Avx2 => 6,
         Isa::Generic => 4,
     };
     for p in panels {
@@ -276,20 +276,22 @@ impl Tile<'_> {
             },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2 and FMA.
-            Isa::Avx2 => unsafe { dispatch_rows!(self, tile_avx2, [1, 2, 3]) },
+            Isa::Avx2 => unsafe { dispatch_rows!(self, tile_avx2, [1, 2, 3, 4, 5, 6]) },
             _ => dispatch_rows!(self, tile_generic, [1, 2, 3, 4]),
         }
     }
 
-    /// Writes one finished row of `acc` (the first `cols` values) to row `i` of `C`.
-    fn store_row(&self, i: usize, acc: &[f32; NR]) {
-        // SAFETY: row `i < rows` and the first `cols` columns of this tile lie inside C
-        // (checked in `gemm`), and only this tile writes them.
-        let out = unsafe { std::slice::from_raw_parts_mut(self.c.add(i * self.ldc), self.cols) };
+    /// Writes finished values for row `i` of `C` from column `col` on (those of the tile's
+    /// `cols` columns that `values` covers).
+    fn store(&self, i: usize, col: usize, values: &[f32]) {
+        let len = values.len().min(self.cols.saturating_sub(col));
+        // SAFETY: row `i < rows`, columns `col..col + len` lie within the tile's columns, which
+        // lie inside C (checked in `gemm_into`), and only this tile writes them.
+        let out = unsafe { std::slice::from_raw_parts_mut(self.c.add(i * self.ldc + col), len) };
         for (j, value) in out.iter_mut().enumerate() {
-            let mut v = acc[j];
+            let mut v = values[j];
             if let Some(bias) = self.bias {
-                v += bias[j];
+                v += bias[col + j];
             }
             if self.accumulate {
                 v += *value;
@@ -312,7 +314,7 @@ fn tile_generic<const MR: usize>(tile: &Tile<'_>) {
         }
     }
     for (i, acc_row) in acc.iter().enumerate() {
-        tile.store_row(i, acc_row);
+        tile.store(i, 0, acc_row);
     }
 }
 
@@ -366,39 +368,45 @@ unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
     }
 }
 
-/// AVX2 + FMA micro-kernel: `MR × 32` accumulators in `4 · MR` ymm registers.
+/// AVX2 + FMA micro-kernel: `MR × 16` accumulators in `2 · MR` ymm registers (with the two
+/// `B` vectors and a broadcast, 15 of the 16), run once per half of the 32-column panel.
 ///
 /// # Safety
-/// The CPU must have AVX2 and FMA; `tile.rows == MR`.
+/// The CPU must have AVX2 and FMA; `tile.rows == MR <= 6`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile_avx2<const MR: usize>(tile: &Tile<'_>) {
     use std::arch::x86_64::*;
+    const HALF: usize = NR / 2;
     let a = tile.a.as_ptr();
-    let b = tile.panel.as_ptr();
-    let mut acc = [[_mm256_setzero_ps(); 4]; MR];
-    for p in 0..tile.k {
-        // SAFETY: as in `tile_avx512`.
-        unsafe {
-            let mut ai = [_mm256_setzero_ps(); MR];
-            for (i, v) in ai.iter_mut().enumerate() {
-                *v = _mm256_set1_ps(*a.add(i * tile.lda + p));
-            }
-            for j in 0..4 {
-                let bj = _mm256_loadu_ps(b.add(p * NR + 8 * j));
-                for i in 0..MR {
-                    acc[i][j] = _mm256_fmadd_ps(ai[i], bj, acc[i][j]);
+    for half in 0..2 {
+        if tile.cols <= half * HALF {
+            break;
+        }
+        let b = tile.panel[half * HALF..].as_ptr();
+        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        for p in 0..tile.k {
+            // SAFETY: as in `tile_avx512`; this half's 16 values of row `p` of the panel are
+            // at `p · NR + half · 16`.
+            unsafe {
+                let b0 = _mm256_loadu_ps(b.add(p * NR));
+                let b1 = _mm256_loadu_ps(b.add(p * NR + 8));
+                for (i, acc_row) in acc.iter_mut().enumerate() {
+                    let ai = _mm256_set1_ps(*a.add(i * tile.lda + p));
+                    acc_row[0] = _mm256_fmadd_ps(ai, b0, acc_row[0]);
+                    acc_row[1] = _mm256_fmadd_ps(ai, b1, acc_row[1]);
                 }
             }
         }
-    }
-    for (i, acc_row) in acc.iter().enumerate() {
-        let mut row = [0f32; NR];
-        for (j, v) in acc_row.iter().enumerate() {
-            // SAFETY: `row` holds 32 values, 8 per store.
-            unsafe { _mm256_storeu_ps(row.as_mut_ptr().add(8 * j), *v) };
+        for (i, acc_row) in acc.iter().enumerate() {
+            let mut row = [0f32; HALF];
+            // SAFETY: `row` holds 16 values, 8 per store.
+            unsafe {
+                _mm256_storeu_ps(row.as_mut_ptr(), acc_row[0]);
+                _mm256_storeu_ps(row.as_mut_ptr().add(8), acc_row[1]);
+            }
+            tile.store(i, half * HALF, &row);
         }
-        tile.store_row(i, &row);
     }
 }
 

@@ -55,7 +55,7 @@ fn exp(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 5e-1;
     let er = p * r * r + r + 1.0;
     // 2^n straight into the exponent bits: the low bits of `shifted` hold n + 2^22.
     let n_bits = shifted.to_bits().wrapping_sub(ROUND_MAGIC.to_bits());
@@ -74,7 +74,7 @@ fn erf(x: f32) -> f32 {
     p = p * x2 + -2.101_024e-6;
     p = p * x2 + -5.692_506_4e-5;
     p = p * x2 + -7.349_906_3e-4;
-    p = p * x2 + -2.954_600_0e-3;
+    p = p * x2 + -2.954_6e-3;
     p = p * x2 + -1.609_603_3e-2;
     let mut q = -1.456_607_2e-5_f32;
     q = q * x2 + -2.133_740_6e-4;

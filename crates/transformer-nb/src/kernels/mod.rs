@@ -18,7 +18,7 @@ pub(crate) mod math;
 use std::sync::OnceLock;
 
 /// The instruction set the kernels run with, detected once per process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Isa {
     /// Plain Rust that the compiler vectorises for the baseline target.
     Generic,
@@ -28,11 +28,31 @@ pub(crate) enum Isa {
     Avx512,
 }
 
+/// Caps the instruction set the kernels use: `generic`, `avx2` or `avx512`. For comparing
+/// the kernels and for testing the fallbacks on a machine that has more; a value this CPU
+/// cannot run (or an unknown one) leaves the best available.
+pub(crate) const KERNELS_ENV: &str = "TRANSFORMER_NB_KERNELS";
+
 impl Isa {
-    /// The best instruction set this CPU has.
+    /// The best instruction set this CPU has, capped by [`KERNELS_ENV`].
     pub(crate) fn detect() -> Isa {
         static ISA: OnceLock<Isa> = OnceLock::new();
-        *ISA.get_or_init(|| Isa::available().into_iter().last().unwrap_or(Isa::Generic))
+        *ISA.get_or_init(|| {
+            let cap = std::env::var(KERNELS_ENV).ok().and_then(|v| Isa::parse(&v));
+            Isa::available()
+                .into_iter()
+                .rfind(|&isa| cap.is_none_or(|cap| isa <= cap))
+                .unwrap_or(Isa::Generic)
+        })
+    }
+
+    fn parse(name: &str) -> Option<Isa> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "generic" => Some(Isa::Generic),
+            "avx2" => Some(Isa::Avx2),
+            "avx512" => Some(Isa::Avx512),
+            _ => None,
+        }
     }
 
     /// Every instruction set this CPU can run, the portable one first.
@@ -76,3 +96,16 @@ impl SharedMut {
 unsafe impl Send for SharedMut {}
 // SAFETY: as above.
 unsafe impl Sync for SharedMut {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_order_by_capability() {
+        assert_eq!(Isa::parse(" AVX2 "), Some(Isa::Avx2));
+        assert_eq!(Isa::parse("sse"), None);
+        assert!(Isa::Generic < Isa::Avx2 && Isa::Avx2 < Isa::Avx512);
+        assert!(Isa::available().contains(&Isa::detect()));
+    }
+}
