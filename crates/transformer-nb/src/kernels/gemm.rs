@@ -5,8 +5,10 @@
 //! it as one contiguous stream. Weights are packed once when a model loads (PyTorch's `Linear`
 //! keeps them `[out, in]`, which is `B` transposed); attention packs its keys and values per
 //! head. `A` is read in place. The micro-kernel keeps an `MR × NR` block of `C` in registers:
-//! 12 × 32 on AVX-512 (24 of its 32 vector registers), 6 × 16 twice on AVX2, 4 × 8 four times
-//! portable.
+//! 8 × 32 on AVX-512, 6 × 16 twice on AVX2, 4 × 8 four times portable. (12 × 32 would fill 24
+//! of AVX-512's 32 registers and is no faster in a release build, but evcxr's build, opt-level 2
+//! with debug assertions, then spills accumulators to memory: 8 rows keep a notebook cell within
+//! 1.2 × of the release build.)
 //! Threads split the panels, so each reads a disjoint part of the weights: with a handful of
 //! rows (one short sentence) the product streams the weights once, which is its memory bound.
 
@@ -211,7 +213,7 @@ fn run_panels(
     panels: Range<usize>,
 ) {
     let mr = match isa {
-        Isa::Avx512 => 12,
+        Isa::Avx512 => 8,
         Isa::Avx2 => 6,
         Isa::Generic => 4,
     };
@@ -257,6 +259,26 @@ struct Tile<'a> {
     accumulate: bool,
 }
 
+/// Runs `$body` for `i` in `0..MR`, written out row by row rather than as a loop: at evcxr's
+/// opt-level 2 the compiler does not unroll the row loop, and the accumulators then live in
+/// memory instead of registers (2.5 times slower). For the same reason the kernels load `A`
+/// through intrinsics, not `*ptr`: with debug assertions on (as evcxr builds) every raw
+/// dereference gets an alignment and null check.
+macro_rules! for_each_row {
+    ($mr:expr, |$i:ident| $body:block) => {
+        for_each_row!(@rows $mr, $i, $body, 0 1 2 3 4 5 6 7)
+    };
+    (@rows $mr:expr, $i:ident, $body:block, $($n:literal)*) => {
+        const { assert!($mr <= 8, "for_each_row! unrolls at most 8 rows") };
+        $(
+            if $n < $mr {
+                let $i = $n;
+                $body
+            }
+        )*
+    };
+}
+
 /// Calls `$kernel::<R>` for the `R` in `$rows` that equals `$tile.rows`.
 macro_rules! dispatch_rows {
     ($tile:expr, $kernel:ident, [$($rows:literal),*]) => {
@@ -272,14 +294,19 @@ impl Tile<'_> {
         match isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx512` is only chosen when the CPU has AVX-512 F.
-            Isa::Avx512 => unsafe {
-                dispatch_rows!(self, tile_avx512, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
-            },
+            Isa::Avx512 => unsafe { dispatch_rows!(self, tile_avx512, [1, 2, 3, 4, 5, 6, 7, 8]) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2 and FMA.
             Isa::Avx2 => unsafe { dispatch_rows!(self, tile_avx2, [1, 2, 3, 4, 5, 6]) },
             _ => dispatch_rows!(self, tile_generic, [1, 2, 3, 4]),
         }
+    }
+
+    /// Pointers to the first `MR` rows of this tile's `A`, computed once so that the
+    /// micro-kernels' inner loops hold no index arithmetic (which evcxr's profile would
+    /// overflow-check, keeping the accumulators out of registers).
+    fn row_pointers<const MR: usize>(&self) -> [*const f32; MR] {
+        std::array::from_fn(|i| self.a[i * self.lda..].as_ptr())
     }
 
     /// Writes finished values for row `i` of `C` from column `col` on (those of the tile's
@@ -312,13 +339,13 @@ fn tile_generic<const MR: usize>(tile: &Tile<'_>) {
         if tile.cols <= col {
             break;
         }
+        let rows: [&[f32]; MR] =
+            std::array::from_fn(|i| &tile.a[i * tile.lda..i * tile.lda + tile.k]);
         let mut acc = [[0f32; COLS]; MR];
-        for p in 0..tile.k {
-            let b: &[f32; COLS] = tile.panel[p * NR + col..][..COLS]
-                .try_into()
-                .expect("a slice of COLS values");
-            for (i, acc_row) in acc.iter_mut().enumerate() {
-                let a = tile.a[i * tile.lda + p];
+        for (p, panel_row) in tile.panel.chunks_exact(NR).enumerate() {
+            let b = &panel_row[col..col + COLS];
+            for (acc_row, row) in acc.iter_mut().zip(&rows) {
+                let a = row[p];
                 for (acc_v, &b_v) in acc_row.iter_mut().zip(b) {
                     *acc_v = multiply_add(a, b_v, *acc_v);
                 }
@@ -349,20 +376,21 @@ fn multiply_add(a: f32, b: f32, c: f32) -> f32 {
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
     use std::arch::x86_64::*;
-    let a = tile.a.as_ptr();
-    let b = tile.panel.as_ptr();
+    let rows = tile.row_pointers::<MR>();
+    let mut b = tile.panel.as_ptr();
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     for p in 0..tile.k {
-        // SAFETY: the panel holds `k · NR` values; row `i < MR` of A holds `k` values at
-        // `i · lda` (checked in `gemm`).
+        // SAFETY: the panel holds `k · NR` values, `b` is at value `p · NR` of it; row `i < MR`
+        // of A holds `k` values from `rows[i]` (checked in `gemm_into`).
         unsafe {
-            let b0 = _mm512_loadu_ps(b.add(p * NR));
-            let b1 = _mm512_loadu_ps(b.add(p * NR + 16));
-            for (i, acc_row) in acc.iter_mut().enumerate() {
-                let ai = _mm512_set1_ps(*a.add(i * tile.lda + p));
-                acc_row[0] = _mm512_fmadd_ps(ai, b0, acc_row[0]);
-                acc_row[1] = _mm512_fmadd_ps(ai, b1, acc_row[1]);
-            }
+            let b0 = _mm512_loadu_ps(b);
+            let b1 = _mm512_loadu_ps(b.add(16));
+            for_each_row!(MR, |i| {
+                let ai = _mm512_broadcastss_ps(_mm_load_ss(rows[i].add(p)));
+                acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            });
+            b = b.add(NR);
         }
     }
     let mask = |from: usize| -> __mmask16 {
@@ -401,24 +429,25 @@ unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
 unsafe fn tile_avx2<const MR: usize>(tile: &Tile<'_>) {
     use std::arch::x86_64::*;
     const HALF: usize = NR / 2;
-    let a = tile.a.as_ptr();
+    let rows = tile.row_pointers::<MR>();
     for half in 0..2 {
         if tile.cols <= half * HALF {
             break;
         }
-        let b = tile.panel[half * HALF..].as_ptr();
+        let mut b = tile.panel[half * HALF..].as_ptr();
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
         for p in 0..tile.k {
-            // SAFETY: as in `tile_avx512`; this half's 16 values of row `p` of the panel are
-            // at `p · NR + half · 16`.
+            // SAFETY: as in `tile_avx512`; `b` is at this half's 16 values of row `p` of the
+            // panel.
             unsafe {
-                let b0 = _mm256_loadu_ps(b.add(p * NR));
-                let b1 = _mm256_loadu_ps(b.add(p * NR + 8));
-                for (i, acc_row) in acc.iter_mut().enumerate() {
-                    let ai = _mm256_set1_ps(*a.add(i * tile.lda + p));
-                    acc_row[0] = _mm256_fmadd_ps(ai, b0, acc_row[0]);
-                    acc_row[1] = _mm256_fmadd_ps(ai, b1, acc_row[1]);
-                }
+                let b0 = _mm256_loadu_ps(b);
+                let b1 = _mm256_loadu_ps(b.add(8));
+                for_each_row!(MR, |i| {
+                    let ai = _mm256_broadcastss_ps(_mm_load_ss(rows[i].add(p)));
+                    acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+                    acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+                });
+                b = b.add(NR);
             }
         }
         for (i, acc_row) in acc.iter().enumerate() {
