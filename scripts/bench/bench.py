@@ -30,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTENCE = "I read a good novel."
+# Seconds between one side's run and the next's (see run_forward_case).
+PAUSE_S = 0.5
 TOKENIZER_FILES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"]
 
 
@@ -159,20 +161,38 @@ def run_forward_case(case, rust, peer, rounds):
 
     inputs = peer.inputs(name, texts, max_length)
     ours, theirs, candle = [], [], []
-    reply = None
-    for round_index in range(rounds + 1):  # round 0 warms both up and is not counted
-        reply = rust.ask(op="forward", model=name, texts=texts, max_length=max_length,
-                         iters=iters, collect=collect)
-        torch_times, torch_out = peer.forward(name, inputs, iters, collect)
-        candle_reply = None
+    reply = torch_out = None
+    for round_index in range(rounds + 1):  # round 0 warms every side up and is not counted
+        # Every side runs one more pass than it counts: the first after the switch pays for
+        # waking its threads and bringing its weights back into the cache.
+        def run_ours():
+            return rust.ask(op="forward", model=name, texts=texts, max_length=max_length,
+                            iters=iters + 1, collect=collect)
+
+        def run_candle():
+            return rust.ask(op="forward", model=name + "/candle", texts=texts,
+                            max_length=max_length, iters=iters + 1)
+
+        sides = [("ours", run_ours),
+                 ("torch", lambda: peer.forward(name, inputs, iters + 1, collect))]
         if case.get("candle"):
-            candle_reply = rust.ask(op="forward", model=name + "/candle", texts=texts,
-                                    max_length=max_length, iters=iters)
-        if round_index > 0:
-            ours += reply["times"]
-            theirs += torch_times
-            if candle_reply:
-                candle += candle_reply["times"]
+            sides.append(("candle", run_candle))
+        # Each round starts with a different side, and each side starts after a pause: a
+        # runtime's idle threads keep spinning for a while after its work (OpenMP's wait
+        # policy), which would otherwise slow whichever side comes next.
+        shift = round_index % len(sides)
+        for side, run in sides[shift:] + sides[:shift]:
+            time.sleep(PAUSE_S)
+            result = run()
+            if side == "ours":
+                reply = result
+                times = result["times"]
+            elif side == "torch":
+                times, torch_out = result
+            else:
+                times = result["times"]
+            if round_index > 0:
+                {"ours": ours, "torch": theirs, "candle": candle}[side].extend(times[1:])
     ids = inputs["input_ids"].tolist()
     if reply["ids"] != ids:
         raise SystemExit(f"{case['label']}: the two sides tokenized differently")
@@ -266,7 +286,9 @@ def main() -> None:
     log("tokenization of 10,000 sentences ...")
     ours_tok, theirs_tok = [], []
     for round_index in range(args.rounds + 1):
+        time.sleep(PAUSE_S)
         reply = rust.ask(op="tokenize", model="minilm", texts=corpus, iters=1)
+        time.sleep(PAUSE_S)
         torch_times = peer.tokenize("minilm", corpus, 1)
         if round_index > 0:
             ours_tok += reply["times"]

@@ -238,6 +238,13 @@ impl BertModel {
     /// With `collect`, keeps every hidden state and attention map; without, only the last
     /// hidden state (for embeddings, where the rest would be wasted memory).
     pub fn forward(&self, inputs: &Inputs<'_>, collect: bool) -> CandleResult<Pass> {
+        // The whole pass runs on one of rayon's threads, so that each product's first share and
+        // each row block start there at once, instead of every parallel step waking the pool
+        // from outside (which costs more than the step itself for one short sentence).
+        rayon::scope(|_| self.forward_in_pool(inputs, collect))
+    }
+
+    fn forward_in_pool(&self, inputs: &Inputs<'_>, collect: bool) -> CandleResult<Pass> {
         let isa = self.isa;
         let batch = inputs.ids.len();
         let seq = inputs.ids.first().map_or(0, |r| r.len());

@@ -191,11 +191,14 @@ unsafe fn gemm_into(
         run_panels(isa, a, lda, m, b, output, c, ldc, 0..panels);
         return;
     }
+    let range = |t: usize| panels * t / threads..panels * (t + 1) / threads;
     rayon::scope(|scope| {
-        for t in 0..threads {
-            let range = panels * t / threads..panels * (t + 1) / threads;
+        for t in 1..threads {
+            let range = range(t);
             scope.spawn(move |_| run_panels(isa, a, lda, m, b, output, c, ldc, range));
         }
+        // The first share runs here, on this thread, while the others are picked up.
+        run_panels(isa, a, lda, m, b, output, c, ldc, range(0));
     });
 }
 
