@@ -386,8 +386,10 @@ unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
         // SAFETY: the panel holds `k · NR` values, `b` is at value `p · NR` of it; row `i < MR`
         // of A holds `k` values from `rows[i]` (checked in `gemm_into`).
         unsafe {
-            let b0 = _mm512_loadu_ps(b);
-            let b1 = _mm512_loadu_ps(b.add(16));
+            // Masked loads with a full mask are plain loads, but unlike `_mm512_loadu_ps`
+            // (`read_unaligned`) they carry no debug-build overlap check.
+            let b0 = _mm512_maskz_loadu_ps(!0, b);
+            let b1 = _mm512_maskz_loadu_ps(!0, b.add(16));
             for_each_row!(MR, |i| {
                 let ai = _mm512_broadcastss_ps(_mm_load_ss(rows[i].add(p)));
                 acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
@@ -443,8 +445,10 @@ unsafe fn tile_avx2<const MR: usize>(tile: &Tile<'_>) {
             // SAFETY: as in `tile_avx512`; `b` is at this half's 16 values of row `p` of the
             // panel.
             unsafe {
-                let b0 = _mm256_loadu_ps(b);
-                let b1 = _mm256_loadu_ps(b.add(8));
+                // As in `tile_avx512`: a load without a debug-build overlap check.
+                let all = _mm256_set1_epi32(-1);
+                let b0 = _mm256_maskload_ps(b, all);
+                let b1 = _mm256_maskload_ps(b.add(8), all);
                 for_each_row!(MR, |i| {
                     let ai = _mm256_broadcastss_ps(_mm_load_ss(rows[i].add(p)));
                     acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
