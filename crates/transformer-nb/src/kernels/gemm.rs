@@ -405,8 +405,13 @@ unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
     let masks = [mask(0), mask(16)];
     for (i, acc_row) in acc.iter().enumerate() {
         for (half, &m) in masks.iter().enumerate() {
-            // SAFETY: masked loads and stores touch only the tile's `cols` columns of C and
-            // of the bias, which exist (checked in `gemm`); masked-off lanes are not accessed.
+            if m == 0 {
+                // No column of this half is in the tile (nor, maybe, in C or the bias).
+                continue;
+            }
+            // SAFETY: the half starts inside the tile's `cols` columns of C and of the bias,
+            // which exist (checked in `gemm_into`); masked loads and stores touch only those
+            // columns; masked-off lanes are not accessed.
             unsafe {
                 let out = tile.c.add(i * tile.ldc + half * 16);
                 let mut v = acc_row[half];
@@ -416,9 +421,7 @@ unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
                 if tile.accumulate {
                     v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, out));
                 }
-                if m != 0 {
-                    _mm512_mask_storeu_ps(out, m, v);
-                }
+                _mm512_mask_storeu_ps(out, m, v);
             }
         }
     }
@@ -454,7 +457,8 @@ unsafe fn tile_avx2<const MR: usize>(tile: &Tile<'_>) {
                     acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
                     acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
                 });
-                b = b.add(NR);
+                // Wrapping: after the last row the second half points past the panel.
+                b = b.wrapping_add(NR);
             }
         }
         for (i, acc_row) in acc.iter().enumerate() {
