@@ -26,6 +26,9 @@ type CandleResult<T> = candle_core::Result<T>;
 /// handing out a task costs little next to it.
 const ROWS_PER_TASK: usize = 32;
 
+/// Below this many multiply-adds (over all heads) attention runs on the calling thread.
+const ATTENTION_PARALLEL_MIN: usize = 1 << 18;
+
 /// A `Linear` layer: the weight packed for [`gemm`], and the bias.
 struct Linear {
     weight: PackedB,
@@ -382,53 +385,61 @@ impl BertModel {
             bias: None,
             accumulate: false,
         };
-        (0..batch * heads).into_par_iter().for_each_init(
-            || (PackedB::default(), vec![0f32; seq * seq]),
-            |(packed, scratch), job| {
-                let (b, h) = (job / heads, job % heads);
-                let base = b * seq * stride + h * d;
-                let scores: &mut [f32] = match probs {
-                    // SAFETY: job `job` alone writes `probs[job · seq² ..][.. seq²]`, which the
-                    // assert above shows is inside the buffer.
-                    Some(p) => unsafe {
-                        std::slice::from_raw_parts_mut(p.add(job * seq * seq), seq * seq)
-                    },
-                    None => scratch,
-                };
-                // scores = Q · Kᵀ: B[i][j] = K[j][i].
-                packed.pack(&qkv[base + hidden..], d, seq, 1, stride);
-                gemm(
+        let scratch = || (PackedB::default(), vec![0f32; seq * seq]);
+        let run = |(packed, scratch): &mut (PackedB, Vec<f32>), job: usize| {
+            let (b, h) = (job / heads, job % heads);
+            let base = b * seq * stride + h * d;
+            let scores: &mut [f32] = match probs {
+                // SAFETY: job `job` alone writes `probs[job · seq² ..][.. seq²]`, which the
+                // assert above shows is inside the buffer.
+                Some(p) => unsafe {
+                    std::slice::from_raw_parts_mut(p.add(job * seq * seq), seq * seq)
+                },
+                None => scratch,
+            };
+            // scores = Q · Kᵀ: B[i][j] = K[j][i].
+            packed.pack(&qkv[base + hidden..], d, seq, 1, stride);
+            gemm(
+                isa,
+                &qkv[base..],
+                stride,
+                seq,
+                packed,
+                no_bias,
+                scores,
+                seq,
+                false,
+            );
+            math::scaled_masked_softmax(isa, scores, seq, scale, &mask_add[b * seq..][..seq]);
+            // context = P · V: B[i][j] = V[i][j].
+            packed.pack(&qkv[base + 2 * hidden..], seq, d, stride, 1);
+            // SAFETY: this job writes columns `h·d .. (h+1)·d` of rows `b·seq ..
+            // (b+1)·seq` of `context` and nothing else; the rows lie inside the buffer.
+            unsafe {
+                let c = SharedMut(context.add(b * seq * hidden + h * d));
+                gemm_shared(
                     isa,
-                    &qkv[base..],
-                    stride,
+                    scores,
+                    seq,
                     seq,
                     packed,
                     no_bias,
-                    scores,
-                    seq,
-                    false,
+                    c,
+                    (seq - 1) * hidden + d,
+                    hidden,
                 );
-                math::scaled_masked_softmax(isa, scores, seq, scale, &mask_add[b * seq..][..seq]);
-                // context = P · V: B[i][j] = V[i][j].
-                packed.pack(&qkv[base + 2 * hidden..], seq, d, stride, 1);
-                // SAFETY: this job writes columns `h·d .. (h+1)·d` of rows `b·seq ..
-                // (b+1)·seq` of `context` and nothing else; the rows lie inside the buffer.
-                unsafe {
-                    let c = SharedMut(context.add(b * seq * hidden + h * d));
-                    gemm_shared(
-                        isa,
-                        scores,
-                        seq,
-                        seq,
-                        packed,
-                        no_bias,
-                        c,
-                        (seq - 1) * hidden + d,
-                        hidden,
-                    );
-                }
-            },
-        );
+            }
+        };
+        // A short sentence's attention is a few thousand multiply-adds per head: handing the
+        // heads to other threads would cost more than computing them here.
+        if batch * heads * seq * seq * d < ATTENTION_PARALLEL_MIN {
+            let mut buffers = scratch();
+            (0..batch * heads).for_each(|job| run(&mut buffers, job));
+        } else {
+            (0..batch * heads)
+                .into_par_iter()
+                .for_each_init(scratch, |buffers, job| run(buffers, job));
+        }
     }
 }
 
