@@ -1,8 +1,10 @@
 """Every notebook, executed top to bottom in the transformer-nb kernel through nbclient, with
 assertions on what a learner sees."""
 
+import queue
 import re
 import shutil
+import time
 
 import nbformat
 import pytest
@@ -116,13 +118,29 @@ def test_an_error_in_a_cell_shows_a_message_and_keeps_the_variables():
         assert status == "ok"
         status, _ = run("use transformer_nb::prelude::*;\nlet pe = positional_encoding(10, 8)?;\nlet kept = 42;")
         assert status == "ok"
-        # evcxr shows an error returned with `?` on stderr, as the cell's output.
-        _, seen = run("let bad = positional_encoding(10, 7)?;")
-        shown = " ".join(
-            str(m["content"].get("text", "")) + str(m["content"].get("evalue", "")) + " ".join(m["content"].get("traceback", []))
-            for m in seen
-        )
-        assert "d_model = 7 is odd, but it must be even" in shown, shown
+
+        # evcxr prints an error returned with `?` to the cell's stderr. That line travels on its
+        # own thread and may reach iopub after the cell's idle status (evcxr/evcxr#353); JupyterLab
+        # keeps listening to a cell after idle (its OutputArea asks for disposeOnDone=false), so
+        # the line still lands under the cell. Read iopub here the same way: every message whose
+        # parent is this cell, until the text arrives or the cell has been idle for 10 s.
+        expected = "d_model = 7 is odd, but it must be even"
+        msg_id = kc.execute("let bad = positional_encoding(10, 7)?;")
+        shown, idle_at, give_up = "", None, time.monotonic() + 1800
+        while expected not in shown and (idle_at is None or time.monotonic() - idle_at < 10):
+            assert time.monotonic() < give_up, "the cell never finished"
+            try:
+                message = kc.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            content = message["content"]
+            if message["msg_type"] == "status" and content["execution_state"] == "idle":
+                idle_at = time.monotonic()
+            shown += content.get("text", "") + content.get("evalue", "") + " ".join(content.get("traceback", []))
+        assert expected in shown, shown
+
         status, seen = run('println!("{} {:?}", kept, pe.shape());')
         assert status == "ok"
         printed = "".join(m["content"].get("text", "") for m in seen if m["msg_type"] == "stream")
