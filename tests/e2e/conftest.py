@@ -1,8 +1,12 @@
 """Shared helpers for the end-to-end tests: the repository, the kernel, notebook outputs."""
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -27,6 +31,79 @@ def stop(server):
         server.wait(timeout=20)
     except subprocess.TimeoutExpired:
         server.kill()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def lab_server(jupyter, artifacts, token):
+    """A JupyterLab server (`jupyter` is its `jupyter` command) on localhost, rooted at the
+    repository; yields its base URL. Its log goes to out/test-artifacts/<artifacts>/."""
+    port = free_port()
+    log_path = artifacts_dir(artifacts) / "jupyterlab.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [
+                str(jupyter), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                f"--ServerApp.root_dir={REPO}", f"--ServerApp.token={token}",
+                f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
+                "--allow-root",
+            ],
+            stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    server.kill()
+                    pytest.fail(f"JupyterLab did not start; see {log_path}")
+                time.sleep(0.5)
+        try:
+            yield base
+        finally:
+            stop(server)
+
+
+def browser():
+    """Headless Chromium (Debian's), driven through chromedriver."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.fail("Debian's chromium and chromium-driver are needed: run scripts/setup.sh")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage", "--window-size=1400,1800",
+    ):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def wait_for(driver, script, timeout, what, artifacts="browser"):
+    """Polls `script` in the page until it returns something truthy; fails with a screenshot."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        time.sleep(1)
+    driver.save_screenshot(str(artifacts_dir(artifacts) / "timeout.png"))
+    pytest.fail(f"timed out waiting for {what}")
 
 
 def outputs(nb):

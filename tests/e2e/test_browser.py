@@ -2,90 +2,31 @@
 headless Chromium (Debian's, driven through chromedriver), run it from the UI, and check that
 the token table and the SVG plots are rendered in the page."""
 
-import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import NOTEBOOKS, REPO, artifacts_dir, stop
+from conftest import NOTEBOOKS, artifacts_dir, browser, lab_server, wait_for
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+# The JupyterLab 4 of .venv, which runs these tests.
+REPO_JUPYTER = Path(sys.executable).parent / "jupyter"
+
 TOKEN = "transformer-nb-e2e"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def jupyterlab():
     """A JupyterLab 4 server on localhost, rooted at the repository, with a scratch copy of the
     tutorial (so that autosave never touches the committed notebook)."""
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.fail("Debian's chromium and chromium-driver are needed: run scripts/setup.sh")
     scratch = NOTEBOOKS / "_e2e_browser.ipynb"
     shutil.copy(NOTEBOOKS / "00-tutorial.ipynb", scratch)
-    port = free_port()
-    log = open(artifacts_dir("browser") / "jupyterlab.log", "w")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser",
-            f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={REPO}",
-            f"--IdentityProvider.token={TOKEN}", "--LabApp.expose_app_in_browser=True",
-            "--ServerApp.disable_check_xsrf=False", "--allow-root",
-        ],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("JupyterLab did not start; see out/test-artifacts/browser/jupyterlab.log")
-            time.sleep(0.5)
-    yield base
-    stop(server)
-    log.close()
-    scratch.unlink(missing_ok=True)
-
-
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--window-size=1400,1800",
-    ):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-
-
-def wait_for(driver, script, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(1)
-    driver.save_screenshot(str(artifacts_dir("browser") / "timeout.png"))
-    pytest.fail(f"timed out waiting for {what}")
+    try:
+        with lab_server(REPO_JUPYTER, "browser", TOKEN) as base:
+            yield base
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def test_tutorial_runs_in_jupyterlab_and_renders_tables_and_plots(jupyterlab):

@@ -13,8 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import NOTEBOOKS, REPO, artifacts_dir, stop
-from test_browser import free_port
+from conftest import NOTEBOOKS, REPO, artifacts_dir, free_port, stop
 
 LAB3 = REPO / ".venv-lab3"
 TOKEN = "transformer-nb-lab3"

@@ -1,6 +1,7 @@
 """Every notebook, executed top to bottom in the transformer-nb kernel through nbclient, with
 assertions on what a learner sees."""
 
+import base64
 import queue
 import re
 import shutil
@@ -34,7 +35,12 @@ def execute(name):
 
 
 def svgs(nb):
-    return texts(nb, "image/svg+xml")
+    """Every picture's SVG; each picture must also carry its PNG, for untrusted front ends."""
+    pictures = texts(nb, "image/svg+xml")
+    pngs = texts(nb, "image/png")
+    assert len(pngs) == len(pictures), f"{len(pngs)} PNGs for {len(pictures)} pictures"
+    assert all(base64.b64decode(png).startswith(b"\x89PNG\r\n\x1a\n") for png in pngs)
+    return pictures
 
 
 def html(nb):

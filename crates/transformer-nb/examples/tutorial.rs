@@ -15,7 +15,7 @@ fn main() -> anyhow::Result<()> {
     let enc = bert.tokenizer().encode("I read a good novel.")?;
     println!("{enc}");
     let pe = positional_encoding(50, 128)?;
-    pe.heatmap().save("positional-encoding.svg")?;
+    pe.heatmap().save("positional-encoding.png")?;
     let out = bert.forward(&enc)?;
     println!("last hidden state: {:?}", out.last_hidden_state().dims());
     out.attention_heatmap(0, 0)?.save("attention-l0-h0.svg")?;
@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
         "I enjoyed a great book.",
         "The stock market fell.",
     ])?;
-    emb.heatmap().save("similarity.svg")?;
+    emb.heatmap().save("similarity.png")?;
     for row in emb.similarity() {
         println!("{row:.3?}");
     }

@@ -9,9 +9,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::display::{CELL, HEAD_CELL, escape, html_table_style};
 use crate::error::{Error, Result};
-use crate::plot::{Colormap, Heatmap, Plot, heatmap};
 
 /// How token vectors become one sentence vector.
 ///
@@ -290,79 +288,6 @@ impl Embeddings {
             })
             .collect()
     }
-
-    /// The [similarity](Self::similarity) matrix as a heatmap labelled with the texts.
-    ///
-    /// ```
-    /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// let svg = bert.embed(&["a cat", "a dog"])?.heatmap().to_svg();
-    /// assert!(svg.contains("a cat"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn heatmap(&self) -> Plot {
-        let n = self.len();
-        let matrix: Vec<f32> = self.similarity().into_iter().flatten().collect();
-        let labels: Vec<String> = self.texts.iter().map(|t| shorten(t, 28)).collect();
-        let side = (260 + 36 * n as u32).min(900);
-        heatmap(
-            &Heatmap {
-                values: &matrix,
-                rows: n,
-                cols: n,
-                title: "Cosine similarity of sentence embeddings".into(),
-                x_desc: "",
-                y_desc: "",
-                x_labels: Some(&labels),
-                y_labels: Some(&labels),
-                colormap: Colormap::Viridis,
-                range: (matrix.iter().copied().fold(1.0, f32::min).min(0.0), 1.0),
-            },
-            (side + 240, side + 80),
-        )
-    }
-
-    /// An HTML table of the similarities, a row and a column per text.
-    ///
-    /// ```
-    /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// assert!(bert.embed(&["a cat", "a dog"])?.to_html().contains("<table"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn to_html(&self) -> String {
-        let mut html = format!(
-            "<table style=\"{}\"><tr><th style=\"{HEAD_CELL}\"></th>",
-            html_table_style()
-        );
-        for i in 0..self.len() {
-            html.push_str(&format!("<th style=\"{HEAD_CELL}\">{i}</th>"));
-        }
-        html.push_str("</tr>");
-        for (i, row) in self.similarity().iter().enumerate() {
-            html.push_str(&format!(
-                "<tr><th style=\"{HEAD_CELL};text-align:left\">{i}: {}</th>",
-                escape(&shorten(&self.texts[i], 48))
-            ));
-            for value in row {
-                html.push_str(&format!("<td style=\"{CELL}\">{value:.3}</td>"));
-            }
-            html.push_str("</tr>");
-        }
-        html.push_str("</table>");
-        html
-    }
-}
-
-/// At most `max` characters, with an ellipsis when cut.
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let mut short: String = text.chars().take(max.saturating_sub(1)).collect();
-        short.push('…');
-        short
-    }
 }
 
 #[cfg(test)]
@@ -423,24 +348,5 @@ mod tests {
         std::fs::write(dir.path().join("modules.json"), "[{").unwrap();
         let err = Pooling::from_dir(dir.path()).unwrap_err().to_string();
         assert!(err.contains("modules.json"), "{err}");
-    }
-
-    #[test]
-    fn shorten_counts_characters() {
-        assert_eq!(shorten("Tôi đọc sách", 5), "Tôi …");
-        assert_eq!(shorten("abc", 5), "abc");
-    }
-
-    #[test]
-    fn html_and_heatmap_carry_the_texts() {
-        let emb = Embeddings::new(
-            vec!["<cat>".into(), "dog".into()],
-            vec![vec![1.0, 0.0], vec![0.6, 0.8]],
-            Pooling::default(),
-        )
-        .unwrap();
-        assert!(emb.to_html().contains("&lt;cat&gt;"));
-        assert!(emb.to_html().contains("0.600"));
-        assert!(emb.heatmap().as_svg().contains("dog"));
     }
 }

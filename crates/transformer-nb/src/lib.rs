@@ -2,15 +2,19 @@
 //!
 //! Learn and explore Transformer models in Rust notebooks. This crate is what a notebook
 //! `:dep`s: each step of the classic "load BERT, tokenize, look at positional encodings and
-//! attention" walkthrough is one call, and every result shows itself as an HTML table or an SVG
-//! plot in JupyterLab (through the evcxr kernel). The numbers are HF transformers' numbers: the
+//! attention" walkthrough is one call, and every result shows itself as an HTML table or a
+//! picture in JupyterLab (through the evcxr kernel), also in a notebook opened from git. The numbers are HF transformers' numbers: the
 //! tests compare tokens, hidden states, attentions, pooler output and embeddings with
 //! references made by Python's `transformers`.
 //!
-//! The data flows through the modules in this order: [`hub`] finds a model's files,
-//! [`tokenize`] turns text into ids, [`positional`] explains position information, [`bert`]
-//! runs the encoder, [`embed`] pools sentence vectors, [`plot`] and the `evcxr_display`
-//! methods show the results.
+//! The data flows through the modules in this order, each importing only those before it:
+//! [`hub`] finds a model's files, [`tokenize`] turns text into ids, [`positional`] explains
+//! position information, [`bert`] runs the encoder (on the private `kernels`), [`embed`]
+//! pools sentence vectors. These hold data and numbers only. On top sits [`view`], which
+//! imports them and none of them imports: HTML tables, the pictures of each result (a
+//! [`Plot`] draws itself as PNG and SVG), and the `evcxr_display` hooks that put both into a
+//! notebook. Methods such as `pe.heatmap()` are written in `view` as inherent impls, so a
+//! notebook calls them on the result itself.
 //!
 //! ## Tokenize
 //!
@@ -32,7 +36,8 @@
 //! let pe = positional_encoding(50, 128)?;        // "Attention Is All You Need", §3.5
 //! assert_eq!(pe.shape(), (50, 128));
 //! let plot = pe.heatmap();                      // displays inline in a notebook
-//! assert!(plot.to_svg().starts_with("<svg"));
+//! assert!(plot.to_svg().starts_with("<svg"));   // for trusted front ends
+//! assert!(plot.to_png()?.starts_with(b"\x89PNG")); // for all the others
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -66,14 +71,15 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod bert;
-mod display;
 pub mod embed;
 pub mod error;
 pub mod hub;
 mod kernels;
-pub mod plot;
 pub mod positional;
 pub mod tokenize;
+pub mod view;
+
+pub use view::plot;
 
 /// candle's tensor library, re-exported so that a notebook needs only one `:dep`.
 ///

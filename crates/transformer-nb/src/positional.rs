@@ -13,7 +13,6 @@
 use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
-use crate::plot::{Colormap, Heatmap, Plot, Series, heatmap, line_chart};
 
 /// How the sines and cosines are laid out along the `d_model` dimensions.
 ///
@@ -247,102 +246,8 @@ impl PositionalEncoding {
             .collect()
     }
 
-    /// The matrix as a heatmap: positions up the y axis, dimensions along x, red −1 to blue +1,
-    /// as the Python tutorial's `pcolormesh` shows it.
-    ///
-    /// ```
-    /// # use transformer_nb::prelude::*;
-    /// let svg = positional_encoding(50, 128)?.heatmap().to_svg();
-    /// assert!(svg.contains("Position") && svg.contains("Depth"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn heatmap(&self) -> Plot {
-        let layout = match self.layout {
-            Layout::Interleaved => "interleaved",
-            Layout::Concatenated => "concatenated",
-        };
-        heatmap(
-            &Heatmap {
-                values: &self.values,
-                rows: self.num_positions,
-                cols: self.d_model,
-                title: format!(
-                    "Positional encoding ({} positions × {} dimensions, {layout})",
-                    self.num_positions, self.d_model
-                ),
-                x_desc: "Depth (dimension i)",
-                y_desc: "Position",
-                x_labels: None,
-                y_labels: None,
-                colormap: Colormap::RdBu,
-                range: (-1.0, 1.0),
-            },
-            (760, 440),
-        )
-    }
-
-    /// The values of some dimensions along the positions, one curve each: low dimensions
-    /// oscillate fast, high ones slowly. Dimensions out of range are left out and named in
-    /// the title.
-    ///
-    /// ```
-    /// # use transformer_nb::prelude::*;
-    /// let svg = positional_encoding(50, 128)?.curves(&[4, 5, 6, 7]).to_svg();
-    /// assert!(svg.contains("dim 4 (sin)") && svg.contains("dim 7 (cos)"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn curves(&self, dims: &[usize]) -> Plot {
-        let (valid, invalid): (Vec<usize>, Vec<usize>) =
-            dims.iter().partition(|&&d| d < self.d_model);
-        let series: Vec<Series> = valid
-            .iter()
-            .map(|&d| Series {
-                label: format!("dim {d} ({})", self.wave_of(d)),
-                points: (0..self.num_positions)
-                    .map(|p| (p as f64, f64::from(self.values[p * self.d_model + d])))
-                    .collect(),
-            })
-            .collect();
-        let mut title = "Positional encoding by dimension".to_string();
-        if !invalid.is_empty() {
-            title.push_str(&format!(
-                " (left out {invalid:?}: dimensions go from 0 to {})",
-                self.d_model - 1
-            ));
-        }
-        line_chart(&title, "Position", "Value", &series, (760, 380))
-    }
-
-    /// The [similarity matrix](Self::similarity_matrix) as a heatmap.
-    ///
-    /// ```
-    /// # use transformer_nb::prelude::*;
-    /// let svg = positional_encoding(50, 128)?.similarity().to_svg();
-    /// assert!(svg.contains("Dot product"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn similarity(&self) -> Plot {
-        let matrix: Vec<f32> = self.similarity_matrix().into_iter().flatten().collect();
-        let max = self.d_model as f32 / 2.0;
-        heatmap(
-            &Heatmap {
-                values: &matrix,
-                rows: self.num_positions,
-                cols: self.num_positions,
-                title: "Dot product of position vectors PE(p) · PE(q)".into(),
-                x_desc: "Position q",
-                y_desc: "Position p",
-                x_labels: None,
-                y_labels: None,
-                colormap: Colormap::Viridis,
-                range: (matrix.iter().copied().fold(max, f32::min), max),
-            },
-            (600, 520),
-        )
-    }
-
     /// Whether dimension `d` holds a sine or a cosine in this layout.
-    fn wave_of(&self, d: usize) -> &'static str {
+    pub(crate) fn wave_of(&self, d: usize) -> &'static str {
         let is_sine = match self.layout {
             Layout::Interleaved => d.is_multiple_of(2),
             Layout::Concatenated => d < self.d_model / 2,
@@ -425,24 +330,6 @@ mod tests {
                 .to_string()
                 .contains("dimension 4")
         );
-    }
-
-    #[test]
-    fn heatmap_of_50_by_128_is_small_and_a_512_by_768_one_stays_small() {
-        let small = positional_encoding(50, 128).unwrap().heatmap().to_svg();
-        assert!(small.len() < 150_000, "{} bytes", small.len());
-        let big = positional_encoding(512, 768).unwrap().heatmap().to_svg();
-        assert!(big.len() < 1_000_000, "{} bytes", big.len());
-    }
-
-    #[test]
-    fn curves_name_their_waves_and_skip_bad_dimensions() {
-        let svg = positional_encoding(10, 8)
-            .unwrap()
-            .curves(&[0, 1, 99])
-            .to_svg();
-        assert!(svg.contains("dim 0 (sin)") && svg.contains("dim 1 (cos)"));
-        assert!(svg.contains("left out [99]"));
     }
 
     #[test]

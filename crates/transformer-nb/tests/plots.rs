@@ -89,3 +89,36 @@ fn similarity_heatmap_of_embeddings_names_the_sentences() {
     let svg = emb.heatmap().to_svg();
     assert!(svg.contains("I enjoyed a great book."));
 }
+
+/// Decodes a PNG (palette images expanded to RGB): `(width, height, pixels, channels)`.
+fn decode_png(png: &[u8]) -> (u32, u32, Vec<u8>, usize) {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    pixels.truncate(info.buffer_size());
+    (info.width, info.height, pixels, info.color_type.samples())
+}
+
+#[test]
+fn attention_pictures_are_pngs_of_their_size_with_the_map_in_colour() {
+    let bert = minilm();
+    let out = bert
+        .forward(&bert.tokenizer().encode("I read a good novel.").unwrap())
+        .unwrap();
+    for plot in [
+        out.attention_heatmap(5, 3).unwrap(),
+        out.attention_heads(0).unwrap(),
+    ] {
+        let (width, height, pixels, channels) = decode_png(&plot.to_png().unwrap());
+        assert_eq!((width, height), plot.size());
+        // Viridis cells are coloured (not grey like text and axes): a large share of pixels.
+        let coloured = pixels
+            .chunks(channels)
+            .filter(|p| p[0].abs_diff(p[1]) > 30 || p[1].abs_diff(p[2]) > 30)
+            .count();
+        let share = coloured as f64 / f64::from(width * height);
+        assert!(share > 0.3, "{}: {share:.2} coloured", plot.title());
+    }
+}

@@ -2,9 +2,7 @@
 
 use candle_core::Tensor;
 
-use crate::display::{CELL, HEAD_CELL, escape, html_table_style};
 use crate::error::{Error, Result};
-use crate::plot::{Colormap, Heatmap, Plot, heatmap, heatmap_grid};
 
 /// The outputs of [`Bert::forward`](crate::Bert::forward), as HF's `BertModel(...,
 /// output_hidden_states=True, output_attentions=True)` returns them, plus the tokens for plots.
@@ -116,6 +114,22 @@ impl BertOutput {
         &self.tokens
     }
 
+    /// The tokens of sequence `sequence` without its padding.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let out = bert.forward_batch(&bert.tokenizer().encode_batch(&["a cat", "hi"])?)?;
+    /// assert_eq!(out.tokens()[1], ["[CLS]", "hi", "[SEP]", "[PAD]"]);
+    /// assert_eq!(out.real_tokens(1)?, ["[CLS]", "hi", "[SEP]"]);
+    /// assert!(out.real_tokens(2).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn real_tokens(&self, sequence: usize) -> Result<&[String]> {
+        Error::check_index("sequence", sequence, self.tokens.len())?;
+        Ok(&self.tokens[sequence][..self.lengths[sequence]])
+    }
+
     /// One attention map as rows of probabilities: `[query][key]`, padding left out.
     ///
     /// ```
@@ -138,150 +152,5 @@ impl BertOutput {
             .narrow(0, 0, n)?
             .narrow(1, 0, n)?;
         Ok(map.to_vec2()?)
-    }
-
-    /// Heatmap of one head's attention in the first sequence: which token (column) each token
-    /// (row) attends to, both axes labelled with the tokens.
-    ///
-    /// ```
-    /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
-    /// assert!(out.attention_heatmap(5, 3)?.to_svg().contains("novel"));
-    /// assert!(out.attention_heatmap(6, 0).is_err()); // MiniLM has layers 0..6
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn attention_heatmap(&self, layer: usize, head: usize) -> Result<Plot> {
-        self.attention_heatmap_of(0, layer, head)
-    }
-
-    /// Like [`attention_heatmap`](Self::attention_heatmap), for sequence `sequence` of a batch.
-    ///
-    /// ```
-    /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// let out = bert.forward_batch(&bert.tokenizer().encode_batch(&["a cat", "a dog"])?)?;
-    /// assert!(out.attention_heatmap_of(1, 0, 0)?.to_svg().contains("dog"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn attention_heatmap_of(&self, sequence: usize, layer: usize, head: usize) -> Result<Plot> {
-        let map: Vec<f32> = self
-            .attention(sequence, layer, head)?
-            .into_iter()
-            .flatten()
-            .collect();
-        let tokens = &self.tokens[sequence][..self.lengths[sequence]];
-        let n = tokens.len();
-        let side = (220 + 28 * n as u32).clamp(360, 900);
-        Ok(heatmap(
-            &Heatmap {
-                values: &map,
-                rows: n,
-                cols: n,
-                title: format!("Attention, layer {layer}, head {head} (rows attend to columns)"),
-                x_desc: "key",
-                y_desc: "query",
-                x_labels: Some(tokens),
-                y_labels: Some(tokens),
-                colormap: Colormap::Viridis,
-                range: (0.0, 1.0),
-            },
-            (side + 160, side + 40),
-        ))
-    }
-
-    /// Every head of one layer (first sequence) as small multiples on one colour scale.
-    ///
-    /// ```
-    /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
-    /// assert_eq!(out.attention_heads(0)?.to_svg().matches("<image").count(), 13); // 12 heads + colour bar
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn attention_heads(&self, layer: usize) -> Result<Plot> {
-        Error::check_index("layer", layer, self.attentions.len())?;
-        let heads = self.attentions[layer].dim(1)?;
-        let maps = (0..heads)
-            .map(|h| Ok(self.attention(0, layer, h)?.into_iter().flatten().collect()))
-            .collect::<Result<Vec<Vec<f32>>>>()?;
-        let tokens = &self.tokens[0][..self.lengths[0]];
-        let n = tokens.len();
-        // Token labels only where they stay readable.
-        let labels = (n <= 16).then_some(tokens);
-        let titles: Vec<String> = (0..heads).map(|h| format!("head {h}")).collect();
-        let panels: Vec<Heatmap> = maps
-            .iter()
-            .zip(&titles)
-            .map(|(map, title)| Heatmap {
-                values: map,
-                rows: n,
-                cols: n,
-                title: title.clone(),
-                x_desc: "",
-                y_desc: "",
-                x_labels: labels,
-                y_labels: labels,
-                colormap: Colormap::Viridis,
-                range: (0.0, 1.0),
-            })
-            .collect();
-        let columns = if heads >= 8 { 4 } else { heads.min(4) };
-        let rows = heads.div_ceil(columns) as u32;
-        let panel = if labels.is_some() { 230 } else { 170 };
-        Ok(heatmap_grid(
-            &format!("Attention of every head, layer {layer}"),
-            &panels,
-            columns,
-            (columns as u32 * panel + 80, rows * panel + 40),
-        ))
-    }
-
-    /// An HTML summary: the shape of every output.
-    ///
-    /// ```
-    /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// let out = bert.forward(&bert.tokenizer().encode("hi")?)?;
-    /// assert!(out.to_html().contains("last_hidden_state"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn to_html(&self) -> String {
-        let shape = |t: &Tensor| format!("{:?}", t.dims());
-        let mut rows = vec![
-            (
-                "last_hidden_state".to_string(),
-                shape(self.last_hidden_state()),
-            ),
-            (
-                format!("hidden_states ({} tensors)", self.hidden_states.len()),
-                shape(&self.hidden_states[0]),
-            ),
-        ];
-        if let Some(first) = self.attentions.first() {
-            rows.push((
-                format!("attentions ({} layers)", self.attentions.len()),
-                shape(first),
-            ));
-        }
-        rows.push((
-            "pooler_output".into(),
-            self.pooler_output
-                .as_ref()
-                .map_or("none (no pooler weights)".into(), shape),
-        ));
-        let mut html = format!(
-            "<table style=\"{}\"><tr><th style=\"{HEAD_CELL}\">output</th><th style=\"{HEAD_CELL}\">shape</th></tr>",
-            html_table_style()
-        );
-        for (name, value) in rows {
-            html.push_str(&format!(
-                "<tr><td style=\"{CELL};text-align:left\">{}</td><td style=\"{CELL}\">{}</td></tr>",
-                escape(&name),
-                escape(&value)
-            ));
-        }
-        html.push_str("</table>");
-        html
     }
 }

@@ -1,7 +1,5 @@
 //! What a tokenizer returns: one [`Encoding`] per text, a [`Batch`] for padded lists.
 
-use crate::display::{CELL, HEAD_CELL, PAD_CELL, SPECIAL_CELL, escape, html_table_style};
-
 /// One tokenized text (or pair of texts), owned, with everything HF's `BatchEncoding` holds.
 ///
 /// ```
@@ -168,57 +166,6 @@ impl Encoding {
     pub fn is_truncated(&self) -> bool {
         self.truncated
     }
-
-    /// Renders the encoding as an HTML table: a column per token, rows for token, id, type id
-    /// and attention mask; special tokens are shaded. This is what a notebook shows.
-    ///
-    /// ```
-    /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// let html = tok.encode("I read a good novel.")?.to_html();
-    /// assert!(html.contains("<td") && html.contains("[CLS]"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn to_html(&self) -> String {
-        let mut html = format!(
-            "<div style=\"overflow-x:auto\"><table style=\"{}\">",
-            html_table_style()
-        );
-        let cell_style = |i: usize| {
-            if self.attention_mask[i] == 0 {
-                PAD_CELL
-            } else if self.special_tokens_mask[i] == 1 {
-                SPECIAL_CELL
-            } else {
-                CELL
-            }
-        };
-        let mut row = |label: &str, value: &dyn Fn(usize) -> String| {
-            html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">{label}</th>"));
-            for i in 0..self.len() {
-                html.push_str(&format!(
-                    "<td style=\"{}\">{}</td>",
-                    cell_style(i),
-                    value(i)
-                ));
-            }
-            html.push_str("</tr>");
-        };
-        row("position", &|i| i.to_string());
-        row("token", &|i| escape(&self.tokens[i]));
-        row("id", &|i| self.ids[i].to_string());
-        row("type id", &|i| self.type_ids[i].to_string());
-        row("attention mask", &|i| self.attention_mask[i].to_string());
-        html.push_str("</table>");
-        if self.truncated {
-            html.push_str(&format!(
-                "<p><b>Truncated</b> to {} tokens, the model's maximum.</p>",
-                self.len()
-            ));
-        }
-        html.push_str("</div>");
-        html
-    }
 }
 
 impl std::fmt::Display for Encoding {
@@ -320,48 +267,6 @@ impl Batch {
     pub fn seq_len(&self) -> usize {
         self.encodings.first().map_or(0, Encoding::len)
     }
-
-    /// Renders the batch as a token grid, a row per text; padding is greyed out.
-    ///
-    /// ```
-    /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// let html = tok.encode_batch(&["short", "a longer one"])?.to_html();
-    /// assert!(html.contains("[PAD]"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn to_html(&self) -> String {
-        let mut html = format!(
-            "<div style=\"overflow-x:auto\"><table style=\"{}\">",
-            html_table_style()
-        );
-        html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">text</th>"));
-        for i in 0..self.seq_len() {
-            html.push_str(&format!("<th style=\"{HEAD_CELL}\">{i}</th>"));
-        }
-        html.push_str("</tr>");
-        for (row, encoding) in self.encodings.iter().enumerate() {
-            html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">{row}</th>"));
-            for i in 0..encoding.len() {
-                let style = if encoding.attention_mask[i] == 0 {
-                    PAD_CELL
-                } else if encoding.special_tokens_mask[i] == 1 {
-                    SPECIAL_CELL
-                } else {
-                    CELL
-                };
-                html.push_str(&format!(
-                    "<td style=\"{style}\" title=\"id {} · mask {}\">{}</td>",
-                    encoding.ids[i],
-                    encoding.attention_mask[i],
-                    escape(&encoding.tokens[i])
-                ));
-            }
-            html.push_str("</tr>");
-        }
-        html.push_str("</table></div>");
-        html
-    }
 }
 
 impl std::fmt::Display for Batch {
@@ -375,10 +280,9 @@ impl std::fmt::Display for Batch {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample(tokens: &[&str], mask: &[u32]) -> Encoding {
+impl Encoding {
+    /// A hand-made encoding for unit tests; special tokens are those in brackets.
+    pub(crate) fn sample(tokens: &[&str], mask: &[u32]) -> Encoding {
         let n = tokens.len();
         Encoding {
             tokens: tokens.iter().map(|t| t.to_string()).collect(),
@@ -394,35 +298,15 @@ mod tests {
             truncated: false,
         }
     }
+}
 
-    #[test]
-    fn html_table_escapes_tokens_and_marks_specials() {
-        let enc = sample(&["[CLS]", "<b>", "[SEP]"], &[1, 1, 1]);
-        let html = enc.to_html();
-        assert!(html.contains("&lt;b&gt;"));
-        assert!(!html.contains("<b>"));
-        // Two special tokens, shaded in each of the five rows.
-        assert_eq!(html.matches(SPECIAL_CELL).count(), 10);
-        assert!(html.contains("attention mask"));
-    }
-
-    #[test]
-    fn batch_grid_greys_out_padding() {
-        let batch = Batch::new(vec![
-            sample(&["[CLS]", "a", "[SEP]", "[PAD]"], &[1, 1, 1, 0]),
-            sample(&["[CLS]", "a", "b", "[SEP]"], &[1, 1, 1, 1]),
-        ]);
-        let html = batch.to_html();
-        assert_eq!(html.matches(PAD_CELL).count(), 1);
-        assert_eq!(
-            batch.to_string(),
-            "0: [CLS] a [SEP] [PAD]\n1: [CLS] a b [SEP]\n"
-        );
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn plain_text_has_a_line_per_token() {
-        let enc = sample(&["[CLS]", "a", "[SEP]"], &[1, 1, 1]);
+        let enc = Encoding::sample(&["[CLS]", "a", "[SEP]"], &[1, 1, 1]);
         assert_eq!(enc.to_string().lines().count(), 4);
     }
 }

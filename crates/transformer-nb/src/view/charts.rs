@@ -1,0 +1,287 @@
+//! The pictures of each result: which matrix becomes which heatmap, which values become
+//! curves, at which size. The drawing itself is in [`plot`](super::plot).
+
+use super::html::shorten;
+use super::plot::{Colormap, Figure, HeatmapSpec, LineChart, Plot, Series};
+use crate::bert::BertOutput;
+use crate::embed::Embeddings;
+use crate::error::{Error, Result};
+use crate::positional::{Layout, PositionalEncoding};
+
+/// The positional heatmap and curves: as wide as JupyterLab's output area at its default
+/// width (about 800 px), so the PNG shows at its pixel size without being scaled down.
+const POSITIONAL_HEATMAP_SIZE: (u32, u32) = (760, 440);
+const POSITIONAL_CURVES_SIZE: (u32, u32) = (760, 380);
+/// Square-ish: positions against positions.
+const POSITION_SIMILARITY_SIZE: (u32, u32) = (600, 520);
+
+/// Pixels per token in an attention heatmap, so that rotated token labels fit their column;
+/// the side stays between these bounds (short sentences stay legible, long ones fit a screen).
+const ATTENTION_CELL: u32 = 28;
+const ATTENTION_SIDE: (u32, u32) = (360, 900);
+/// Extra width for the colour bar and token labels, extra height for the title.
+const ATTENTION_MARGIN: (u32, u32) = (160, 40);
+
+/// Side of one head's panel in the all-heads grid, with and without token labels.
+const HEAD_PANEL_LABELLED: u32 = 230;
+const HEAD_PANEL_BARE: u32 = 170;
+/// Token labels in the grid only up to this many tokens: beyond it they overlap.
+const HEAD_PANEL_MAX_LABELS: usize = 16;
+/// Panels per row in the all-heads grid (12 heads: 3 rows of 4).
+const HEAD_COLUMNS: usize = 4;
+
+/// Pixels per text in the embeddings' similarity heatmap; texts are cut to fit the labels.
+const EMBEDDING_CELL: u32 = 36;
+const EMBEDDING_LABEL_CHARS: usize = 28;
+
+impl PositionalEncoding {
+    /// The matrix as a heatmap: positions up the y axis, dimensions along x, red −1 to blue +1,
+    /// as the Python tutorial's `pcolormesh` shows it.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let plot = positional_encoding(50, 128)?.heatmap();
+    /// let svg = plot.to_svg();
+    /// assert!(svg.contains("Position") && svg.contains("Depth"));
+    /// assert!(plot.to_png()?.len() < 100_000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn heatmap(&self) -> Plot {
+        let (positions, d_model) = self.shape();
+        let layout = match self.layout() {
+            Layout::Interleaved => "interleaved",
+            Layout::Concatenated => "concatenated",
+        };
+        let spec = HeatmapSpec::new(self.values().to_vec(), positions, d_model)
+            .title(format!(
+                "Positional encoding ({positions} positions × {d_model} dimensions, {layout})"
+            ))
+            .axes("Depth (dimension i)", "Position")
+            .colors(Colormap::RdBu, (-1.0, 1.0));
+        Plot::new(Figure::Heatmap(spec), POSITIONAL_HEATMAP_SIZE)
+    }
+
+    /// The values of some dimensions along the positions, one curve each: low dimensions
+    /// oscillate fast, high ones slowly. Dimensions out of range are left out and named in
+    /// the title.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let svg = positional_encoding(50, 128)?.curves(&[4, 5, 6, 7]).to_svg();
+    /// assert!(svg.contains("dim 4 (sin)") && svg.contains("dim 7 (cos)"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn curves(&self, dims: &[usize]) -> Plot {
+        let (positions, d_model) = self.shape();
+        let (valid, invalid): (Vec<usize>, Vec<usize>) = dims.iter().partition(|&&d| d < d_model);
+        let series = valid
+            .iter()
+            .map(|&d| Series {
+                label: format!("dim {d} ({})", self.wave_of(d)),
+                points: (0..positions)
+                    .map(|p| (p as f64, f64::from(self.values()[p * d_model + d])))
+                    .collect(),
+            })
+            .collect();
+        let mut title = "Positional encoding by dimension".to_string();
+        if !invalid.is_empty() {
+            title.push_str(&format!(
+                " (left out {invalid:?}: dimensions go from 0 to {})",
+                d_model - 1
+            ));
+        }
+        let chart = LineChart {
+            title,
+            x_desc: "Position".into(),
+            y_desc: "Value".into(),
+            series,
+        };
+        Plot::new(Figure::Lines(chart), POSITIONAL_CURVES_SIZE)
+    }
+
+    /// The [similarity matrix](Self::similarity_matrix) as a heatmap.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let svg = positional_encoding(50, 128)?.similarity().to_svg();
+    /// assert!(svg.contains("Dot product"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn similarity(&self) -> Plot {
+        let (positions, d_model) = self.shape();
+        let matrix: Vec<f32> = self.similarity_matrix().into_iter().flatten().collect();
+        let max = d_model as f32 / 2.0;
+        let min = matrix.iter().copied().fold(max, f32::min);
+        let spec = HeatmapSpec::new(matrix, positions, positions)
+            .title("Dot product of position vectors PE(p) · PE(q)")
+            .axes("Position q", "Position p")
+            .colors(Colormap::Viridis, (min, max));
+        Plot::new(Figure::Heatmap(spec), POSITION_SIMILARITY_SIZE)
+    }
+}
+
+impl BertOutput {
+    /// Heatmap of one head's attention in the first sequence: which token (column) each token
+    /// (row) attends to, both axes labelled with the tokens.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
+    /// assert!(out.attention_heatmap(5, 3)?.to_svg().contains("novel"));
+    /// assert!(out.attention_heatmap(6, 0).is_err()); // MiniLM has layers 0..6
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attention_heatmap(&self, layer: usize, head: usize) -> Result<Plot> {
+        self.attention_heatmap_of(0, layer, head)
+    }
+
+    /// Like [`attention_heatmap`](Self::attention_heatmap), for sequence `sequence` of a batch.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let out = bert.forward_batch(&bert.tokenizer().encode_batch(&["a cat", "a dog"])?)?;
+    /// assert!(out.attention_heatmap_of(1, 0, 0)?.to_svg().contains("dog"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attention_heatmap_of(&self, sequence: usize, layer: usize, head: usize) -> Result<Plot> {
+        let map: Vec<f32> = self
+            .attention(sequence, layer, head)?
+            .into_iter()
+            .flatten()
+            .collect();
+        let tokens = self.real_tokens(sequence)?;
+        let n = tokens.len();
+        let side = (ATTENTION_CELL.saturating_mul(n as u32))
+            .saturating_add(220)
+            .clamp(ATTENTION_SIDE.0, ATTENTION_SIDE.1);
+        let spec = attention_spec(map, tokens, Some(tokens.to_vec())).title(format!(
+            "Attention, layer {layer}, head {head} (rows attend to columns)"
+        ));
+        Ok(Plot::new(
+            Figure::Heatmap(spec),
+            (side + ATTENTION_MARGIN.0, side + ATTENTION_MARGIN.1),
+        ))
+    }
+
+    /// Every head of one layer (first sequence) as small multiples on one colour scale.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
+    /// assert_eq!(out.attention_heads(0)?.to_svg().matches("<image").count(), 13); // 12 heads + colour bar
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attention_heads(&self, layer: usize) -> Result<Plot> {
+        Error::check_index("layer", layer, self.attentions().len())?;
+        let heads = self.attentions()[layer].dim(1)?;
+        let tokens = self.real_tokens(0)?;
+        let labels = (tokens.len() <= HEAD_PANEL_MAX_LABELS).then(|| tokens.to_vec());
+        let panels = (0..heads)
+            .map(|h| {
+                let map = self.attention(0, layer, h)?.into_iter().flatten().collect();
+                Ok(attention_spec(map, tokens, labels.clone()).title(format!("head {h}")))
+            })
+            .collect::<Result<Vec<HeatmapSpec>>>()?;
+        let columns = heads.clamp(1, HEAD_COLUMNS);
+        let rows = heads.div_ceil(columns) as u32;
+        let panel = if labels.is_some() {
+            HEAD_PANEL_LABELLED
+        } else {
+            HEAD_PANEL_BARE
+        };
+        let figure = Figure::Grid {
+            title: format!("Attention of every head, layer {layer}"),
+            panels,
+            columns,
+        };
+        Ok(Plot::new(
+            figure,
+            (columns as u32 * panel + 80, rows * panel + 40),
+        ))
+    }
+}
+
+/// An attention map: probabilities from 0 to 1 in viridis, token axes.
+fn attention_spec(map: Vec<f32>, tokens: &[String], labels: Option<Vec<String>>) -> HeatmapSpec {
+    let n = tokens.len();
+    HeatmapSpec::new(map, n, n)
+        .axes("key", "query")
+        .labels(labels)
+        .colors(Colormap::Viridis, (0.0, 1.0))
+}
+
+impl Embeddings {
+    /// The [similarity](Self::similarity) matrix as a heatmap labelled with the texts.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let svg = bert.embed(&["a cat", "a dog"])?.heatmap().to_svg();
+    /// assert!(svg.contains("a cat"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn heatmap(&self) -> Plot {
+        let n = self.len();
+        let matrix: Vec<f32> = self.similarity().into_iter().flatten().collect();
+        let low = matrix.iter().copied().fold(1.0, f32::min).min(0.0);
+        let labels = self
+            .texts()
+            .iter()
+            .map(|t| shorten(t, EMBEDDING_LABEL_CHARS))
+            .collect();
+        let side = EMBEDDING_CELL
+            .saturating_mul(n as u32)
+            .saturating_add(260)
+            .min(900);
+        let spec = HeatmapSpec::new(matrix, n, n)
+            .title("Cosine similarity of sentence embeddings")
+            .labels(Some(labels))
+            .colors(Colormap::Viridis, (low, 1.0));
+        Plot::new(Figure::Heatmap(spec), (side + 240, side + 80))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::embed::{Embeddings, Pooling};
+    use crate::positional::positional_encoding;
+    use crate::view::plot::tests::{brightness_spread, decode_png};
+
+    #[test]
+    fn positional_heatmaps_stay_small_at_512_by_768() {
+        for (n, d) in [(50, 128), (512, 768)] {
+            let plot = positional_encoding(n, d).unwrap().heatmap();
+            let (svg, png) = (plot.to_svg(), plot.to_png().unwrap());
+            assert!(svg.len() < 150_000, "{n}×{d}: SVG {} bytes", svg.len());
+            assert!(png.len() < 150_000, "{n}×{d}: PNG {} bytes", png.len());
+            let (w, h, pixels, channels) = decode_png(&png);
+            assert_eq!((w, h), (760, 440));
+            assert!(brightness_spread(&pixels, channels) > 30.0);
+        }
+    }
+
+    #[test]
+    fn curves_name_their_waves_and_skip_bad_dimensions() {
+        let svg = positional_encoding(10, 8)
+            .unwrap()
+            .curves(&[0, 1, 99])
+            .to_svg();
+        assert!(svg.contains("dim 0 (sin)") && svg.contains("dim 1 (cos)"));
+        assert!(svg.contains("left out [99]"));
+    }
+
+    #[test]
+    fn embedding_heatmap_is_labelled_with_the_texts() {
+        let emb = Embeddings::new(
+            vec!["<cat>".into(), "dog".into()],
+            vec![vec![1.0, 0.0], vec![0.6, 0.8]],
+            Pooling::default(),
+        )
+        .unwrap();
+        let svg = emb.heatmap().to_svg();
+        assert!(svg.contains("&lt;cat&gt;") && svg.contains("\ndog\n"));
+    }
+}

@@ -1,0 +1,19 @@
+//! The view layer: how results look in a notebook.
+//!
+//! Everything here reads the domain types ([`Encoding`](crate::Encoding),
+//! [`PositionalEncoding`](crate::PositionalEncoding), [`BertOutput`](crate::BertOutput),
+//! [`Embeddings`](crate::Embeddings)) and nothing in the domain reads it back: the methods a
+//! notebook calls, such as `pe.heatmap()` or `out.attention_heatmap(5, 3)`, are inherent
+//! impls written in this layer.
+//!
+//! - `html`: the table styles (inline, sanitizer-safe) and escaping;
+//! - `tables`: `to_html()` of encodings, batches, outputs and similarities;
+//! - `charts`: which result becomes which picture, at which size;
+//! - [`plot`]: [`Plot`](plot::Plot) and its drawing, as PNG and SVG from one description;
+//! - `evcxr`: the `evcxr_display` hooks, each printing one MIME bundle.
+
+mod charts;
+mod evcxr;
+pub(crate) mod html;
+pub mod plot;
+mod tables;

@@ -1,0 +1,107 @@
+//! What a plot shows, as owned data: the plot keeps its figure and draws it on demand, once as
+//! SVG and once as PNG, with the same drawing code.
+
+use super::color::Colormap;
+
+/// A figure: one of the kinds of picture the library draws.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Figure {
+    /// One heatmap with its colour bar.
+    Heatmap(HeatmapSpec),
+    /// Several heatmaps on one colour scale, `columns` to a row, under one title.
+    Grid {
+        title: String,
+        panels: Vec<HeatmapSpec>,
+        columns: usize,
+    },
+    /// Named curves over a shared x axis.
+    Lines(LineChart),
+}
+
+impl Figure {
+    /// The figure's title, for the one-line text description of a plot.
+    pub(crate) fn title(&self) -> &str {
+        match self {
+            Figure::Heatmap(spec) => &spec.title,
+            Figure::Grid { title, .. } => title,
+            Figure::Lines(chart) => &chart.title,
+        }
+    }
+}
+
+/// A matrix to draw as coloured cells. Row 0 is drawn at the top when the axes carry labels
+/// (tokens, as in an attention matrix) and at the bottom for numeric axes (as matplotlib's
+/// `pcolormesh` draws positions).
+///
+/// Built with [`HeatmapSpec::new`] and chained setters, so that every heatmap of the library is
+/// described in one place and the defaults live here.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct HeatmapSpec {
+    pub values: Vec<f32>,
+    pub rows: usize,
+    pub cols: usize,
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    /// Labels of the rows and of the columns (a square matrix of tokens or texts).
+    pub labels: Option<Vec<String>>,
+    pub colormap: Colormap,
+    pub range: (f32, f32),
+}
+
+impl HeatmapSpec {
+    /// A `rows × cols` heatmap of `values` (row-major), in viridis over `0..1`, untitled.
+    pub fn new(values: Vec<f32>, rows: usize, cols: usize) -> Self {
+        HeatmapSpec {
+            values,
+            rows,
+            cols,
+            title: String::new(),
+            x_desc: String::new(),
+            y_desc: String::new(),
+            labels: None,
+            colormap: Colormap::Viridis,
+            range: (0.0, 1.0),
+        }
+    }
+
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = title.into();
+        self
+    }
+
+    /// Names of the numeric axes (not drawn when the axes carry labels).
+    pub fn axes(mut self, x_desc: &str, y_desc: &str) -> Self {
+        self.x_desc = x_desc.to_string();
+        self.y_desc = y_desc.to_string();
+        self
+    }
+
+    /// Labels for both axes of a square matrix, e.g. tokens; `None` keeps numeric axes.
+    pub fn labels(mut self, labels: Option<Vec<String>>) -> Self {
+        self.labels = labels;
+        self
+    }
+
+    pub fn colors(mut self, colormap: Colormap, range: (f32, f32)) -> Self {
+        self.colormap = colormap;
+        self.range = range;
+        self
+    }
+}
+
+/// One named curve.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Curves over a shared x axis, with a legend.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LineChart {
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    pub series: Vec<Series>,
+}

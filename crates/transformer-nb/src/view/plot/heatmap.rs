@@ -1,0 +1,211 @@
+//! Heatmaps: a matrix as coloured cells, with numeric or token axes and a colour bar.
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::backend::{Area, FONT_FAMILY, Placement, plot_error};
+use super::figure::HeatmapSpec;
+use super::raster::Raster;
+use crate::error::Result;
+
+/// Width of the colour bar with its tick labels, at the right of every heatmap.
+const COLORBAR_WIDTH: u32 = 80;
+/// Size of token labels and tick labels (plotters' sizes: the SVG writes 1/1.24 of it).
+const LABEL_FONT: f64 = 13.0;
+/// Labels longer than this many pixels are cut off by the picture's edge rather than
+/// squeezing the matrix.
+const MAX_LABEL_AREA: u32 = 170;
+
+/// One heatmap with its colour bar.
+pub(crate) fn draw_single<'s, DB: DrawingBackend>(
+    root: &Area<DB>,
+    spec: &'s HeatmapSpec,
+    size: (u32, u32),
+) -> Result<Vec<Placement<'s>>> {
+    let (main, bar) = root.split_horizontally(size.0.saturating_sub(COLORBAR_WIDTH));
+    Ok(vec![
+        draw_panel(&main, spec, 18)?,
+        draw_colorbar(&bar, spec)?,
+    ])
+}
+
+/// Several heatmaps on one colour scale (small multiples), `columns` to a row; the first
+/// panel's colours make the colour bar.
+pub(crate) fn draw_grid<'s, DB: DrawingBackend>(
+    root: &Area<DB>,
+    title: &str,
+    panels: &'s [HeatmapSpec],
+    columns: usize,
+    size: (u32, u32),
+) -> Result<Vec<Placement<'s>>> {
+    let Some(first) = panels.first() else {
+        return Err(crate::Error::Plot("nothing to plot".into()));
+    };
+    let columns = columns.clamp(1, panels.len());
+    let rows = panels.len().div_ceil(columns);
+    let root = root.titled(title, (FONT_FAMILY, 22)).map_err(plot_error)?;
+    let (main, bar) = root.split_horizontally(size.0.saturating_sub(COLORBAR_WIDTH));
+    let cells = main.split_evenly((rows, columns));
+    let mut placements = Vec::with_capacity(panels.len() + 1);
+    for (panel, area) in panels.iter().zip(cells.iter()) {
+        placements.push(draw_panel(area, panel, 15)?);
+    }
+    placements.push(draw_colorbar(&bar, first)?);
+    Ok(placements)
+}
+
+/// Pixel width of the longest label: about 0.6 em a character at the size plotters writes
+/// (1/1.24 of the size asked for).
+fn label_width(labels: &[String], font_size: f64) -> u32 {
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    (longest as f64 * font_size / 1.24 * 0.6).ceil() as u32
+}
+
+fn draw_panel<'s, DB: DrawingBackend>(
+    area: &Area<DB>,
+    spec: &'s HeatmapSpec,
+    caption_size: u32,
+) -> Result<Placement<'s>> {
+    let labels = spec.labels.as_deref();
+    let label_area = labels.map(|l| label_width(l, LABEL_FONT).min(MAX_LABEL_AREA) + 8);
+    let mut chart = ChartBuilder::on(area)
+        .caption(&spec.title, (FONT_FAMILY, caption_size))
+        .margin(6)
+        .x_label_area_size(label_area.unwrap_or(40))
+        .y_label_area_size(label_area.unwrap_or(48))
+        .build_cartesian_2d(0f64..spec.cols as f64, 0f64..spec.rows as f64)
+        .map_err(plot_error)?;
+    {
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_mesh().label_style((FONT_FAMILY, LABEL_FONT));
+        if labels.is_some() {
+            mesh.x_labels(0).y_labels(0);
+        } else {
+            mesh.x_desc(&spec.x_desc)
+                .y_desc(&spec.y_desc)
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| format!("{v:.0}"));
+        }
+        mesh.draw().map_err(plot_error)?;
+    }
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    let (width, height) = (xr.end - xr.start, yr.end - yr.start);
+    if let Some(labels) = labels {
+        draw_token_labels(area, labels, (&xr, &yr), spec.rows, spec.cols)?;
+    }
+    Ok(Placement {
+        x: xr.start,
+        y: yr.start,
+        width,
+        height,
+        raster: Raster {
+            values: &spec.values,
+            rows: spec.rows,
+            cols: spec.cols,
+            // Numeric y axes grow upwards, as pcolormesh draws positions.
+            flip_rows: labels.is_none(),
+            colormap: spec.colormap,
+            range: spec.range,
+        },
+    })
+}
+
+/// Token labels along both axes: rotated under the columns, right-aligned left of the rows;
+/// every n-th one when cells are smaller than the text.
+fn draw_token_labels<DB: DrawingBackend>(
+    area: &Area<DB>,
+    labels: &[String],
+    (xr, yr): (&std::ops::Range<i32>, &std::ops::Range<i32>),
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    let base = area.get_base_pixel();
+    let style = |pos: Pos| {
+        (FONT_FAMILY, LABEL_FONT)
+            .into_text_style(area)
+            .pos(pos)
+            .color(&BLACK)
+    };
+    let cell = f64::from(xr.end - xr.start) / cols.max(1) as f64;
+    let every = (LABEL_FONT / cell).ceil().max(1.0) as usize;
+    let under = style(Pos::new(HPos::Left, VPos::Center)).transform(FontTransform::Rotate90);
+    for (i, label) in labels.iter().enumerate().take(cols).step_by(every) {
+        let x = xr.start - base.0 + ((i as f64 + 0.5) * cell) as i32;
+        area.draw(&Text::new(
+            label.as_str(),
+            (x, yr.end - base.1 + 4),
+            under.clone(),
+        ))
+        .map_err(plot_error)?;
+    }
+    let cell = f64::from(yr.end - yr.start) / rows.max(1) as f64;
+    let every = (LABEL_FONT / cell).ceil().max(1.0) as usize;
+    let left = style(Pos::new(HPos::Right, VPos::Center));
+    for (i, label) in labels.iter().enumerate().take(rows).step_by(every) {
+        let y = yr.start - base.1 + ((i as f64 + 0.5) * cell) as i32;
+        area.draw(&Text::new(
+            label.as_str(),
+            (xr.start - base.0 - 4, y),
+            left.clone(),
+        ))
+        .map_err(plot_error)?;
+    }
+    Ok(())
+}
+
+/// Steps of the colour bar's gradient: smooth at any bar height this library draws.
+const COLORBAR_STEPS: usize = 128;
+
+fn draw_colorbar<'s, DB: DrawingBackend>(
+    area: &Area<DB>,
+    spec: &'s HeatmapSpec,
+) -> Result<Placement<'s>> {
+    let (low, high) = spec.range;
+    let (low, high) = if high > low {
+        (low, high)
+    } else {
+        (low - 0.5, low + 0.5)
+    };
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(40)
+        .margin_bottom(48)
+        .margin_left(6)
+        .margin_right(4)
+        .right_y_label_area_size(46)
+        .build_cartesian_2d(0f64..1f64, f64::from(low)..f64::from(high))
+        .map_err(plot_error)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .label_style((FONT_FAMILY, LABEL_FONT))
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .draw()
+        .map_err(plot_error)?;
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    Ok(Placement {
+        x: xr.start,
+        y: yr.start,
+        width: xr.end - xr.start,
+        height: yr.end - yr.start,
+        raster: Raster {
+            values: gradient(),
+            rows: COLORBAR_STEPS,
+            cols: 1,
+            // The gradient runs from 0 (bottom) to 1 (top), like the axis beside it.
+            flip_rows: true,
+            colormap: spec.colormap,
+            range: (0.0, 1.0),
+        },
+    })
+}
+
+/// `COLORBAR_STEPS` values from 0 to 1, made once.
+fn gradient() -> &'static [f32] {
+    static GRADIENT: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    GRADIENT.get_or_init(|| {
+        (0..COLORBAR_STEPS)
+            .map(|i| i as f32 / (COLORBAR_STEPS - 1) as f32)
+            .collect()
+    })
+}

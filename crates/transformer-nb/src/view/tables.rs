@@ -1,0 +1,236 @@
+//! Results as HTML tables: what a notebook shows for an encoding, a batch, a forward pass's
+//! outputs and the similarities of embeddings.
+
+use candle_core::Tensor;
+
+use super::html::{
+    CELL, HEAD_CELL, PAD_CELL, SPECIAL_CELL, TABLE, TEXT_CELL, TEXT_HEAD_CELL, escape, shorten,
+};
+use crate::bert::BertOutput;
+use crate::embed::Embeddings;
+use crate::tokenize::{Batch, Encoding};
+
+/// Longest text shown in a row heading of the similarity table.
+const ROW_TEXT_CHARS: usize = 48;
+
+/// The style of token `i`'s cell: padding greyed, special tokens tinted.
+fn token_style(encoding: &Encoding, i: usize) -> &'static str {
+    if encoding.attention_mask()[i] == 0 {
+        PAD_CELL
+    } else if encoding.special_tokens_mask()[i] == 1 {
+        SPECIAL_CELL
+    } else {
+        CELL
+    }
+}
+
+impl Encoding {
+    /// Renders the encoding as an HTML table: a column per token, rows for position, token,
+    /// id, type id and attention mask; special tokens are shaded. This is what a notebook shows.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let html = tok.encode("I read a good novel.")?.to_html();
+    /// assert!(html.contains("<td") && html.contains("[CLS]"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_html(&self) -> String {
+        let mut html = format!("<div style=\"overflow-x:auto\"><table style=\"{TABLE}\">");
+        let mut row = |label: &str, value: &dyn Fn(usize) -> String| {
+            html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">{label}</th>"));
+            for i in 0..self.len() {
+                html.push_str(&format!(
+                    "<td style=\"{}\">{}</td>",
+                    token_style(self, i),
+                    value(i)
+                ));
+            }
+            html.push_str("</tr>");
+        };
+        row("position", &|i| i.to_string());
+        row("token", &|i| escape(&self.tokens()[i]));
+        row("id", &|i| self.ids()[i].to_string());
+        row("type id", &|i| self.type_ids()[i].to_string());
+        row("attention mask", &|i| self.attention_mask()[i].to_string());
+        html.push_str("</table>");
+        if self.is_truncated() {
+            html.push_str(&format!(
+                "<p><b>Truncated</b> to {} tokens, the model's maximum.</p>",
+                self.len()
+            ));
+        }
+        html.push_str("</div>");
+        html
+    }
+}
+
+impl Batch {
+    /// Renders the batch as a token grid, a row per text; padding is greyed out.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let html = tok.encode_batch(&["short", "a longer one"])?.to_html();
+    /// assert!(html.contains("[PAD]"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_html(&self) -> String {
+        let mut html = format!(
+            "<div style=\"overflow-x:auto\"><table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">text</th>"
+        );
+        for i in 0..self.seq_len() {
+            html.push_str(&format!("<th style=\"{HEAD_CELL}\">{i}</th>"));
+        }
+        html.push_str("</tr>");
+        for (row, encoding) in self.encodings().iter().enumerate() {
+            html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">{row}</th>"));
+            for i in 0..encoding.len() {
+                html.push_str(&format!(
+                    "<td style=\"{}\" title=\"id {} · mask {}\">{}</td>",
+                    token_style(encoding, i),
+                    encoding.ids()[i],
+                    encoding.attention_mask()[i],
+                    escape(&encoding.tokens()[i])
+                ));
+            }
+            html.push_str("</tr>");
+        }
+        html.push_str("</table></div>");
+        html
+    }
+}
+
+impl BertOutput {
+    /// An HTML summary: the shape of every output.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let out = bert.forward(&bert.tokenizer().encode("hi")?)?;
+    /// assert!(out.to_html().contains("last_hidden_state"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_html(&self) -> String {
+        let mut html = format!(
+            "<table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">output</th><th style=\"{HEAD_CELL}\">shape</th></tr>"
+        );
+        for (name, value) in self.shapes() {
+            html.push_str(&format!(
+                "<tr><td style=\"{TEXT_CELL}\">{}</td><td style=\"{CELL}\">{}</td></tr>",
+                escape(&name),
+                escape(&value)
+            ));
+        }
+        html.push_str("</table>");
+        html
+    }
+
+    /// `(output, shape)` pairs, as the HTML table and the plain-text summary list them.
+    pub(crate) fn shapes(&self) -> Vec<(String, String)> {
+        let shape = |t: &Tensor| format!("{:?}", t.dims());
+        let mut rows = vec![(
+            "last_hidden_state".to_string(),
+            shape(self.last_hidden_state()),
+        )];
+        if let Some(first) = self.hidden_states().first() {
+            rows.push((
+                format!("hidden_states ({} tensors)", self.hidden_states().len()),
+                shape(first),
+            ));
+        }
+        if let Some(first) = self.attentions().first() {
+            rows.push((
+                format!("attentions ({} layers)", self.attentions().len()),
+                shape(first),
+            ));
+        }
+        rows.push((
+            "pooler_output".into(),
+            self.pooler_output()
+                .map_or("none (no pooler weights)".into(), shape),
+        ));
+        rows
+    }
+}
+
+impl Embeddings {
+    /// An HTML table of the similarities, a row and a column per text.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert!(bert.embed(&["a cat", "a dog"])?.to_html().contains("<table"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_html(&self) -> String {
+        let mut html = format!("<table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\"></th>");
+        for i in 0..self.len() {
+            html.push_str(&format!("<th style=\"{HEAD_CELL}\">{i}</th>"));
+        }
+        html.push_str("</tr>");
+        for (i, row) in self.similarity().iter().enumerate() {
+            html.push_str(&format!(
+                "<tr><th style=\"{TEXT_HEAD_CELL}\">{i}: {}</th>",
+                escape(&shorten(&self.texts()[i], ROW_TEXT_CHARS))
+            ));
+            for value in row {
+                html.push_str(&format!("<td style=\"{CELL}\">{value:.3}</td>"));
+            }
+            html.push_str("</tr>");
+        }
+        html.push_str("</table>");
+        html
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::Pooling;
+
+    #[test]
+    fn encoding_table_escapes_tokens_and_marks_specials() {
+        let enc = Encoding::sample(&["[CLS]", "<b>", "[SEP]"], &[1, 1, 1]);
+        let html = enc.to_html();
+        assert!(html.contains("&lt;b&gt;"));
+        assert!(!html.contains("<b>"));
+        // Two special tokens, shaded in each of the five rows.
+        assert_eq!(html.matches(SPECIAL_CELL).count(), 10);
+        assert!(html.contains("attention mask"));
+    }
+
+    #[test]
+    fn batch_grid_greys_out_padding() {
+        let batch = Batch::new(vec![
+            Encoding::sample(&["[CLS]", "a", "[SEP]", "[PAD]"], &[1, 1, 1, 0]),
+            Encoding::sample(&["[CLS]", "a", "b", "[SEP]"], &[1, 1, 1, 1]),
+        ]);
+        let html = batch.to_html();
+        assert_eq!(html.matches(PAD_CELL).count(), 1);
+        assert_eq!(html.matches(SPECIAL_CELL).count(), 4);
+    }
+
+    #[test]
+    fn similarity_table_escapes_the_texts() {
+        let emb = Embeddings::new(
+            vec!["<cat>".into(), "dog".into()],
+            vec![vec![1.0, 0.0], vec![0.6, 0.8]],
+            Pooling::default(),
+        )
+        .unwrap();
+        let html = emb.to_html();
+        assert!(html.contains("0: &lt;cat&gt;") && html.contains("0.600"));
+    }
+
+    #[test]
+    fn tables_are_sanitizer_safe() {
+        // Untrusted JupyterLab drops scripts, <style> blocks, ids and classes it does not know.
+        let batch = Batch::new(vec![Encoding::sample(&["[CLS]", "x", "[SEP]"], &[1, 1, 1])]);
+        for html in [batch.to_html(), batch.encodings()[0].to_html()] {
+            for banned in ["<script", "<style", " id=", " class=", "<svg"] {
+                assert!(!html.contains(banned), "{banned} in {html}");
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+"""Committed notebooks opened as a clone gives them: untrusted, not run. Every picture output
+must show (as its PNG), in JupyterLab 4 and 3.6 in Chromium and in nbconvert's HTML, and the
+tables must keep their look through JupyterLab's sanitizer."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import NOTEBOOKS, REPO, artifacts_dir, browser, lab_server, wait_for
+
+COMMITTED = sorted(NOTEBOOKS.glob("*.ipynb")) + sorted((NOTEBOOKS / "vi").glob("*.ipynb"))
+LABS = {
+    "jupyterlab4": Path(sys.executable).parent / "jupyter",
+    "jupyterlab3": REPO / ".venv-lab3" / "bin" / "jupyter",
+}
+TOKEN = "transformer-nb-untrusted"
+
+# The share of an image's pixels that are coloured (not grey: text and axes are grey, heatmap
+# cells and curves are not), read back through a canvas. A picture whose heatmap cells went
+# missing (an SVG whose embedded image a sanitizer stripped, say) has next to none.
+COLOURED_SHARE = """
+function colouredShare(img) {
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  const context = canvas.getContext('2d');
+  context.drawImage(img, 0, 0);
+  const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  let coloured = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+    if (Math.abs(r - g) > 30 || Math.abs(g - b) > 30 || Math.abs(r - b) > 30) coloured++;
+  }
+  return coloured / (data.length / 4);
+}
+"""
+# Pictures must have at least this share of coloured pixels (a line chart has about 4 %).
+MIN_COLOURED = 0.01
+
+# The notebook of the tab on show (other tabs stay in the page, hidden).
+CURRENT_NOTEBOOK = """
+const CURRENT = '.jp-NotebookPanel:not(.lm-mod-hidden):not(.p-mod-hidden) .jp-Notebook';
+"""
+
+# For one cell (by its index among all cells), scrolled into view: its images, the MIME types
+# of those that are visible (loaded, with a size on screen), and any output text that mentions
+# trust ("Cannot display an untrusted SVG").
+CELL_STATE = COLOURED_SHARE + CURRENT_NOTEBOOK + """
+const cell = document.querySelectorAll(CURRENT + ' .jp-Cell')[arguments[0]];
+if (!cell) return null;
+cell.scrollIntoView({block: 'center'});
+const images = [...cell.querySelectorAll('.jp-OutputArea-output img')];
+const visible = images.filter(img => img.complete && img.naturalWidth > 0 &&
+  img.getBoundingClientRect().width > 0 && img.getBoundingClientRect().height > 0);
+const mimes = visible.map(img => {
+  const output = img.closest('[data-mime-type]');
+  return [output ? output.getAttribute('data-mime-type') : 'unknown', colouredShare(img)];
+});
+const texts = [...cell.querySelectorAll('.jp-OutputArea-output')].map(o => o.innerText);
+return [images.length, mimes, texts.filter(t => /untrusted/i.test(t))];
+"""
+
+
+def picture_cells(nb):
+    """Indices (among all cells) of the cells whose committed outputs hold a picture."""
+    return [
+        i for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        and any("image/png" in out.get("data", {}) for out in cell.get("outputs", []))
+    ]
+
+
+def test_every_committed_picture_has_a_png_an_svg_and_a_description():
+    pictures = 0
+    for path in COMMITTED:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                if "image/svg+xml" in data or "image/png" in data:
+                    pictures += 1
+                    assert {"image/png", "image/svg+xml", "text/plain"} <= set(data), (path, list(data))
+                    assert data["text/plain"].startswith("Plot: "), data["text/plain"]
+                    size = sum(len(v) for v in data.values())
+                    assert size < 250_000, f"{path.name}: a {size}-byte picture"
+    assert pictures >= 12, pictures
+
+
+def test_every_committed_notebook_but_one_has_pictures():
+    without = [p.name for p in COMMITTED if not picture_cells(nbformat.read(p, as_version=4))]
+    assert without == ["01-tokenization.ipynb"], without
+
+
+@pytest.mark.parametrize("lab", sorted(LABS))
+def test_committed_notebooks_show_every_picture_untrusted(lab):
+    jupyter = LABS[lab]
+    if not jupyter.exists():
+        pytest.fail(f"{jupyter} is missing: run scripts/setup.sh")
+    shots = artifacts_dir(f"untrusted-{lab}")
+    with lab_server(jupyter, f"untrusted-{lab}", TOKEN) as base:
+        driver = browser()
+        try:
+            for path in COMMITTED:
+                nb = nbformat.read(path, as_version=4)
+                expected = picture_cells(nb)  # 01-tokenization has tables only
+                relative = path.relative_to(REPO).as_posix()
+                # ?reset: a fresh workspace, with only this notebook open.
+                driver.get(f"{base}/lab/tree/{relative}?reset&token={TOKEN}")
+                wait_for(
+                    driver,
+                    CURRENT_NOTEBOOK
+                    + f"return document.querySelectorAll(CURRENT + ' .jp-Cell').length >= {len(nb.cells)}",
+                    120, f"{path.name} to open", artifacts=f"untrusted-{lab}",
+                )
+                # Nothing was run: the outputs on screen are the committed ones, and untrusted.
+                for index in range(len(nb.cells)):
+                    deadline = time.monotonic() + 20
+                    while True:
+                        images, mimes, warnings = driver.execute_script(CELL_STATE, index)
+                        assert not warnings, f"{path.name}, cell {index}: {warnings}"
+                        if index not in expected or (images and len(mimes) == images):
+                            # Untrusted, the PNG is what shows, not the SVG.
+                            assert all(m == "image/png" for m, _ in mimes), (path.name, index, mimes)
+                            assert all(share > MIN_COLOURED for _, share in mimes), (path.name, index, mimes)
+                            break
+                        if time.monotonic() > deadline:
+                            driver.save_screenshot(str(shots / f"{path.stem}-cell{index}.png"))
+                            pytest.fail(
+                                f"{lab}: {path.name}, cell {index}: {len(mimes)} of {images} "
+                                "pictures visible"
+                            )
+                        time.sleep(0.5)
+                    if index == (expected or [0])[0]:
+                        driver.save_screenshot(str(shots / f"{path.stem}.png"))
+                if path.name == "00-tutorial.ipynb":
+                    check_table_styles(driver, lab)
+                assert_untrusted(driver, lab, path.name)
+        finally:
+            driver.quit()
+
+
+def assert_untrusted(driver, lab, name):
+    """The front end itself says the notebook is not trusted (so the test saw the PNG path)."""
+    trusted = driver.execute_script(
+        """const app = window.jupyterapp || window.jupyterlab;
+           const w = app && app.shell.currentWidget;
+           if (!w || !w.content || !w.content.widgets) return null;
+           return w.content.widgets.some(cell => cell.model.trusted);"""
+    )
+    assert trusted is False, f"{lab}: {name} was trusted"
+
+
+def check_table_styles(driver, lab):
+    """Special tokens keep their tint and padding keeps its grey through the sanitizer."""
+    colours = driver.execute_script(
+        """return [...document.querySelectorAll('.jp-RenderedHTMLCommon td')]
+             .filter(td => td.innerText === '[CLS]' || td.innerText === '[PAD]')
+             .map(td => [td.innerText, getComputedStyle(td).backgroundColor,
+                         getComputedStyle(td).fontWeight]);"""
+    )
+    cls = [c for c in colours if c[0] == "[CLS]"]
+    pad = [c for c in colours if c[0] == "[PAD]"]
+    assert cls and pad, colours
+    assert all(c[1] == "rgb(232, 240, 254)" and c[2] in ("700", "bold") for c in cls), (lab, cls)
+    assert all(c[1] == "rgb(245, 245, 245)" for c in pad), (lab, pad)
+
+
+def test_nbconvert_html_shows_every_picture(tmp_path):
+    jupyter = LABS["jupyterlab4"]
+    shots = artifacts_dir("nbconvert")
+    driver = browser()
+    try:
+        for path in COMMITTED:
+            nb = nbformat.read(path, as_version=4)
+            expected = sum(
+                1 for cell in nb.cells for out in cell.get("outputs", [])
+                if "image/png" in out.get("data", {})
+            )
+            html = tmp_path / f"{path.stem}.html"
+            subprocess.run(
+                [str(jupyter), "nbconvert", "--to", "html", "--output-dir", str(tmp_path), str(path)],
+                check=True, capture_output=True,
+            )
+            driver.get(html.as_uri())
+            shares = driver.execute_script(
+                COLOURED_SHARE + """
+                return [...document.querySelectorAll('.jp-OutputArea-output > img')]
+                  .filter(img => img.complete && img.naturalWidth > 0 &&
+                                 img.getBoundingClientRect().width > 0 &&
+                                 img.getBoundingClientRect().height > 0)
+                  .map(colouredShare);"""
+            )
+            first = driver.find_elements("css selector", ".jp-OutputArea-output > img")
+            if first:
+                driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", first[0])
+            driver.save_screenshot(str(shots / f"{path.stem}.png"))
+            assert len(shares) == expected, f"{path.name}: {len(shares)} of {expected} pictures visible"
+            assert all(share > MIN_COLOURED for share in shares), (path.name, shares)
+    finally:
+        driver.quit()
