@@ -43,6 +43,16 @@ done
 step "kernel, JupyterLab, browser (scripts/setup.sh)"
 scripts/setup.sh
 
+step "shellcheck (Debian package; the lifecycle-script test lints every script with it)"
+if command -v shellcheck >/dev/null 2>&1; then
+  shellcheck --version | sed -n 2p
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get install -y -qq shellcheck >/dev/null || { apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null; }
+  shellcheck --version | sed -n 2p
+else
+  echo "skipped: install shellcheck to run the lint test"
+fi
+
 step "end-to-end: notebooks in the kernel, JupyterLab in Chromium, SageMaker simulation"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 HF_HUB_OFFLINE=1 .venv/bin/python -m pytest tests/e2e -v -p no:cacheprovider

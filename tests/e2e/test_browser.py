@@ -1,6 +1,6 @@
 """JupyterLab 4 in a real browser: serve the repository on localhost, open the tutorial in
 headless Chromium (Debian's, driven through chromedriver), run it from the UI, and check that
-the token table and the SVG plots are rendered in the page."""
+the token table and the plots are rendered in the page (trusted, so as SVG)."""
 
 import shutil
 import sys
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import NOTEBOOKS, artifacts_dir, browser, lab_server, wait_for
+from test_untrusted import check_table_styles
 
 # The JupyterLab 4 of .venv, which runs these tests.
 REPO_JUPYTER = Path(sys.executable).parent / "jupyter"
@@ -65,6 +66,8 @@ def test_tutorial_runs_in_jupyterlab_and_renders_tables_and_plots(jupyterlab):
         svg_outputs = driver.execute_script(
             "return document.querySelectorAll('.jp-OutputArea-output[data-mime-type=\"image/svg+xml\"] img, .jp-RenderedSVG img, .jp-RenderedSVG svg').length"
         )
+        # Trusted now (it ran here): the tables look as they do untrusted.
+        check_table_styles(driver, "jupyterlab4, trusted")
         driver.execute_script("document.querySelector('.jp-Notebook').scrollTop = 0")
         driver.save_screenshot(str(artifacts_dir("browser") / "tutorial-top.png"))
         driver.execute_script(
