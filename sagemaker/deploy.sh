@@ -4,13 +4,16 @@
 # instance on Amazon Linux 2023 / JupyterLab 4 that uses them.
 #
 # Usage: sagemaker/deploy.sh --role-arn ARN [--repo-url URL] [--name NAME]
-#                            [--instance-type TYPE] [--volume-gb N] [--cloudformation] [--dry-run]
+#                            [--instance-type TYPE] [--volume-gb N] [--idle-stop-minutes N]
+#                            [--backup-s3-uri s3://BUCKET/PREFIX] [--cloudformation] [--dry-run]
 #        sagemaker/deploy.sh --render-template FILE
-#   --role-arn        an IAM role SageMaker may assume (AmazonSageMakerFullAccess or narrower)
-#   --repo-url        git URL of this repository; becomes the instance's default code repository
-#   --cloudformation  deploy sagemaker/cloudformation.yaml as a stack instead of direct calls
-#   --render-template write cloudformation.yaml with the scripts filled in (for the console)
-#   --dry-run         print the AWS calls instead of making them
+#   --role-arn          an IAM role SageMaker may assume (AmazonSageMakerFullAccess or narrower)
+#   --repo-url          git URL of this repository; becomes the instance's default code repository
+#   --idle-stop-minutes stop the instance after N minutes without activity (default 60; 0: never)
+#   --backup-s3-uri     back ~/SageMaker up there on a schedule and before an idle stop
+#   --cloudformation    deploy sagemaker/cloudformation.yaml as a stack instead of direct calls
+#   --render-template   write cloudformation.yaml with the scripts filled in (for the console)
+#   --dry-run           print the AWS calls instead of making them
 # Credentials come from the AWS CLI's usual sources (profile, environment, SSO); none are stored.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +26,8 @@ repo_url=
 dry_run=0
 cloudformation=0
 render=
+idle_stop_minutes=60
+backup_s3_uri=
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) name=${2:?}; shift ;;
@@ -33,14 +38,33 @@ while [ $# -gt 0 ]; do
     --cloudformation) cloudformation=1 ;;
     --render-template) render=${2:?}; shift ;;
     --dry-run) dry_run=1 ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    --idle-stop-minutes) idle_stop_minutes=${2:?}; shift ;;
+    --backup-s3-uri) backup_s3_uri=${2:?}; shift ;;
+    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "deploy: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 
-on_create=$(base64 -w0 "$here/on-create.sh")
-on_start=$(base64 -w0 "$here/on-start.sh")
+case "$idle_stop_minutes" in
+  '' | *[!0-9]*) echo "deploy: --idle-stop-minutes takes a whole number of minutes (0: never stop)" >&2; exit 2 ;;
+esac
+# The URI goes into a shell script: allow only what S3 bucket names and plain keys use.
+if [ -n "$backup_s3_uri" ] && ! [[ "$backup_s3_uri" =~ ^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._/-]*)?$ ]]; then
+  echo "deploy: --backup-s3-uri must look like s3://my-bucket/some/prefix (letters, digits, . _ - /)" >&2
+  exit 2
+fi
+
+# The settings, as lines the lifecycle scripts read (put after their first line).
+settings="export TRANSFORMER_NB_IDLE_STOP_MINUTES=$idle_stop_minutes
+export TRANSFORMER_NB_BACKUP_S3_URI=$backup_s3_uri"
+with_settings() {
+  head -n 1 "$1"
+  printf '%s\n' "$settings"
+  tail -n +2 "$1"
+}
+on_create=$(with_settings "$here/on-create.sh" | base64 -w0)
+on_start=$(with_settings "$here/on-start.sh" | base64 -w0)
 for script in on_create on_start; do
   content=${!script}
   size=${#content}
@@ -51,9 +75,22 @@ for script in on_create on_start; do
   fi
 done
 
+# The template builds each script from its parameters and the script's text (lines 2 on),
+# which replaces a __..._SCRIPT__ marker line, indented as the marker is.
 render_template() {
-  sed -e "s|__ON_CREATE_BASE64__|$on_create|" -e "s|__ON_START_BASE64__|$on_start|" \
-    "$here/cloudformation.yaml" >"$1"
+  awk -v create="$here/on-create.sh" -v start="$here/on-start.sh" '
+    /__ON_(CREATE|START)_SCRIPT__/ {
+      file = ($0 ~ /CREATE/) ? create : start
+      indent = substr($0, 1, index($0, "__") - 1)
+      line_number = 0
+      while ((getline line < file) > 0) {
+        if (++line_number == 1) continue
+        print (line == "" ? "" : indent line)
+      }
+      close(file)
+      next
+    }
+    { print }' "$here/cloudformation.yaml" >"$1"
 }
 
 if [ -n "$render" ]; then
@@ -63,6 +100,21 @@ if [ -n "$render" ]; then
   exit 0
 fi
 [ -n "$role_arn" ] || { echo "deploy: --role-arn is required" >&2; exit 2; }
+
+# What it will cost, before anything is created. Prices differ by region and change, and
+# cannot be looked up offline, so none is printed here.
+idle_words="after $idle_stop_minutes minutes without activity"
+[ "$idle_stop_minutes" = 0 ] && idle_words="never (the instance runs until you stop it)"
+cat <<EOF
+deploy: notebook instance $name: $instance_type, $volume_gb GB volume
+deploy: idle stop: $idle_words
+deploy: backups of ~/SageMaker: ${backup_s3_uri:-none}
+deploy: cost: SageMaker bills the instance by the second while it is InService, and the volume
+deploy:   per GB-month until the instance is deleted (a stopped instance costs only its volume).
+deploy:   Hourly prices: https://aws.amazon.com/sagemaker/pricing/ (On-Demand, "Notebook
+deploy:   instances", your region), or the AWS Pricing Calculator. Stop it when you are done:
+deploy:   aws sagemaker stop-notebook-instance --notebook-instance-name $name
+EOF
 
 aws_call() {
   if [ "$dry_run" = 1 ]; then
@@ -91,7 +143,8 @@ if [ "$cloudformation" = 1 ]; then
   render_template "$template"
   aws_call cloudformation deploy --stack-name "$name" --template-file "$template" \
     --parameter-overrides "NotebookInstanceName=$name" "InstanceType=$instance_type" \
-    "VolumeSizeInGB=$volume_gb" "RoleArn=$role_arn" "RepositoryUrl=$repo_url"
+    "VolumeSizeInGB=$volume_gb" "RoleArn=$role_arn" "RepositoryUrl=$repo_url" \
+    "IdleStopMinutes=$idle_stop_minutes" "BackupS3Uri=$backup_s3_uri"
   exit 0
 fi
 

@@ -11,6 +11,9 @@ set -euo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 TRANSFORMER_NB_REPO_URL=${TRANSFORMER_NB_REPO_URL:-}
+# Passed on to on-start.sh (see there); deploy.sh and the template set them after line 1.
+export TRANSFORMER_NB_IDLE_STOP_MINUTES=${TRANSFORMER_NB_IDLE_STOP_MINUTES:-60}
+export TRANSFORMER_NB_BACKUP_S3_URI=${TRANSFORMER_NB_BACKUP_S3_URI:-}
 user=${TRANSFORMER_NB_USER:-ec2-user}
 workdir=/home/$user/SageMaker
 

@@ -5,7 +5,8 @@
 # finish well within SageMaker's 5-minute limit. It only does quick things itself:
 #   - finds the transformer-nb repository in ~/SageMaker (or clones TRANSFORMER_NB_REPO_URL),
 #   - re-registers the "Rust (transformer-nb)" kernelspec (~/.local does not survive a stop),
-#   - if the kernel is not installed yet, starts sagemaker/background.sh in the background.
+#   - if the kernel is not installed yet, starts sagemaker/background.sh in the background,
+#   - starts the idle-stop and backup watcher, sagemaker/idle-stop.py (log: idle-stop.log).
 # Its log: ~/SageMaker/.transformer-nb/lifecycle.log (and CloudWatch, /aws/sagemaker/NotebookInstances,
 # stream <instance>/LifecycleConfigOnStart). The install's progress: ~/SageMaker/TRANSFORMER-NB-STATUS.txt.
 set -euo pipefail
@@ -13,16 +14,33 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # Optional: a git URL to clone when no default code repository of the instance holds transformer-nb.
 TRANSFORMER_NB_REPO_URL=${TRANSFORMER_NB_REPO_URL:-}
+# Stop the instance after this many minutes without activity (0: never), and back ~/SageMaker
+# up to this S3 URI (empty: no backups). deploy.sh and the CloudFormation template set both in
+# lines they add after the first line of this script; see sagemaker/README.md.
+TRANSFORMER_NB_IDLE_STOP_MINUTES=${TRANSFORMER_NB_IDLE_STOP_MINUTES:-60}
+TRANSFORMER_NB_BACKUP_S3_URI=${TRANSFORMER_NB_BACKUP_S3_URI:-}
 user=${TRANSFORMER_NB_USER:-ec2-user}
 workdir=/home/$user/SageMaker
 persist=$workdir/.transformer-nb
 
 mkdir -p "$persist"
 # Everything in ~/SageMaker belongs to ec2-user, the logs and lock this root script makes too.
-touch "$persist/lifecycle.log" "$persist/install.log" "$persist/install.lock"
-chown "$user:" "$persist" "$persist/lifecycle.log" "$persist/install.log" "$persist/install.lock"
+logs=("$persist/lifecycle.log" "$persist/install.log" "$persist/install.lock" "$persist/idle-stop.log")
+touch "${logs[@]}"
+chown "$user:" "$persist" "${logs[@]}"
 exec > >(tee -a "$persist/lifecycle.log") 2>&1
 echo "on-start: $(date -u +%FT%TZ)"
+
+# The watcher that stops an idle instance and makes backups, from the repository at $1. It holds
+# a lock, so a second one (on-start run again) exits at once. As ec2-user, with a login
+# environment (the AWS CLI and python3 on its PATH); it outlives this script.
+start_watcher() {
+  # shellcheck disable=SC2086 # TRANSFORMER_NB_PASS_ENV is a list of VAR=value words (tests only)
+  nohup setsid sudo -u "$user" -i env ${TRANSFORMER_NB_PASS_ENV:-} \
+    TRANSFORMER_NB_IDLE_STOP_MINUTES="$TRANSFORMER_NB_IDLE_STOP_MINUTES" \
+    TRANSFORMER_NB_BACKUP_S3_URI="$TRANSFORMER_NB_BACKUP_S3_URI" \
+    python3 "$1/sagemaker/idle-stop.py" >>"$persist/idle-stop.log" 2>&1 </dev/null &
+}
 
 repo=
 for candidate in "$workdir/transformer-nb" "$workdir"/*/; do
@@ -43,7 +61,10 @@ if [ -z "$repo" ]; then
     for _ in $(seq 60); do
       sleep 10
       for candidate in "$workdir"/*/; do
-        [ -x "${candidate%/}/sagemaker/install.sh" ] && exec bash "${candidate%/}/sagemaker/background.sh"
+        if [ -x "${candidate%/}/sagemaker/install.sh" ]; then
+          start_watcher "${candidate%/}"
+          exec bash "${candidate%/}/sagemaker/background.sh"
+        fi
       done
     done
     echo "on-start: no transformer-nb repository appeared in $workdir within 10 minutes"
@@ -52,10 +73,14 @@ if [ -z "$repo" ]; then
   # SageMaker may remove this script once it has run, so the waiting copy runs from $persist.
   echo "on-start: no transformer-nb repository in $workdir yet; waiting for it in the background"
   cp "$0" "$persist/on-start.sh"
-  nohup setsid bash "$persist/on-start.sh" --wait-for-repo >>"$persist/install.log" 2>&1 </dev/null &
+  TRANSFORMER_NB_IDLE_STOP_MINUTES=$TRANSFORMER_NB_IDLE_STOP_MINUTES \
+    TRANSFORMER_NB_BACKUP_S3_URI=$TRANSFORMER_NB_BACKUP_S3_URI \
+    nohup setsid bash "$persist/on-start.sh" --wait-for-repo >>"$persist/install.log" 2>&1 </dev/null &
   exit 0
 fi
 echo "on-start: repository $repo"
+echo "on-start: idle stop after ${TRANSFORMER_NB_IDLE_STOP_MINUTES} minutes (0: off); backups: ${TRANSFORMER_NB_BACKUP_S3_URI:-none}"
+start_watcher "$repo"
 
 if [ -f "$persist/installed" ]; then
   # Installed on an earlier start: the toolchain and caches are in ~/SageMaker; only the

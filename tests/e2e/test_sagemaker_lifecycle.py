@@ -81,6 +81,19 @@ def wait_for_background_jobs():
     pytest.fail("the background install did not finish")
 
 
+def watcher_running():
+    """The idle-stop watcher holds its lock while it runs."""
+    return sh("flock", "-n", str(PERSIST / "idle-stop.lock"), "true", check=False).returncode != 0
+
+
+def wait_until(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
 def kernelspecs():
     return as_user(f"{JUPYTER_ENV}/bin/jupyter kernelspec list").stdout
 
@@ -186,6 +199,14 @@ def test_create_start_stop_start_and_no_internet(instance):
     shutil.copy(PERSIST / "install.log", artifacts_dir("sagemaker") / "install.log")
 
     assert "transformer-nb" in kernelspecs()
+    # The idle-stop watcher runs, one of it (on-create and on-start each started one), with the
+    # default limit; there is no Jupyter on the instance's port here, so it stops nothing.
+    wait_until(watcher_running, 30, "the idle-stop watcher")
+    watcher_log = (PERSIST / "idle-stop.log").read_text()
+    assert "stop after 60 idle minutes" in watcher_log, watcher_log
+    assert "another watcher is running" in watcher_log, watcher_log
+    wait_until(lambda: "cannot reach Jupyter at https://localhost:8443" in (PERSIST / "idle-stop.log").read_text(),
+               30, "the watcher's first look at Jupyter")
     run = as_user(
         f"HF_HUB_OFFLINE=1 {JUPYTER_ENV}/bin/python {WORK}/transformer-nb/scripts/run-notebooks.py "
         f"--out /tmp/sim-notebooks {WORK}/transformer-nb/notebooks/00-tutorial.ipynb"
@@ -202,9 +223,13 @@ def test_create_start_stop_start_and_no_internet(instance):
         if entry.name not in ("SageMaker", "anaconda3"):
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
     assert "transformer-nb" not in kernelspecs()
+    # A stop ends every process; the watcher too.
+    sh("pkill", "-u", USER, "-f", "idle-stop.py", check=False)
+    wait_until(lambda: not watcher_running(), 30, "the watcher to end")
     log_size = (PERSIST / "install.log").stat().st_size
     assert lifecycle("on-start.sh", pass_env) < 60
     assert "transformer-nb" in kernelspecs(), "the kernel is back right after on-start"
+    wait_until(watcher_running, 30, "the idle-stop watcher after the restart")
     assert STATUS.read_text().startswith("READY")
     wait_for_background_jobs()
     assert (PERSIST / "install.log").stat().st_size == log_size, "no reinstall was started"
