@@ -44,20 +44,21 @@ def free_port():
 
 
 @contextlib.contextmanager
-def lab_server(jupyter, artifacts, token):
-    """A JupyterLab server (`jupyter` is its `jupyter` command) on localhost, rooted at the
-    repository; yields its base URL. Its log goes to out/test-artifacts/<artifacts>/."""
+def lab_server(jupyter, artifacts, token, command="lab", root=REPO):
+    """A JupyterLab server (`jupyter` is its `jupyter` command; `command="server"` for a bare
+    Jupyter server) on localhost, rooted at `root`; yields its base URL. Its log goes to
+    out/test-artifacts/<artifacts>/."""
     port = free_port()
     log_path = artifacts_dir(artifacts) / "jupyterlab.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
             [
-                str(jupyter), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                f"--ServerApp.root_dir={REPO}", f"--ServerApp.token={token}",
+                str(jupyter), command, "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                f"--ServerApp.root_dir={root}", f"--ServerApp.token={token}",
                 f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
                 "--allow-root",
             ],
-            stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            stdout=log, stderr=subprocess.STDOUT, cwd=root,
         )
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

@@ -5,15 +5,13 @@ JupyterLab 3 front end would. (JupyterLab 4 is tested in a real browser in test_
 import json
 import shutil
 import subprocess
-import time
 import urllib.request
 import uuid
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import NOTEBOOKS, REPO, artifacts_dir, free_port, stop
+from conftest import NOTEBOOKS, REPO, lab_server
 
 LAB3 = REPO / ".venv-lab3"
 TOKEN = "transformer-nb-lab3"
@@ -48,65 +46,53 @@ def test_jupyterlab_3_runs_the_tutorial_in_the_rust_kernel():
 
     import websocket  # websocket-client, installed with JupyterLab 3.6 by scripts/setup.sh
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = open(artifacts_dir("jupyterlab3") / "server.log", "w")
-    server = subprocess.Popen(
-        [LAB3 / "bin" / "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.root_dir={REPO}", f"--ServerApp.token={TOKEN}", "--allow-root"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-    )
     scratch = NOTEBOOKS / "_e2e_lab3.ipynb"
     shutil.copy(NOTEBOOKS / "00-tutorial.ipynb", scratch)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                api(base, "GET", "/api/status")
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "JupyterLab 3.6 did not start"
-                time.sleep(0.5)
-        page = urllib.request.urlopen(f"{base}/lab?token={TOKEN}", timeout=30).read().decode()
-        assert "JupyterLab" in page
-
-        session = api(base, "POST", "/api/sessions", {
-            "path": "notebooks/_e2e_lab3.ipynb", "type": "notebook", "name": "_e2e_lab3.ipynb",
-            "kernel": {"name": "transformer-nb"},
-        })
-        kernel = session["kernel"]
-        assert kernel["name"] == "transformer-nb"
-
-        ws = websocket.create_connection(
-            f"ws://127.0.0.1:{port}/api/kernels/{kernel['id']}/channels?token={TOKEN}", timeout=1800
-        )
-        nb = nbformat.read(NOTEBOOKS / "00-tutorial.ipynb", as_version=4)
-        html = []
-        for cell in nb.cells:
-            if cell.cell_type != "code":
-                continue
-            request = message(uuid.uuid4().hex, cell.source)
-            ws.send(json.dumps(request))
-            status = None
-            idle = False
-            while status is None or not idle:
-                reply = json.loads(ws.recv())
-                if reply.get("parent_header", {}).get("msg_id") != request["header"]["msg_id"]:
-                    continue
-                kind = reply["header"]["msg_type"]
-                if kind == "execute_reply":
-                    status = reply["content"]["status"]
-                elif kind == "status" and reply["content"]["execution_state"] == "idle":
-                    idle = True
-                elif kind in ("display_data", "execute_result"):
-                    html.append(reply["content"]["data"].get("text/html", ""))
-                elif kind == "error":
-                    pytest.fail(f"cell failed in JupyterLab 3.6: {reply['content']['evalue']}")
-            assert status == "ok", cell.source
-        ws.close()
-        assert any("[CLS]" in h for h in html), "the token table came back through the server"
-        api(base, "DELETE", f"/api/sessions/{session['id']}")
+        with lab_server(LAB3 / "bin" / "jupyter", "jupyterlab3", TOKEN) as base:
+            run_the_tutorial(base, websocket)
     finally:
-        stop(server)
-        log.close()
         scratch.unlink(missing_ok=True)
+
+
+def run_the_tutorial(base, websocket):
+    """Opens a session on the scratch notebook and runs its cells through the websocket."""
+    page = urllib.request.urlopen(f"{base}/lab?token={TOKEN}", timeout=30).read().decode()
+    assert "JupyterLab" in page
+
+    session = api(base, "POST", "/api/sessions", {
+        "path": "notebooks/_e2e_lab3.ipynb", "type": "notebook", "name": "_e2e_lab3.ipynb",
+        "kernel": {"name": "transformer-nb"},
+    })
+    kernel = session["kernel"]
+    assert kernel["name"] == "transformer-nb"
+
+    ws = websocket.create_connection(
+        f"{base.replace('http', 'ws')}/api/kernels/{kernel['id']}/channels?token={TOKEN}", timeout=1800
+    )
+    nb = nbformat.read(NOTEBOOKS / "00-tutorial.ipynb", as_version=4)
+    html = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        request = message(uuid.uuid4().hex, cell.source)
+        ws.send(json.dumps(request))
+        status = None
+        idle = False
+        while status is None or not idle:
+            reply = json.loads(ws.recv())
+            if reply.get("parent_header", {}).get("msg_id") != request["header"]["msg_id"]:
+                continue
+            kind = reply["header"]["msg_type"]
+            if kind == "execute_reply":
+                status = reply["content"]["status"]
+            elif kind == "status" and reply["content"]["execution_state"] == "idle":
+                idle = True
+            elif kind in ("display_data", "execute_result"):
+                html.append(reply["content"]["data"].get("text/html", ""))
+            elif kind == "error":
+                pytest.fail(f"cell failed in JupyterLab 3.6: {reply['content']['evalue']}")
+        assert status == "ok", cell.source
+    ws.close()
+    assert any("[CLS]" in h for h in html), "the token table came back through the server"
+    api(base, "DELETE", f"/api/sessions/{session['id']}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, artifacts_dir, free_port, stop
+from conftest import REPO, artifacts_dir, lab_server
 from test_jupyterlab3 import message
 
 WATCHER = REPO / "sagemaker" / "idle-stop.py"
@@ -26,26 +26,8 @@ INSTANCE = "learner-instance"
 @pytest.fixture
 def jupyter(tmp_path):
     """A Jupyter server on localhost with the python3 kernel; yields its URL."""
-    port = free_port()
-    log = open(artifacts_dir("idle-stop") / "jupyter.log", "w")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyter"), "server", "--no-browser", f"--port={port}",
-         "--ip=127.0.0.1", f"--ServerApp.root_dir={tmp_path}", f"--IdentityProvider.token={TOKEN}",
-         "--allow-root"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            api(base, "GET", "/api/status")
-            break
-        except OSError:
-            assert time.monotonic() < deadline and server.poll() is None, "Jupyter did not start"
-            time.sleep(0.3)
-    yield base
-    stop(server)
-    log.close()
+    with lab_server(Path(sys.executable).parent / "jupyter", "idle-stop", TOKEN, "server", tmp_path) as base:
+        yield base
 
 
 def api(base, method, path, body=None):

@@ -291,6 +291,20 @@ impl Embeddings {
 }
 
 #[cfg(test)]
+impl Embeddings {
+    /// Two texts with unit vectors at cosine similarity 0.6, for the view's unit tests.
+    pub(crate) fn sample(first: &str, second: &str) -> Self {
+        let vectors = vec![vec![1.0, 0.0], vec![0.6, 0.8]];
+        Embeddings::new(
+            vec![first.into(), second.into()],
+            vectors,
+            Pooling::default(),
+        )
+        .expect("two vectors of one length")
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

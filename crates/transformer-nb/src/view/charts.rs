@@ -246,7 +246,7 @@ impl Embeddings {
 
 #[cfg(test)]
 mod tests {
-    use crate::embed::{Embeddings, Pooling};
+    use crate::embed::Embeddings;
     use crate::positional::positional_encoding;
     use crate::view::plot::tests::{brightness_spread, decode_png};
 
@@ -275,12 +275,7 @@ mod tests {
 
     #[test]
     fn embedding_heatmap_is_labelled_with_the_texts() {
-        let emb = Embeddings::new(
-            vec!["<cat>".into(), "dog".into()],
-            vec![vec![1.0, 0.0], vec![0.6, 0.8]],
-            Pooling::default(),
-        )
-        .unwrap();
+        let emb = Embeddings::sample("<cat>", "dog");
         let svg = emb.heatmap().to_svg();
         assert!(svg.contains("&lt;cat&gt;") && svg.contains("\ndog\n"));
     }

@@ -117,7 +117,6 @@ impl Plot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::embed::Pooling;
     use crate::positional::positional_encoding;
     use crate::view::plot::tests::{brightness_spread, decode_png};
 
@@ -188,12 +187,7 @@ mod tests {
 
     #[test]
     fn embedding_heatmap_is_a_picture_with_vietnamese_labels() {
-        let emb = Embeddings::new(
-            vec!["Tôi đọc một cuốn tiểu thuyết hay.".into(), "a dog".into()],
-            vec![vec![1.0, 0.0], vec![0.6, 0.8]],
-            Pooling::default(),
-        )
-        .unwrap();
+        let emb = Embeddings::sample("Tôi đọc một cuốn tiểu thuyết hay.", "a dog");
         check_picture(&emb.heatmap(), &["Tôi đọc một cuốn tiểu thuy", "a dog"]);
     }
 

@@ -187,7 +187,6 @@ impl Embeddings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::embed::Pooling;
 
     #[test]
     fn encoding_table_escapes_tokens_and_marks_specials() {
@@ -213,12 +212,7 @@ mod tests {
 
     #[test]
     fn similarity_table_escapes_the_texts() {
-        let emb = Embeddings::new(
-            vec!["<cat>".into(), "dog".into()],
-            vec![vec![1.0, 0.0], vec![0.6, 0.8]],
-            Pooling::default(),
-        )
-        .unwrap();
+        let emb = Embeddings::sample("<cat>", "dog");
         let html = emb.to_html();
         assert!(html.contains("0: &lt;cat&gt;") && html.contains("0.600"));
     }
