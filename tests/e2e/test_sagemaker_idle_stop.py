@@ -40,12 +40,15 @@ def api(base, method, path, body=None):
 
 
 class Kernel:
-    """A python3 kernel of the server, run through its websocket as a front end would."""
+    """A notebook session's python3 kernel, run through its websocket as a front end would."""
 
     def __init__(self, base):
         import websocket
 
-        self.id = api(base, "POST", "/api/kernels", {"name": "python3"})["id"]
+        name = f"{uuid.uuid4().hex}.ipynb"
+        session = api(base, "POST", "/api/sessions",
+                      {"path": name, "type": "notebook", "name": name, "kernel": {"name": "python3"}})
+        self.id = session["kernel"]["id"]
         url = base.replace("http", "ws") + f"/api/kernels/{self.id}/channels?token={TOKEN}"
         self.ws = websocket.create_connection(url, timeout=120)
 
