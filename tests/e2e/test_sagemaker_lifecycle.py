@@ -303,4 +303,5 @@ def test_deploy_dry_run_prints_the_calls_without_credentials():
     rendered = artifacts_dir("sagemaker") / "cloudformation.yaml"
     sh(str(REPO / "sagemaker/deploy.sh"), "--render-template", str(rendered))
     text = rendered.read_text()
-    assert "__ON_START_BASE64__" not in text and "Content: IyEv" in text
+    assert "__ON_START_SCRIPT__" not in text and "__ON_CREATE_SCRIPT__" not in text
+    assert "Content: !Base64" in text and "start_watcher" in text, "the scripts' text is in the template"
