@@ -27,6 +27,17 @@ impl Raster<'_> {
     pub fn to_rgb(&self, out_rows: usize, out_cols: usize) -> Vec<u8> {
         let (out_rows, out_cols) = (out_rows.max(1), out_cols.max(1));
         let (grid, rows, cols) = self.reduce(out_rows, out_cols);
+        self.paint(&grid, (rows, cols), (out_rows, out_cols))
+    }
+
+    /// RGB pixels of a reduced `grid` of `rows × cols`, each cell repeated to fill
+    /// `out_rows × out_cols` pixels.
+    fn paint(
+        &self,
+        grid: &[f32],
+        (rows, cols): (usize, usize),
+        (out_rows, out_cols): (usize, usize),
+    ) -> Vec<u8> {
         let (low, high) = self.range;
         let span = if high > low { high - low } else { 1.0 };
         let mut pixels = Vec::with_capacity(out_rows * out_cols * 3);
@@ -80,8 +91,8 @@ impl Raster<'_> {
     /// A PNG of the grid at no more pixels than it has cells or than `max_rows × max_cols`
     /// (what the picture shows); the SVG scales it up, pixelated.
     pub fn to_png(&self, max_rows: usize, max_cols: usize) -> Vec<u8> {
-        let (_, rows, cols) = self.reduce(max_rows, max_cols);
-        encode_png(&self.to_rgb(rows, cols), cols, rows)
+        let (grid, rows, cols) = self.reduce(max_rows, max_cols);
+        encode_png(&self.paint(&grid, (rows, cols), (rows, cols)), cols, rows)
     }
 }
 
