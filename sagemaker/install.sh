@@ -12,8 +12,10 @@
 #        install.sh --register  only (re)register the kernelspec, if the kernel is installed
 set -euo pipefail
 
-RUST_TOOLCHAIN=1.95.0
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# RUST_TOOLCHAIN and the evcxr_jupyter version: one place for setup, tests and this installer.
+# shellcheck source=../scripts/versions.env
+. "$repo/scripts/versions.env"
 persist=${TRANSFORMER_NB_HOME:-$HOME/SageMaker/.transformer-nb}
 status_file=$HOME/SageMaker/TRANSFORMER-NB-STATUS.txt
 jupyter_env=${TRANSFORMER_NB_JUPYTER_ENV:-$HOME/anaconda3/envs/JupyterSystemEnv}
@@ -73,7 +75,8 @@ touch "$persist/installed"
 
 status "WARMING UP" "The kernel is installed; its compile cache is being filled so that the first notebook does not wait for a cold build. A notebook opened now works but its first cell may take several minutes."
 "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only --display-name "Rust (transformer-nb) — warming up, see ~/SageMaker/TRANSFORMER-NB-STATUS.txt"
-HF_HUB_OFFLINE=1 "$PYTHON" "$repo/scripts/run-notebooks.py" --out "$persist/warm-up" "$repo/notebooks/00-tutorial.ipynb"
+# The same warm-up as scripts/setup.sh: the kernel's first build slot, through the same launcher.
+HF_HUB_OFFLINE=1 "$PYTHON" "$repo/scripts/warm-kernel.py"
 "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only
 touch "$persist/warm"
 status "READY" "The \"Rust (transformer-nb)\" kernel is installed and warm. Open notebooks in $repo/notebooks."

@@ -4,11 +4,15 @@
 # notebook in the real evcxr kernel, and JupyterLab in headless Chromium.
 #
 # Usage: scripts/test.sh
-# It installs what it needs first (scripts/setup.sh: Rust components, evcxr_jupyter, a Python
-# venv with JupyterLab, Chromium, the offline model, the kernelspec), so it works on a fresh
-# machine with only rustup, cargo and python3 + pip. Safe to run again.
+# It installs what it needs first: the main job's setup (scripts/setup.sh: Rust components,
+# evcxr_jupyter, a venv with JupyterLab 4, the offline model, the kernelspec, the warm kernel
+# build), then the test-only tools (pytest, selenium, JupyterLab 3.6 in .venv-lab3, Debian's
+# chromium, chromium-driver and shellcheck), so it works on a fresh machine with only rustup,
+# cargo and python3 + pip. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=versions.env
+. scripts/versions.env
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -23,6 +27,12 @@ scripts/fetch-model.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+
+step "MSRV: rust-version $(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml) holds for every dependency"
+# clippy's incompatible_msrv lint (below, -D warnings) holds our own code to the declared
+# rust-version; this holds the dependencies in Cargo.lock to it. An older toolchain cannot be
+# downloaded here, so the check reads what each dependency declares.
+python3 scripts/check-msrv.py
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -40,17 +50,38 @@ for kernels in avx2 generic; do
   TRANSFORMER_NB_KERNELS=$kernels cargo test --locked -p transformer-nb --test parity --test cross_check
 done
 
-step "kernel, JupyterLab, browser (scripts/setup.sh)"
+step "the main job's setup (scripts/setup.sh)"
 scripts/setup.sh
 
-step "shellcheck (Debian package; the lifecycle-script test lints every script with it)"
+step "test-only tools: pytest and selenium in .venv, JupyterLab 3.6 in .venv-lab3"
+.venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+if [ ! -x .venv-lab3/bin/python ]; then
+  python3 -m venv .venv-lab3
+fi
+.venv-lab3/bin/pip install --quiet --disable-pip-version-check "$JUPYTERLAB3_SPEC"
+
+apt_install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
+  else
+    echo "skipped: install Debian's $* to run the tests that need them"
+  fi
+}
+
+step "test-only tools: Chromium and ChromeDriver (Debian packages, for the browser tests)"
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+  echo "already installed: $(/usr/bin/chromium --version 2>/dev/null)"
+else
+  apt_install chromium chromium-driver
+fi
+
+step "test-only tools: shellcheck (Debian package; the lifecycle-script test lints every script)"
+if ! command -v shellcheck >/dev/null 2>&1; then
+  apt_install shellcheck
+fi
 if command -v shellcheck >/dev/null 2>&1; then
   shellcheck --version | sed -n 2p
-elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  apt-get install -y -qq shellcheck >/dev/null || { apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null; }
-  shellcheck --version | sed -n 2p
-else
-  echo "skipped: install shellcheck to run the lint test"
 fi
 
 step "end-to-end: notebooks in the kernel, JupyterLab in Chromium, SageMaker simulation"

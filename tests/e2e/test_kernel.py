@@ -1,0 +1,154 @@
+"""The kernel launcher (kernel/launch.sh): build slots shared by no two kernels, library edits seen
+after a restart, and a clear message when the checkout or the cache behind the kernel is gone."""
+
+import json
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+
+from conftest import KERNEL, NOTEBOOKS, REPO
+
+FIRST_CELLS = [
+    ':dep transformer-nb = { path = "../crates/transformer-nb" }',
+    "use transformer_nb::prelude::*;\n"
+    "let bert = Bert::from_pretrained(&transformer_nb::hub::model_id_from_env())?;",
+    'bert.tokenizer().encode("I read a good novel.")?',
+]
+SLOT = 'std::env::var("EVCXR_TMPDIR").unwrap_or_default()'
+
+
+class Kernel:
+    """One kernel, run the way a notebook runs it; `run` gives (status, text the learner sees)."""
+
+    def __init__(self, spec_dir=None, cwd=NOTEBOOKS):
+        specs = KernelSpecManager(kernel_dirs=[str(spec_dir)]) if spec_dir else KernelSpecManager()
+        self.km = KernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
+        self.km.start_kernel(cwd=str(cwd))
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=120)
+
+    def run(self, code):
+        seen = []
+        reply = self.kc.execute_interactive(code, timeout=1800, output_hook=seen.append)
+        text = ""
+        for m in seen:
+            content = m["content"]
+            text += content.get("text", "") + content.get("evalue", "")
+            text += content.get("data", {}).get("text/plain", "") + "".join(content.get("traceback", []))
+        return reply["content"]["status"], text
+
+    def restart(self):
+        self.kc.stop_channels()
+        self.km.restart_kernel(now=False)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=120)
+
+    def close(self):
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+def installed_spec(tmp_path, **env):
+    """A copy of the installed kernelspec with some of its environment changed."""
+    source = Path(KernelSpecManager().find_kernel_specs()[KERNEL])
+    spec_dir = tmp_path / "kernels" / KERNEL
+    shutil.copytree(source, spec_dir)
+    spec = json.loads((spec_dir / "kernel.json").read_text())
+    spec["env"].update(env)
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    return tmp_path / "kernels"
+
+
+def test_two_kernels_at_once_each_get_their_own_build_slot():
+    results = {}
+
+    def learner(name):
+        kernel = Kernel()
+        try:
+            results[name] = [kernel.run(code) for code in FIRST_CELLS + [SLOT]]
+        finally:
+            kernel.close()
+
+    threads = [threading.Thread(target=learner, args=(name,)) for name in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name in ("a", "b"):
+        statuses = [status for status, _ in results[name]]
+        assert statuses == ["ok"] * len(statuses), results[name]
+        assert "[CLS]" in results[name][2][1] and "novel" in results[name][2][1], results[name][2]
+    slots = {results[name][-1][1] for name in ("a", "b")}
+    assert len(slots) == 2 and all("/.cache/kernel/slot-" in s for s in slots), slots
+
+
+def test_an_edit_to_the_library_is_seen_after_a_restart(tmp_path):
+    # A copy of the workspace, so that the checkout the other tests use is not touched.
+    workspace = tmp_path / "workspace"
+    library = workspace / "crates/transformer-nb"
+    shutil.copytree(REPO / "crates/transformer-nb", library)
+    for name in ("Cargo.toml", "Cargo.lock", "README.md"):
+        shutil.copy2(REPO / name, workspace / name)
+    hub = library / "src/hub.rs"
+    dep = f':dep transformer-nb = {{ path = "{library}" }}'
+
+    kernel = Kernel()
+    try:
+        assert kernel.run(dep)[0] == "ok"
+        status, shown = kernel.run("transformer_nb::hub::MODEL_ENV")
+        assert status == "ok" and "TRANSFORMER_NB_MODEL" in shown, shown
+        hub.write_text(hub.read_text().replace('"TRANSFORMER_NB_MODEL"', '"TRANSFORMER_NB_MODEL_EDITED"'))
+        kernel.restart()
+        assert kernel.run(dep)[0] == "ok"
+        status, shown = kernel.run("transformer_nb::hub::MODEL_ENV")
+        assert status == "ok" and "TRANSFORMER_NB_MODEL_EDITED" in shown, shown
+    finally:
+        kernel.close()
+
+
+def test_a_kernel_whose_checkout_is_gone_says_so(tmp_path):
+    gone = tmp_path / "deleted-checkout"
+    kernel = Kernel(installed_spec(tmp_path, TRANSFORMER_NB_CHECKOUT=str(gone)))
+    try:
+        status, shown = kernel.run(FIRST_CELLS[0])
+        assert status == "error"
+        assert f"installed from the checkout {gone}, which is gone" in shown, shown
+        assert "Run scripts/setup.sh in your checkout" in shown, shown
+        # Plain Rust still runs, and the message stays until the kernel is set up again.
+        assert kernel.run("1 + 1") == ("ok", "2")
+        status, shown = kernel.run(FIRST_CELLS[0])
+        assert status == "error" and "which is gone" in shown, shown
+    finally:
+        kernel.close()
+
+
+def test_a_kernel_whose_cache_is_gone_says_so_once_then_builds(tmp_path):
+    # A checkout without its .cache (as after `git clean -xdf`): the files git knows.
+    checkout = tmp_path / "checkout"
+    files = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard", "-z"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    for name in filter(None, files.split("\0")):
+        if (REPO / name).is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, checkout / name)
+    kernel = Kernel(installed_spec(tmp_path, TRANSFORMER_NB_CHECKOUT=str(checkout)), cwd=checkout / "notebooks")
+    try:
+        status, shown = kernel.run(FIRST_CELLS[0])
+        assert status == "error"
+        assert f"the kernel's compile cache ({checkout}/.cache/kernel) is not there" in shown, shown
+        assert "run this cell again to build it here" in shown, shown
+        status, shown = kernel.run(FIRST_CELLS[0])
+        assert status == "ok", shown
+        status, shown = kernel.run("transformer_nb::hub::MODEL_ENV")
+        assert status == "ok" and "TRANSFORMER_NB_MODEL" in shown, shown
+    finally:
+        kernel.close()
+    assert (checkout / ".cache/kernel/slot-1/target").is_dir()
