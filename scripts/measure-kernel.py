@@ -2,17 +2,20 @@
 """Measures what a learner waits for in the transformer-nb kernel, on this machine.
 
 Runs the tutorial notebook's code cells in a fresh kernel and reports:
-  - the `:dep transformer-nb` cell (cold: empty evcxr cache; warm: cache filled by an earlier kernel),
+  - the time until the kernel answers (kernel_info),
+  - the `:dep transformer-nb` cell (cold: nothing built yet; warm: what scripts/setup.sh leaves),
   - the time from asking for a kernel to the tutorial's first displayed output,
-  - the median time of the later cells,
+  - the median time of the later cells, and of a trivial cell (`1+1`, five times, after them),
   - the peak memory of the kernel with its compilers (RSS summed over the kernel's process tree,
     sampled every 100 ms).
+With --notebooks, it then runs every committed notebook headless, top to bottom, each in a fresh
+kernel as scripts/run-notebooks.py does, and reports the wall time of each.
 
 Usage:
-    .venv/bin/python scripts/measure-kernel.py [--cold] [--notebook notebooks/00-tutorial.ipynb]
+    .venv/bin/python scripts/measure-kernel.py [--cold] [--notebooks] [--notebook PATH]
 
---cold moves the evcxr compile cache (~/.cache/evcxr) aside first, as on a machine that never
-ran the kernel; the cache the run rebuilds takes its place.
+--cold deletes what the kernel has built first, as on a machine that never ran it: evcxr's
+compile cache (~/.cache/evcxr) and the kernel's build slots (.cache/kernel); the run rebuilds both.
 """
 
 import argparse
@@ -70,12 +73,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cold", action="store_true")
     parser.add_argument("--notebook", type=Path, default=REPO / "notebooks/00-tutorial.ipynb")
+    parser.add_argument("--notebooks", action="store_true", help="also time every notebook headless")
     args = parser.parse_args()
 
     if args.cold:
         cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "evcxr"
-        if cache.exists():
-            shutil.rmtree(cache)
+        for built in (cache, REPO / ".cache/kernel"):
+            if built.exists():
+                shutil.rmtree(built)
+        # Not the learner's case, but what a cold first kernel is: no "cache is gone" notice.
+        os.environ["TRANSFORMER_NB_WARMING"] = "1"
 
     nb = nbformat.read(args.notebook, as_version=4)
     cells = [c.source for c in nb.cells if c.cell_type == "code"]
@@ -89,6 +96,7 @@ def main():
     kc = km.client()
     kc.start_channels()
     kc.wait_for_ready(timeout=120)
+    ready = time.monotonic() - started
     first_output = None
     cell_seconds = []
 
@@ -104,6 +112,11 @@ def main():
             cell_seconds.append(time.monotonic() - t)
             if reply["content"]["status"] != "ok":
                 raise SystemExit(f"cell failed: {code[:60]!r}")
+        trivial = []
+        for _ in range(5):
+            t = time.monotonic()
+            kc.execute_interactive("1+1", timeout=600, output_hook=lambda msg: None)
+            trivial.append(time.monotonic() - t)
     finally:
         sampler.running = False
         sampler.join()
@@ -112,13 +125,33 @@ def main():
 
     result = {
         "cache": "cold" if args.cold else "warm",
+        "kernel_ready_s": round(ready, 1),
         "dep_cell_s": round(cell_seconds[0], 1),
         "kernel_start_to_first_output_s": round(first_output, 1),
         "later_cells_median_s": round(statistics.median(cell_seconds[1:]), 2),
         "later_cells_s": [round(s, 2) for s in cell_seconds[1:]],
+        "trivial_cell_median_s": round(statistics.median(trivial), 2),
         "peak_rss_mib": round(sampler.peak / 2**20),
     }
+    if args.notebooks:
+        result["notebooks_s"] = time_notebooks()
     print(json.dumps(result, indent=1))
+
+
+def time_notebooks():
+    """Wall time of each committed notebook, run top to bottom in a fresh kernel."""
+    from nbclient import NotebookClient
+
+    times = {}
+    for path in sorted((REPO / "notebooks").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        t = time.monotonic()
+        NotebookClient(nb, kernel_name="transformer-nb", timeout=1800, startup_timeout=120,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        times[str(path.relative_to(REPO))] = round(time.monotonic() - t, 1)
+    return times
 
 
 if __name__ == "__main__":

@@ -118,4 +118,5 @@ pub mod prelude {
         Layout, PositionalEncoding, positional_encoding, positional_encoding_with_layout,
     };
     pub use crate::tokenize::{Batch, Encoding, Tokenizer};
+    pub use crate::view::DebugDisplay;
 }

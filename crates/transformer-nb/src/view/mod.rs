@@ -14,6 +14,7 @@
 
 mod charts;
 mod evcxr;
+pub use evcxr::DebugDisplay;
 pub(crate) mod html;
 pub mod plot;
 mod tables;
