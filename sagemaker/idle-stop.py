@@ -37,7 +37,10 @@ import urllib.request
 from pathlib import Path
 
 # What the backup leaves out: our toolchain and caches, build outputs, Jupyter's checkpoints.
-BACKUP_EXCLUDES = [".transformer-nb/*", "*/target/*", "*/.ipynb_checkpoints/*", "*/.venv*/*"]
+# Toolchain, caches and build output: rebuilt by the installer, and gigabytes.
+BACKUP_EXCLUDES = [
+    ".transformer-nb/*", "*/target/*", "*/.cache/kernel/*", "*/.ipynb_checkpoints/*", "*/.venv*/*",
+]
 
 
 def log(message):

@@ -80,4 +80,4 @@ HF_HUB_OFFLINE=1 "$PYTHON" "$repo/scripts/warm-kernel.py"
 "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only
 touch "$persist/warm"
 status "READY" "The \"Rust (transformer-nb)\" kernel is installed and warm. Open notebooks in $repo/notebooks."
-du -sh "$RUSTUP_HOME" "$CARGO_HOME" "$HF_HOME" "$XDG_CACHE_HOME" 2>/dev/null || true
+du -sh "$RUSTUP_HOME" "$CARGO_HOME" "$HF_HOME" "$XDG_CACHE_HOME" "$repo/.cache/kernel" 2>/dev/null || true

@@ -10,8 +10,8 @@
 #   - the library's crates (`cargo fetch --locked`): the kernel resolves them offline
 #   - the kernelspec "transformer-nb" ("Rust (transformer-nb)") in the user's Jupyter data dir:
 #     kernel/launch.sh, init.evcxr and notice-mold copied into it (see launch.sh)
-#   - the warm-up: notebooks/00-tutorial.ipynb run once, headless, which builds the kernel's
-#     first build slot (.cache/kernel/slot-1) and fills evcxr's compile cache
+#   - the warm-up (scripts/warm-kernel.py): one kernel `:dep`s the library, which builds the
+#     kernel's first build slot (.cache/kernel/slot-1) and fills evcxr's compile cache
 #
 # Usage: scripts/setup.sh [--no-warm] [--jupyter BIN_DIR] [--kernelspec-only]
 #                         [--display-name NAME]

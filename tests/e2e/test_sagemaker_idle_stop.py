@@ -142,6 +142,7 @@ def test_an_idle_server_is_backed_up_then_stopped_once(instance):
     sync = calls[syncs[-1]]
     assert sync[2:4] == [str(instance.workdir), "s3://learner-bucket/backups/"]
     assert ".transformer-nb/*" in sync, "our toolchain and caches are not backed up"
+    assert "*/.cache/kernel/*" in sync, "nor the kernel's build slots"
 
 
 def test_a_busy_kernel_is_never_idle(instance, jupyter):
