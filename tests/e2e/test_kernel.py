@@ -152,3 +152,4 @@ def test_a_kernel_whose_cache_is_gone_says_so_once_then_builds(tmp_path):
     finally:
         kernel.close()
     assert (checkout / ".cache/kernel/slot-1/target").is_dir()
+    shutil.rmtree(checkout)  # half a gigabyte of build output
