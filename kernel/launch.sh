@@ -17,6 +17,10 @@
 #   TRANSFORMER_NB_CHECKOUT  the checkout whose library the notebooks use; its slots live in
 #                            $TRANSFORMER_NB_CHECKOUT/.cache/kernel
 #   TRANSFORMER_NB_EVCXR     the evcxr_jupyter binary
+# and from whoever starts the kernel:
+#   TRANSFORMER_NB_WARMING=1 the kernel is the warm-up that builds the cache (scripts/warm-kernel.py):
+#                            no "cache is not there" notice
+# With all 8 slots taken, a kernel builds in a temporary folder, as plain evcxr does.
 # Usage (by Jupyter): launch.sh CONNECTION_FILE
 set -uo pipefail
 
