@@ -14,6 +14,10 @@ use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
 
+/// The most values one encoding may hold (2^26 f32, 256 MiB): far beyond any model's table
+/// (BERT: 512 × 768), and well below what a 4 GiB notebook machine can allocate.
+pub(crate) const MAX_VALUES: usize = 1 << 26;
+
 /// How the sines and cosines are laid out along the `d_model` dimensions.
 ///
 /// ```
@@ -56,7 +60,9 @@ pub struct PositionalEncoding {
 /// positions of `d_model` dimensions.
 ///
 /// `d_model` must be even, since dimensions come in sine/cosine pairs; an odd `d_model` (or a
-/// zero size) is an error that says so. Any `num_positions` from 1 up is fine.
+/// zero size) is an error that says so. The matrix may hold up to 2^26 values (256 MiB, e.g.
+/// 65,536 positions of 1,024); a larger request is an error, returned before anything is
+/// allocated, since a failed allocation would end the notebook's kernel.
 ///
 /// ```
 /// use transformer_nb::prelude::*;
@@ -101,8 +107,21 @@ pub fn positional_encoding_with_layout(
             d_model + 1
         )));
     }
+    // Checked before allocating: an allocation that fails aborts the process, which in a notebook
+    // kills the kernel and every variable in it.
+    let cells = num_positions
+        .checked_mul(d_model)
+        .filter(|&n| n <= MAX_VALUES)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "positional_encoding({num_positions}, {d_model}) would hold more than {MAX_VALUES} \
+                 values ({} MiB): BERT uses 512 positions of 768; ask for fewer positions or \
+                 dimensions",
+                (MAX_VALUES * 4) >> 20
+            ))
+        })?;
     let half = d_model / 2;
-    let mut values = vec![0f32; num_positions * d_model];
+    let mut values = vec![0f32; cells];
     for pos in 0..num_positions {
         let row = &mut values[pos * d_model..(pos + 1) * d_model];
         for i in 0..half {
@@ -308,6 +327,34 @@ mod tests {
                 .contains("at least 1")
         );
         assert!(positional_encoding(8, 0).is_err());
+    }
+
+    #[test]
+    fn absurd_sizes_are_an_error_before_anything_is_allocated() {
+        for (n, d) in [
+            (200_000, 200_000),
+            (usize::MAX, 2),
+            (2, usize::MAX - 1),
+            (1 << 20, 1 << 8),
+        ] {
+            let err = positional_encoding(n, d).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                matches!(err, Error::InvalidArgument { .. }),
+                "{n} x {d}: {err:?}"
+            );
+            assert!(
+                text.contains("would hold more than 67108864 values (256 MiB)"),
+                "{text}"
+            );
+            assert!(
+                text.contains("ask for fewer positions or dimensions"),
+                "{text}"
+            );
+        }
+        // One position past the cap is refused; BERT's size is far below it.
+        assert!(positional_encoding((1 << 18) + 1, 1 << 8).is_err());
+        assert_eq!(positional_encoding(512, 768).unwrap().shape(), (512, 768));
     }
 
     #[test]
