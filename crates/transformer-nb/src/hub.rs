@@ -7,8 +7,8 @@
 //! `HF_HUB_OFFLINE=1` says not to try. `HF_TOKEN` (or the `token` file `huggingface-cli login`
 //! writes) is sent for gated models; `HF_ENDPOINT` names a mirror.
 //!
-//! Downloads run the system's `curl`. A Rust HTTP client would bring a TLS stack (58 of the
-//! library's 201 crates with `hf-hub` and `ureq`), which every evcxr kernel compiles once and then
+//! Downloads run the system's `curl`. A Rust HTTP client would bring a TLS stack (with `hf-hub`
+//! and `ureq`, 30 of the library's 173 crates), which every evcxr kernel compiles once and then
 //! analyses at every start, to make a call that happens once per model.
 //!
 //! `scripts/fetch-model.sh` seeds this cache with `sentence-transformers/all-MiniLM-L6-v2` from the
