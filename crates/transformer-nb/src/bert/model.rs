@@ -17,8 +17,8 @@ use rayon::prelude::*;
 use super::config::{BertConfig, HiddenAct};
 use super::weights::SafeTensors;
 use crate::error::Result;
-use crate::kernels::gemm::{Output, PackedB, gemm, gemm_shared};
-use crate::kernels::{Isa, SharedMut, math};
+use crate::kernels::gemm::{Output, PackedB, gemm, gemm_view};
+use crate::kernels::{Isa, StridedMut, math};
 
 type CandleResult<T> = candle_core::Result<T>;
 
@@ -376,68 +376,57 @@ impl BertModel {
         let stride = 3 * hidden;
         let scale = 1.0 / (d as f32).sqrt();
         assert!(qkv.len() == batch * seq * stride && context.len() == batch * seq * hidden);
-        let context = SharedMut(context.as_mut_ptr());
-        let probs = probs.map(|p| {
+        // One job per (sequence, head): its columns of the sequence's rows of `context`, and its
+        // `seq × seq` probabilities when they are kept.
+        let contexts = StridedMut::new(context, batch * seq, hidden, hidden)
+            .expect("context holds batch · seq rows")
+            .row_blocks(seq.max(1))
+            .into_iter()
+            .flat_map(|rows| rows.column_blocks(d));
+        let mut probs = probs.map(|p| {
             assert_eq!(p.len(), batch * heads * seq * seq);
-            SharedMut(p.as_mut_ptr())
+            p.chunks_exact_mut((seq * seq).max(1))
         });
+        let jobs: Vec<_> = contexts
+            .enumerate()
+            .map(|(job, context)| (job, context, probs.as_mut().and_then(Iterator::next)))
+            .collect();
         let no_bias = Output {
             bias: None,
             accumulate: false,
         };
         let scratch = || (PackedB::default(), vec![0f32; seq * seq]);
-        let run = |(packed, scratch): &mut (PackedB, Vec<f32>), job: usize| {
-            let (b, h) = (job / heads, job % heads);
-            let base = b * seq * stride + h * d;
-            let scores: &mut [f32] = match probs {
-                // SAFETY: job `job` alone writes `probs[job · seq² ..][.. seq²]`, which the
-                // assert above shows is inside the buffer.
-                Some(p) => unsafe {
-                    std::slice::from_raw_parts_mut(p.add(job * seq * seq), seq * seq)
-                },
-                None => scratch,
-            };
-            // scores = Q · Kᵀ: B[i][j] = K[j][i].
-            packed.pack(&qkv[base + hidden..], d, seq, 1, stride);
-            gemm(
-                isa,
-                &qkv[base..],
-                stride,
-                seq,
-                packed,
-                no_bias,
-                scores,
-                seq,
-                false,
-            );
-            math::scaled_masked_softmax(isa, scores, seq, scale, &mask_add[b * seq..][..seq]);
-            // context = P · V: B[i][j] = V[i][j].
-            packed.pack(&qkv[base + 2 * hidden..], seq, d, stride, 1);
-            // SAFETY: this job writes columns `h·d .. (h+1)·d` of rows `b·seq ..
-            // (b+1)·seq` of `context` and nothing else; the rows lie inside the buffer.
-            unsafe {
-                let c = SharedMut(context.add(b * seq * hidden + h * d));
-                gemm_shared(
+        let run =
+            |(packed, scratch): &mut (PackedB, Vec<f32>),
+             (job, context, probs): (usize, StridedMut<'_>, Option<&mut [f32]>)| {
+                let (b, h) = (job / heads, job % heads);
+                let base = b * seq * stride + h * d;
+                let scores: &mut [f32] = probs.unwrap_or(scratch);
+                // scores = Q · Kᵀ: B[i][j] = K[j][i].
+                packed.pack(&qkv[base + hidden..], d, seq, 1, stride);
+                gemm(
                     isa,
-                    scores,
-                    seq,
+                    &qkv[base..],
+                    stride,
                     seq,
                     packed,
                     no_bias,
-                    c,
-                    (seq - 1) * hidden + d,
-                    hidden,
+                    scores,
+                    seq,
+                    false,
                 );
-            }
-        };
+                math::scaled_masked_softmax(isa, scores, seq, scale, &mask_add[b * seq..][..seq]);
+                // context = P · V: B[i][j] = V[i][j].
+                packed.pack(&qkv[base + 2 * hidden..], seq, d, stride, 1);
+                gemm_view(isa, scores, seq, packed, no_bias, context, false);
+            };
         // A short sentence's attention is a few thousand multiply-adds per head: handing the
         // heads to other threads would cost more than computing them here.
         if batch * heads * seq * seq * d < ATTENTION_PARALLEL_MIN {
             let mut buffers = scratch();
-            (0..batch * heads).for_each(|job| run(&mut buffers, job));
+            jobs.into_iter().for_each(|job| run(&mut buffers, job));
         } else {
-            (0..batch * heads)
-                .into_par_iter()
+            jobs.into_par_iter()
                 .for_each_init(scratch, |buffers, job| run(buffers, job));
         }
     }

@@ -12,9 +12,7 @@
 //! Threads split the panels, so each reads a disjoint part of the weights: with a handful of
 //! rows (one short sentence) the product streams the weights once, which is its memory bound.
 
-use std::ops::Range;
-
-use super::{Isa, SharedMut};
+use super::{Isa, Level, StridedMut};
 
 /// Columns per packed panel of `B`: two AVX-512 registers.
 pub(crate) const NR: usize = 32;
@@ -116,68 +114,28 @@ pub(crate) fn gemm(
     ldc: usize,
     parallel: bool,
 ) {
-    let c_len = c.len();
-    // SAFETY: `c` is borrowed exclusively for the call and holds `c_len` values.
-    unsafe {
-        gemm_into(
-            isa,
-            a,
-            lda,
-            m,
-            b,
-            output,
-            SharedMut(c.as_mut_ptr()),
-            c_len,
-            ldc,
-            parallel,
-        )
-    }
+    let c = StridedMut::new(c, m, b.n, ldc).expect("C is too small");
+    gemm_view(isa, a, lda, b, output, c, parallel);
 }
 
-/// [`gemm`] on the calling thread into `C` given as a pointer, for callers whose threads write
-/// interleaved parts of one buffer (attention heads are column ranges of the same rows).
-///
-/// # Safety
-/// `c` must point to `c_len` writable values; during the call nothing else may access the
-/// ones this product writes: rows `0..m` (`ldc` apart), columns `0..b.n()`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm_shared(
+/// [`gemm`] into a view of `C` (`m = c.rows()`, `c.cols() == b.n()`), for callers whose threads
+/// write interleaved parts of one buffer (attention heads are column ranges of the same rows).
+pub(crate) fn gemm_view(
     isa: Isa,
     a: &[f32],
     lda: usize,
-    m: usize,
     b: &PackedB,
     output: Output<'_>,
-    c: SharedMut,
-    c_len: usize,
-    ldc: usize,
-) {
-    // SAFETY: the caller's guarantee.
-    unsafe { gemm_into(isa, a, lda, m, b, output, c, c_len, ldc, false) }
-}
-
-/// # Safety
-/// As [`gemm_shared`].
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_into(
-    isa: Isa,
-    a: &[f32],
-    lda: usize,
-    m: usize,
-    b: &PackedB,
-    output: Output<'_>,
-    c: SharedMut,
-    c_len: usize,
-    ldc: usize,
+    c: StridedMut<'_>,
     parallel: bool,
 ) {
-    let (k, n) = (b.k, b.n);
+    let (m, k, n) = (c.rows(), b.k, b.n);
+    assert_eq!(c.cols(), n, "C has {} columns, B {n}", c.cols());
     if m == 0 || n == 0 {
         return;
     }
-    // The kernels below index through raw pointers: these bounds make every access valid.
+    // The micro-kernels read A through raw pointers: these bounds make every read valid.
     assert!(lda >= k && a.len() >= (m - 1) * lda + k, "A is too small");
-    assert!(ldc >= n && c_len >= (m - 1) * ldc + n, "C is too small");
     if let Some(bias) = output.bias {
         assert!(bias.len() >= n, "bias is too short");
     }
@@ -188,43 +146,53 @@ unsafe fn gemm_into(
         1
     };
     if threads <= 1 {
-        run_panels(isa, a, lda, m, b, output, c, ldc, 0..panels);
+        run_panels(isa, a, lda, b, output, c, 0);
         return;
     }
-    let range = |t: usize| panels * t / threads..panels * (t + 1) / threads;
+    // Thread `t` takes panels `panels · t / threads ..`: a block of whole panels of C.
+    let mut shares = Vec::with_capacity(threads);
+    let mut rest = c;
+    let mut first_panel = 0;
+    for t in 1..=threads {
+        let end = panels * t / threads;
+        let (share, tail) = rest.split_columns((end - first_panel) * NR);
+        shares.push((first_panel, share));
+        rest = tail;
+        first_panel = end;
+    }
+    let mut shares = shares.into_iter();
+    let (first, own) = shares.next().expect("at least two shares");
     rayon::scope(|scope| {
-        for t in 1..threads {
-            let range = range(t);
-            scope.spawn(move |_| run_panels(isa, a, lda, m, b, output, c, ldc, range));
+        for (first_panel, share) in shares {
+            scope.spawn(move |_| run_panels(isa, a, lda, b, output, share, first_panel));
         }
         // The first share runs here, on this thread, while the others are picked up.
-        run_panels(isa, a, lda, m, b, output, c, ldc, range(0));
+        run_panels(isa, a, lda, b, output, own, first);
     });
 }
 
-/// Computes the columns of `C` that `panels` cover, for all rows.
-#[allow(clippy::too_many_arguments)]
+/// Computes the view `c` of `C`, whose first column is the first of panel `first_panel`,
+/// for all rows.
 fn run_panels(
     isa: Isa,
     a: &[f32],
     lda: usize,
-    m: usize,
     b: &PackedB,
     output: Output<'_>,
-    c: SharedMut,
-    ldc: usize,
-    panels: Range<usize>,
+    c: StridedMut<'_>,
+    first_panel: usize,
 ) {
-    let mr = match isa {
-        Isa::Avx512 => 8,
-        Isa::Avx2 => 6,
-        Isa::Generic => 4,
-    };
-    for p in panels {
+    let mr = isa.level().tile_rows();
+    let m = c.rows();
+    for (p, mut block) in (first_panel..).zip(c.column_blocks(NR)) {
         let panel = b.panel(p);
         let col = p * NR;
-        let cols = NR.min(b.n - col);
+        let cols = block.cols();
         let bias = output.bias.map(|bias| &bias[col..col + cols]);
+        let ldc = block.stride();
+        // SAFETY: the tiles below write rows `row..row + rows` of this block, columns
+        // `0..cols`, which is inside the block.
+        let c = unsafe { block.as_mut_ptr() };
         let mut row = 0;
         while row < m {
             let rows = mr.min(m - row);
@@ -233,9 +201,8 @@ fn run_panels(
                 a: &a[row * lda..],
                 lda,
                 panel,
-                // SAFETY: `gemm_into` checked that C holds `m` rows of `ldc >= n` values; this tile is
-                // rows `row..row + rows`, columns `col..col + cols`, which no other thread writes.
-                c: unsafe { c.0.add(row * ldc + col) },
+                // In bounds: row `row < m` of the block.
+                c: c.wrapping_add(row * ldc),
                 ldc,
                 rows,
                 cols,
@@ -282,26 +249,32 @@ macro_rules! for_each_row {
     };
 }
 
-/// Calls `$kernel::<R>` for the `R` in `$rows` that equals `$tile.rows`.
+/// Calls `$kernel::<R>` with `R = $tile.rows`, for the row counts up to `$level`'s tile rows.
 macro_rules! dispatch_rows {
-    ($tile:expr, $kernel:ident, [$($rows:literal),*]) => {
-        match $tile.rows {
-            $($rows => $kernel::<$rows>($tile),)*
-            _ => unreachable!("tile rows exceed the kernel's MR"),
-        }
+    ($tile:expr, $kernel:ident, $level:expr) => {
+        dispatch_rows!(@arms $tile, $kernel, $level, 1 2 3 4 5 6 7 8)
     };
+    (@arms $tile:expr, $kernel:ident, $level:expr, $($rows:literal)*) => {{
+        const MR: usize = $level.tile_rows();
+        const { assert!(MR <= 8, "dispatch_rows! covers at most 8 rows") };
+        match $tile.rows {
+            $($rows if $rows <= MR => $kernel::<$rows>($tile),)*
+            _ => unreachable!("tile rows exceed the kernel's tile rows"),
+        }
+    }};
 }
 
 impl Tile<'_> {
     fn run(&self, isa: Isa) {
-        match isa {
+        match isa.level() {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Isa::Avx512` is only chosen when the CPU has AVX-512 F.
-            Isa::Avx512 => unsafe { dispatch_rows!(self, tile_avx512, [1, 2, 3, 4, 5, 6, 7, 8]) },
+            // SAFETY: an `Isa` of level AVX-512 only comes from run-time detection of AVX-512 F
+            // (`kernels::isa`).
+            Level::Avx512 => unsafe { dispatch_rows!(self, tile_avx512, Level::Avx512) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2 and FMA.
-            Isa::Avx2 => unsafe { dispatch_rows!(self, tile_avx2, [1, 2, 3, 4, 5, 6]) },
-            _ => dispatch_rows!(self, tile_generic, [1, 2, 3, 4]),
+            // SAFETY: an `Isa` of level AVX2 only comes from run-time detection of AVX2 and FMA.
+            Level::Avx2 => unsafe { dispatch_rows!(self, tile_avx2, Level::Avx2) },
+            _ => dispatch_rows!(self, tile_generic, Level::Generic),
         }
     }
 
@@ -316,8 +289,8 @@ impl Tile<'_> {
     /// `cols` columns that `values` covers).
     fn store(&self, i: usize, col: usize, values: &[f32]) {
         let len = values.len().min(self.cols.saturating_sub(col));
-        // SAFETY: row `i < rows`, columns `col..col + len` lie within the tile's columns, which
-        // lie inside C (checked in `gemm_into`), and only this tile writes them.
+        // SAFETY: row `i < rows`, columns `col..col + len` lie within the tile, which lies
+        // inside the block of C that `run_panels` holds exclusively.
         let out = unsafe { std::slice::from_raw_parts_mut(self.c.add(i * self.ldc + col), len) };
         for (j, value) in out.iter_mut().enumerate() {
             let mut v = values[j];
@@ -384,7 +357,7 @@ unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     for p in 0..tile.k {
         // SAFETY: the panel holds `k · NR` values, `b` is at value `p · NR` of it; row `i < MR`
-        // of A holds `k` values from `rows[i]` (checked in `gemm_into`).
+        // of A holds `k` values from `rows[i]` (checked in `gemm_view`).
         unsafe {
             // Masked loads with a full mask are plain loads, but unlike `_mm512_loadu_ps`
             // (`read_unaligned`) they carry no debug-build overlap check.
@@ -410,7 +383,7 @@ unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
                 continue;
             }
             // SAFETY: the half starts inside the tile's `cols` columns of C and of the bias,
-            // which exist (checked in `gemm_into`); masked loads and stores touch only those
+            // which exist (checked in `gemm_view`); masked loads and stores touch only those
             // columns; masked-off lanes are not accessed.
             unsafe {
                 let out = tile.c.add(i * tile.ldc + half * 16);
@@ -588,11 +561,69 @@ mod tests {
             bias: None,
             accumulate: false,
         };
-        let isa = Isa::detect();
-        let mut serial = vec![0.0; m * n];
-        let mut threaded = vec![0.0; m * n];
-        gemm(isa, &a, k, m, &b, output, &mut serial, n, false);
-        gemm(isa, &a, k, m, &b, output, &mut threaded, n, true);
-        assert_eq!(serial, threaded);
+        // A pool of its own, so that the product really splits whatever the machine has.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        for isa in Isa::available() {
+            let mut serial = vec![0.0; m * n];
+            let mut threaded = vec![0.0; m * n];
+            gemm(isa, &a, k, m, &b, output, &mut serial, n, false);
+            let threads_used = pool.install(|| {
+                gemm(isa, &a, k, m, &b, output, &mut threaded, n, true);
+                rayon::current_num_threads()
+            });
+            assert_eq!(threads_used, 4);
+            assert!(
+                m * n * k >= PARALLEL_MIN_FLOPS,
+                "the product must be large enough to split"
+            );
+            assert_eq!(serial, threaded, "{isa:?}");
+        }
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        // Each case runs every kernel set: 64 cases keep `cargo test` within seconds.
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Any shape, any padding of the rows, with or without bias and accumulation: every
+        /// kernel set agrees with the f64 reference. Sizes cross every tile edge (rows 4, 6, 8;
+        /// columns 8, 16, 32) and include 1 × k and k × 1.
+        #[test]
+        fn any_shape_matches_the_f64_reference_on_every_isa(
+            m in 1usize..40,
+            n in 1usize..80,
+            k in 1usize..70,
+            lda_pad in 0usize..3,
+            ldc_pad in 0usize..3,
+            accumulate: bool,
+            with_bias: bool,
+            parallel: bool,
+            seed in 0u64..1000,
+        ) {
+            let (lda, ldc) = (k + lda_pad, n + ldc_pad);
+            let a = matrix(m * lda, seed);
+            let w = matrix(n * k, seed + 1);
+            let bias = if with_bias { matrix(n, seed + 2) } else { vec![0.0; n] };
+            let c0 = matrix(m * ldc, seed + 3);
+            let expected = reference(&a, lda, m, &w, n, k, &bias, &c0, ldc, accumulate);
+            let b = PackedB::from_weight(&w, n, k);
+            for isa in Isa::available() {
+                let mut c = c0.clone();
+                let output = Output { bias: with_bias.then_some(&bias[..]), accumulate };
+                gemm(isa, &a, lda, m, &b, output, &mut c, ldc, parallel);
+                let tolerance = 1e-5 * (k as f32).sqrt() * 4.0;
+                for (i, (got, want)) in c.iter().zip(&expected).enumerate() {
+                    // Padding between rows must be left as it was.
+                    prop_assert!(
+                        (got - want).abs() <= tolerance,
+                        "{:?} {}x{}x{} [{}] {} vs {}", isa, m, n, k, i, got, want
+                    );
+                }
+            }
+        }
     }
 }

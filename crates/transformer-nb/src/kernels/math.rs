@@ -6,7 +6,7 @@
 //! `expf`, Eigen's rational `erf`) accurate to a few units in the last place of an `f32`, where
 //! the standard library's versions are scalar calls.
 
-use super::Isa;
+use super::{Isa, Level};
 
 /// Compiles `$generic` (an `#[inline(always)]` function over slices) for each instruction set
 /// and defines `$name` to call the best one.
@@ -20,13 +20,14 @@ macro_rules! multiversion {
                 unsafe fn avx512($($arg: $ty),*) { $generic($($arg),*) }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2($($arg: $ty),*) { $generic($($arg),*) }
-                match isa {
-                    // SAFETY: `Isa::Avx512` is only chosen when the CPU has AVX-512 F, BW, DQ
-                    // and VL (and so AVX2 and FMA).
-                    Isa::Avx512 => return unsafe { avx512($($arg),*) },
-                    // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2 and FMA.
-                    Isa::Avx2 => return unsafe { avx2($($arg),*) },
-                    Isa::Generic => {}
+                match isa.level() {
+                    // SAFETY: an `Isa` of level AVX-512 only comes from run-time detection of
+                    // AVX-512 F, BW, DQ and VL, AVX2 and FMA (`kernels::isa`).
+                    Level::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: an `Isa` of level AVX2 only comes from run-time detection of AVX2
+                    // and FMA.
+                    Level::Avx2 => return unsafe { avx2($($arg),*) },
+                    Level::Generic => {}
                 }
             }
             let _ = isa;

@@ -1,0 +1,122 @@
+//! The instruction-set token: proof, checked at run time, that this CPU can run a kernel set.
+//!
+//! The AVX2 and AVX-512 kernels are `unsafe` to call on a CPU without those instructions. Every
+//! safe function that reaches them takes an [`Isa`], and an `Isa` can only be obtained here, from
+//! run-time detection: its field is private to this module, so no other code of the crate can
+//! make one up. That is what makes the safe wrappers sound.
+
+use std::sync::OnceLock;
+
+/// The kernel sets, in order of capability. Matching on a level is how a kernel picks its
+/// code; only an [`Isa`] says that a level is available.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Level {
+    /// Plain Rust that the compiler vectorises for the baseline target.
+    Generic,
+    /// AVX2 with FMA (x86-64-v3).
+    Avx2,
+    /// AVX-512 F, BW, DQ and VL (x86-64-v4).
+    Avx512,
+}
+
+impl Level {
+    /// Rows of `C` that one micro-kernel tile of the matrix product holds in registers (the one
+    /// table of them; see `gemm`'s module docs for why these numbers).
+    pub(crate) const fn tile_rows(self) -> usize {
+        match self {
+            Level::Generic => 4,
+            Level::Avx2 => 6,
+            Level::Avx512 => 8,
+        }
+    }
+
+    fn parse(name: &str) -> Option<Level> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "generic" => Some(Level::Generic),
+            "avx2" => Some(Level::Avx2),
+            "avx512" => Some(Level::Avx512),
+            _ => None,
+        }
+    }
+
+    /// Whether this CPU can run the level's instructions.
+    fn is_supported(self) -> bool {
+        match self {
+            Level::Generic => true,
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => {
+                is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512dq")
+                    && is_x86_feature_detected!("avx512vl")
+                    // The AVX-512 builds also enable AVX2 and FMA.
+                    && Level::Avx2.is_supported()
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+}
+
+/// A kernel set this CPU was found to support. Only [`Isa::detect`] and [`Isa::available`]
+/// make one, so holding an `Isa` of level AVX-512 proves the CPU has AVX-512.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Isa(Level);
+
+/// Caps the instruction set the kernels use: `generic`, `avx2` or `avx512`. For comparing
+/// the kernels and for testing the fallbacks on a machine that has more; a value this CPU
+/// cannot run (or an unknown one) leaves the best available.
+pub(crate) const KERNELS_ENV: &str = "TRANSFORMER_NB_KERNELS";
+
+impl Isa {
+    /// The best instruction set this CPU has, capped by [`KERNELS_ENV`]; detected once per
+    /// process.
+    pub(crate) fn detect() -> Isa {
+        static ISA: OnceLock<Isa> = OnceLock::new();
+        *ISA.get_or_init(|| {
+            let cap = std::env::var(KERNELS_ENV)
+                .ok()
+                .and_then(|v| Level::parse(&v));
+            Isa::available()
+                .into_iter()
+                .rfind(|isa| cap.is_none_or(|cap| isa.0 <= cap))
+                .unwrap_or(Isa(Level::Generic))
+        })
+    }
+
+    /// Every instruction set this CPU can run, the portable one first.
+    pub(crate) fn available() -> Vec<Isa> {
+        [Level::Generic, Level::Avx2, Level::Avx512]
+            .into_iter()
+            .filter(|level| level.is_supported())
+            .map(Isa)
+            .collect()
+    }
+
+    /// Which kernel set to run.
+    pub(crate) fn level(self) -> Level {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_order_by_capability() {
+        assert_eq!(Level::parse(" AVX2 "), Some(Level::Avx2));
+        assert_eq!(Level::parse("sse"), None);
+        assert!(Level::Generic < Level::Avx2 && Level::Avx2 < Level::Avx512);
+    }
+
+    #[test]
+    fn only_supported_levels_become_tokens() {
+        let available = Isa::available();
+        assert_eq!(available[0].level(), Level::Generic);
+        assert!(available.iter().all(|isa| isa.level().is_supported()));
+        assert!(available.contains(&Isa::detect()));
+    }
+}
