@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
         "The stock market fell.",
     ])?;
     emb.heatmap().save("similarity.png")?;
-    for row in emb.similarity() {
+    for row in emb.similarity()? {
         println!("{row:.3?}");
     }
     Ok(())

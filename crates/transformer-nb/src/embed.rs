@@ -151,7 +151,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &'static str) ->
 ///
 /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
 /// let emb = bert.embed(&["a cat", "a dog", "a tax return"])?;
-/// let sim = emb.similarity();
+/// let sim = emb.similarity().unwrap();
 /// assert!(sim[0][1] > sim[0][2]); // cats are closer to dogs than to taxes
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -170,7 +170,7 @@ impl Embeddings {
     /// use transformer_nb::embed::Pooling;
     ///
     /// let emb = Embeddings::new(vec!["x".into(), "y".into()], vec![vec![1.0, 0.0], vec![0.0, 1.0]], Pooling::default())?;
-    /// assert_eq!(emb.similarity()[0][1], 0.0);
+    /// assert_eq!(emb.similarity()?[0][1], 0.0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(texts: Vec<String>, vectors: Vec<Vec<f32>>, pooling: Pooling) -> Result<Self> {
@@ -255,25 +255,40 @@ impl Embeddings {
     }
 
     /// Cosine similarity of every pair of texts: 1 for the same direction, 0 for unrelated.
+    /// Up to [`MAX_SIMILARITY_TEXTS`] texts (the matrix grows with their square); more is an
+    /// error that says so.
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
     /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// let sim = bert.embed(&["a cat", "a dog"])?.similarity();
+    /// let sim = bert.embed(&["a cat", "a dog"])?.similarity()?;
     /// assert!((sim[0][0] - 1.0).abs() < 1e-5);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn similarity(&self) -> Vec<Vec<f32>> {
-        let norms: Vec<f32> = self
-            .vectors
+    pub fn similarity(&self) -> Result<Vec<Vec<f32>>> {
+        if self.len() > MAX_SIMILARITY_TEXTS {
+            return Err(Error::invalid(format!(
+                "the similarity of {} texts would be a {0} × {0} matrix; it is limited to \
+                 {MAX_SIMILARITY_TEXTS} texts: compare a part of them, e.g. \
+                 Embeddings::new(texts[..100].to_vec(), vectors[..100].to_vec(), pooling)",
+                self.len()
+            )));
+        }
+        Ok(self.similarity_of_first(self.len()))
+    }
+
+    /// The similarities among the first `count` texts.
+    pub(crate) fn similarity_of_first(&self, count: usize) -> Vec<Vec<f32>> {
+        let vectors = &self.vectors[..count.min(self.len())];
+        let norms: Vec<f32> = vectors
             .iter()
             .map(|v| v.iter().map(|x| x * x).sum::<f32>().sqrt())
             .collect();
-        self.vectors
+        vectors
             .iter()
             .zip(&norms)
             .map(|(a, na)| {
-                self.vectors
+                vectors
                     .iter()
                     .zip(&norms)
                     .map(|(b, nb)| {
@@ -289,6 +304,9 @@ impl Embeddings {
             .collect()
     }
 }
+
+/// The most texts [`Embeddings::similarity`] compares (their square, 2^26 values, is 256 MiB).
+pub const MAX_SIMILARITY_TEXTS: usize = 1 << 13;
 
 #[cfg(test)]
 impl Embeddings {
@@ -316,7 +334,7 @@ mod tests {
             Pooling::default(),
         )
         .unwrap();
-        let sim = emb.similarity();
+        let sim = emb.similarity().unwrap();
         assert!((sim[0][1] - 1.0).abs() < 1e-6);
         assert_eq!(
             sim[0][2], 0.0,

@@ -18,6 +18,10 @@ use crate::error::{Error, Result};
 /// (BERT: 512 × 768), and well below what a 4 GiB notebook machine can allocate.
 pub(crate) const MAX_VALUES: usize = 1 << 26;
 
+/// The most positions [`PositionalEncoding::similarity_matrix`] compares (their square, 2^26
+/// values, is 256 MiB).
+pub const MAX_SIMILARITY_POSITIONS: usize = 1 << 13;
+
 /// How the sines and cosines are laid out along the `d_model` dimensions.
 ///
 /// ```
@@ -241,16 +245,26 @@ impl PositionalEncoding {
 
     /// Dot products of every pair of position vectors: `similarity[p][q] = PE(p) · PE(q)`.
     /// Near positions are more alike than far ones, and the value depends only on `p - q`.
+    /// Up to [`MAX_SIMILARITY_POSITIONS`] positions (the matrix grows with their square); more
+    /// is an error that says so.
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// let s = positional_encoding(20, 64)?.similarity_matrix();
+    /// let s = positional_encoding(20, 64)?.similarity_matrix()?;
     /// assert!((s[0][0] - 32.0).abs() < 1e-3);          // each vector has norm² = d_model / 2
     /// assert!((s[3][5] - s[10][12]).abs() < 1e-3);     // depends only on the distance
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn similarity_matrix(&self) -> Vec<Vec<f32>> {
-        (0..self.num_positions)
+    pub fn similarity_matrix(&self) -> Result<Vec<Vec<f32>>> {
+        if self.num_positions > MAX_SIMILARITY_POSITIONS {
+            return Err(Error::invalid(format!(
+                "the similarity of {} positions would be a {0} × {0} matrix; it is limited to \
+                 {MAX_SIMILARITY_POSITIONS} positions: make the encoding with fewer positions, \
+                 e.g. positional_encoding(512, {})",
+                self.num_positions, self.d_model
+            )));
+        }
+        Ok((0..self.num_positions)
             .map(|p| {
                 (0..self.num_positions)
                     .map(|q| {
@@ -262,7 +276,7 @@ impl PositionalEncoding {
                     })
                     .collect()
             })
-            .collect()
+            .collect())
     }
 
     /// Whether dimension `d` holds a sine or a cosine in this layout.

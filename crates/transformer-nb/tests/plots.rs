@@ -81,7 +81,7 @@ fn similarity_heatmap_of_embeddings_names_the_sentences() {
             "Stocks fell.",
         ])
         .unwrap();
-    let sim = emb.similarity();
+    let sim = emb.similarity().unwrap();
     assert!(
         sim[0][1] > sim[0][2],
         "novel/book closer than novel/stocks: {sim:?}"

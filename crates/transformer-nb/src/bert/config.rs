@@ -142,6 +142,27 @@ impl BertConfig {
         if let Some((name, _)) = sizes.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} is 0; it must be at least 1"));
         }
+        // Far beyond any BERT (XLM-R's 250,002 tokens, BERT-large's 24 layers of 1024), yet
+        // small enough that every product of sizes the loader forms fits a `usize`.
+        let limits = [
+            ("vocab_size", self.vocab_size, 1 << 22),
+            ("hidden_size", self.hidden_size, 1 << 16),
+            ("num_hidden_layers", self.num_hidden_layers, 1 << 10),
+            ("num_attention_heads", self.num_attention_heads, 1 << 10),
+            ("intermediate_size", self.intermediate_size, 1 << 18),
+            (
+                "max_position_embeddings",
+                self.max_position_embeddings,
+                1 << 20,
+            ),
+            ("type_vocab_size", self.type_vocab_size, 1 << 16),
+        ];
+        if let Some((name, value, limit)) = limits.iter().find(|(_, v, limit)| v > limit) {
+            return Err(format!(
+                "{name} {value} is larger than {limit}, the most this library loads: the file \
+                 is damaged or not a BERT config"
+            ));
+        }
         if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(format!(
                 "hidden_size {} does not divide among {} attention heads",

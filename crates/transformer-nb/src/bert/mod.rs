@@ -96,6 +96,15 @@ impl Bert {
         }
         let config = BertConfig::from_file(&config_path)?;
         let weights = dir.join("model.safetensors");
+        if weights.is_dir() {
+            return Err(Error::InvalidFile {
+                path: weights,
+                what: "safetensors file",
+                message: "model.safetensors is a folder, not a file: put the checkpoint's \
+                          weights file there"
+                    .into(),
+            });
+        }
         if !weights.is_file() {
             let hint = if dir.join("pytorch_model.bin").is_file() {
                 "only safetensors weights are supported; convert pytorch_model.bin with \
@@ -339,6 +348,8 @@ impl Bert {
                 self.config.max_position_embeddings
             )));
         }
+        self.model
+            .check_activations(encodings.len(), seq_len, collect)?;
         for encoding in encodings {
             if let Some(&id) = encoding
                 .ids()

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::config::{BertConfig, HiddenAct};
 use super::weights::SafeTensors;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels::gemm::{Output, PackedB, gemm, gemm_view};
 use crate::kernels::{Isa, StridedMut, math};
 
@@ -28,6 +28,11 @@ const ROWS_PER_TASK: usize = 32;
 
 /// Below this many multiply-adds (over all heads) attention runs on the calling thread.
 const ATTENTION_PARALLEL_MIN: usize = 1 << 18;
+
+/// The most f32 values one pass may hold (2^28: 1 GiB), so that a batch a typo too large is an
+/// error rather than an allocation failure; BERT-base keeps 8 texts × 256 tokens with every
+/// attention map well inside it.
+pub(crate) const MAX_ACTIVATION_VALUES: usize = 1 << 28;
 
 /// A `Linear` layer: the weight packed for [`gemm`], and the bias.
 struct Linear {
@@ -235,6 +240,55 @@ impl BertModel {
             pooler,
             isa: Isa::detect(),
         })
+    }
+
+    /// The f32 values a pass over `batch × seq` tokens holds at its peak: the buffers of one
+    /// layer and, with `collect`, every hidden state and attention map; `None` beyond `usize`.
+    pub fn activation_values(&self, batch: usize, seq: usize, collect: bool) -> Option<usize> {
+        let rows = batch.checked_mul(seq)?;
+        let layers = self.layers.len();
+        // hidden, next, qkv (3), context: 6 × hidden per row, plus the feed-forward's inner.
+        let per_row = self.hidden.checked_mul(6)?.checked_add(self.inner)?;
+        let working = rows.checked_mul(per_row)?;
+        let scores = batch
+            .checked_mul(self.heads)?
+            .checked_mul(seq)?
+            .checked_mul(seq)?;
+        let kept = if collect {
+            let states = rows.checked_mul(self.hidden)?.checked_mul(layers + 1)?;
+            states.checked_add(scores.checked_mul(layers)?)?
+        } else {
+            // One score matrix per thread, at most one per head.
+            seq.checked_mul(seq)?
+                .checked_mul(rayon::current_num_threads())?
+        };
+        working.checked_add(kept)
+    }
+
+    /// Refuses a pass that would hold more than [`MAX_ACTIVATION_VALUES`]: allocating that
+    /// much can fail, and a failed allocation aborts the process (the notebook's kernel).
+    pub fn check_activations(&self, batch: usize, seq: usize, collect: bool) -> Result<()> {
+        match self.activation_values(batch, seq, collect) {
+            Some(values) if values <= MAX_ACTIVATION_VALUES => Ok(()),
+            values => {
+                let gib = values.map_or(f64::INFINITY, |v| v as f64 * 4.0 / (1u64 << 30) as f64);
+                let kept = if collect {
+                    format!(
+                        "; forward keeps every hidden state and the attention maps of {} layers",
+                        self.layers.len()
+                    )
+                } else {
+                    String::new()
+                };
+                Err(Error::invalid(format!(
+                    "{batch} texts × {seq} tokens would need {gib:.1} GiB of activations{kept}, \
+                     more than the {} GiB this library allows in one pass: run fewer or shorter \
+                     texts at a time; bert.embed keeps no attention maps and runs a long list in \
+                     chunks",
+                    (MAX_ACTIVATION_VALUES * 4) >> 30
+                )))
+            }
+        }
     }
 
     /// Runs a padded batch whose ids and types the caller checked against the config.

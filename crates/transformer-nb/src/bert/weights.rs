@@ -34,7 +34,8 @@ pub(crate) struct SafeTensors {
 }
 
 impl SafeTensors {
-    /// Opens `path` and parses its header.
+    /// Opens `path` and parses its header, checking every tensor's byte range against the
+    /// file's length: nothing is allocated from a size the file states before it is checked.
     pub(crate) fn open(path: &Path) -> Result<Self> {
         let invalid = |message: String| Error::InvalidFile {
             path: path.to_path_buf(),
@@ -42,18 +43,40 @@ impl SafeTensors {
             message,
         };
         let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let file_len = file
+            .metadata()
+            .map_err(|e| Error::io("read", path, e))?
+            .len();
+        if file_len < 8 {
+            return Err(invalid(format!(
+                "{file_len} bytes is too short for a safetensors header: the file is empty or \
+                 cut short (download it again)"
+            )));
+        }
         let mut len = [0u8; 8];
-        read_at(&file, &mut len, 0).map_err(|e| invalid(format!("no header ({e})")))?;
+        read_at(&file, &mut len, 0).map_err(|e| Error::io("read", path, e))?;
         let header_len = u64::from_le_bytes(len);
         if header_len > MAX_HEADER_BYTES {
-            return Err(invalid(format!("a header of {header_len} bytes")));
+            return Err(invalid(format!(
+                "a header of {header_len} bytes is more than the {} MiB this library reads: the \
+                 file is damaged or not safetensors",
+                MAX_HEADER_BYTES >> 20
+            )));
         }
+        let data_len = file_len - 8;
+        if header_len > data_len {
+            return Err(invalid(format!(
+                "a header of {header_len} bytes, but only {data_len} bytes follow: the file is \
+                 cut short (download it again)"
+            )));
+        }
+        let data_len = data_len - header_len;
         let mut header = vec![0u8; header_len as usize];
-        read_at(&file, &mut header, 8).map_err(|e| invalid(format!("truncated header ({e})")))?;
+        read_at(&file, &mut header, 8).map_err(|e| Error::io("read", path, e))?;
         let mut entries: HashMap<String, serde_json::Value> =
             serde_json::from_slice(&header).map_err(|e| invalid(e.to_string()))?;
         entries.remove("__metadata__");
-        let tensors = entries
+        let tensors: HashMap<String, TensorInfo> = entries
             .into_iter()
             .map(|(name, value)| {
                 serde_json::from_value(value)
@@ -61,6 +84,30 @@ impl SafeTensors {
                     .map_err(|e| invalid(format!("tensor {name}: {e}")))
             })
             .collect::<Result<_>>()?;
+        for (name, info) in &tensors {
+            let (begin, end) = info.data_offsets;
+            if begin > end {
+                return Err(invalid(format!(
+                    "the offsets of {name} run backwards ({begin} > {end})"
+                )));
+            }
+            if end > data_len {
+                return Err(invalid(format!(
+                    "{name} ends at byte {end} of the data, but the file ends before, at byte \
+                     {data_len}: the file is cut short (download it again)"
+                )));
+            }
+            let Some(size) = dtype_size(&info.dtype) else {
+                continue; // `read` names the unknown dtype if the model needs this tensor.
+            };
+            let bytes = info.shape.iter().try_fold(size, |n, &d| n.checked_mul(d));
+            if bytes.is_none_or(|bytes| bytes as u64 != end - begin) {
+                return Err(invalid(format!(
+                    "the offsets of {name} do not match its shape {:?}",
+                    info.shape
+                )));
+            }
+        }
         Ok(SafeTensors {
             path: path.to_path_buf(),
             file,
@@ -101,9 +148,12 @@ impl SafeTensors {
                 )));
             }
         };
-        let count: usize = shape.iter().product();
+        let count = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        let expected_bytes = count.and_then(|n| n.checked_mul(dtype.size_in_bytes()));
+        let count = count.unwrap_or(usize::MAX);
+        // `open` checked that `begin <= end <= the data's length`.
         let (begin, end) = info.data_offsets;
-        if end < begin || (end - begin) as usize != count * dtype.size_in_bytes() {
+        if expected_bytes != usize::try_from(end - begin).ok() {
             return Err(Error::InvalidFile {
                 path: self.path.clone(),
                 what: "safetensors file",
@@ -124,6 +174,18 @@ impl SafeTensors {
                 .to_dtype(DType::F32)?
                 .to_vec1()?,
         )
+    }
+}
+
+/// Bytes per value of a safetensors dtype; `None` for a name this library does not know (which
+/// `read` then refuses).
+fn dtype_size(dtype: &str) -> Option<usize> {
+    match dtype {
+        "F64" | "I64" | "U64" => Some(8),
+        "F32" | "I32" | "U32" => Some(4),
+        "F16" | "BF16" | "I16" | "U16" => Some(2),
+        "I8" | "U8" | "BOOL" | "F8_E4M3" | "F8_E5M2" => Some(1),
+        _ => None,
     }
 }
 

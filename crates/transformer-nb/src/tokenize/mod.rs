@@ -425,6 +425,7 @@ fn wordpiece_from_vocab(vocab: &Path, config: &TokenizerConfig) -> Result<tokeni
                 message: format!("the special token {token} is not in the vocabulary"),
             })
     };
+    id_of(&unk, &tokenizer)?;
     let sep_id = id_of(&sep, &tokenizer)?;
     let cls_id = id_of(&cls, &tokenizer)?;
     tokenizer

@@ -30,6 +30,9 @@ const HEAD_PANEL_MAX_LABELS: usize = 16;
 /// Panels per row in the all-heads grid (12 heads: 3 rows of 4).
 const HEAD_COLUMNS: usize = 4;
 
+/// The most texts the embeddings' heatmap shows: beyond, labels would be unreadable.
+const HEATMAP_TEXTS: usize = 64;
+
 /// Pixels per text in the embeddings' similarity heatmap; texts are cut to fit the labels.
 const EMBEDDING_CELL: u32 = 36;
 const EMBEDDING_LABEL_CHARS: usize = 28;
@@ -103,20 +106,20 @@ impl PositionalEncoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// let svg = positional_encoding(50, 128)?.similarity().to_svg();
+    /// let svg = positional_encoding(50, 128)?.similarity()?.to_svg();
     /// assert!(svg.contains("Dot product"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn similarity(&self) -> Plot {
+    pub fn similarity(&self) -> Result<Plot> {
         let (positions, d_model) = self.shape();
-        let matrix: Vec<f32> = self.similarity_matrix().into_iter().flatten().collect();
+        let matrix: Vec<f32> = self.similarity_matrix()?.into_iter().flatten().collect();
         let max = d_model as f32 / 2.0;
         let min = matrix.iter().copied().fold(max, f32::min);
         let spec = HeatmapSpec::new(matrix, positions, positions)
             .title("Dot product of position vectors PE(p) · PE(q)")
             .axes("Position q", "Position p")
             .colors(Colormap::Viridis, (min, max));
-        Plot::new(Figure::Heatmap(spec), POSITION_SIMILARITY_SIZE)
+        Ok(Plot::new(Figure::Heatmap(spec), POSITION_SIMILARITY_SIZE))
     }
 }
 
@@ -214,7 +217,8 @@ fn attention_spec(map: Vec<f32>, tokens: &[String], labels: Option<Vec<String>>)
 }
 
 impl Embeddings {
-    /// The [similarity](Self::similarity) matrix as a heatmap labelled with the texts.
+    /// The [similarity](Self::similarity) matrix as a heatmap labelled with the texts; of the
+    /// first 64 texts when there are more (the title says so).
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
@@ -224,11 +228,10 @@ impl Embeddings {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn heatmap(&self) -> Plot {
-        let n = self.len();
-        let matrix: Vec<f32> = self.similarity().into_iter().flatten().collect();
+        let n = self.len().min(HEATMAP_TEXTS);
+        let matrix: Vec<f32> = self.similarity_of_first(n).into_iter().flatten().collect();
         let low = matrix.iter().copied().fold(1.0, f32::min).min(0.0);
-        let labels = self
-            .texts()
+        let labels = self.texts()[..n]
             .iter()
             .map(|t| shorten(t, EMBEDDING_LABEL_CHARS))
             .collect();
@@ -237,7 +240,14 @@ impl Embeddings {
             .saturating_add(260)
             .min(900);
         let spec = HeatmapSpec::new(matrix, n, n)
-            .title("Cosine similarity of sentence embeddings")
+            .title(if n < self.len() {
+                format!(
+                    "Cosine similarity of sentence embeddings (the first {n} of {} texts)",
+                    self.len()
+                )
+            } else {
+                "Cosine similarity of sentence embeddings".into()
+            })
             .labels(Some(labels))
             .colors(Colormap::Viridis, (low, 1.0));
         Plot::new(Figure::Heatmap(spec), (side + 240, side + 80))

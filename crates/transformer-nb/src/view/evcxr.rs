@@ -207,7 +207,7 @@ mod tests {
         let pe = positional_encoding(50, 128).unwrap();
         check_picture(&pe.heatmap(), &["Position", "Depth"]);
         check_picture(&pe.curves(&[4, 5, 6, 7]), &["dim 4 (sin)", "dim 7 (cos)"]);
-        check_picture(&pe.similarity(), &["Dot product"]);
+        check_picture(&pe.similarity().unwrap(), &["Dot product"]);
         let big = positional_encoding(512, 768).unwrap();
         check_picture(&big.heatmap(), &["512 positions × 768 dimensions"]);
     }

@@ -12,6 +12,8 @@ use crate::tokenize::{Batch, Encoding};
 
 /// Longest text shown in a row heading of the similarity table.
 const ROW_TEXT_CHARS: usize = 48;
+/// The most texts the embeddings' table shows (it has a cell per pair).
+const TABLE_TEXTS: usize = 30;
 
 /// The style of token `i`'s cell: padding greyed, special tokens tinted.
 fn token_style(encoding: &Encoding, i: usize) -> &'static str {
@@ -155,7 +157,8 @@ impl BertOutput {
 }
 
 impl Embeddings {
-    /// An HTML table of the similarities, a row and a column per text.
+    /// An HTML table of the similarities, a row and a column per text; of the first
+    /// 30 texts when there are more (a caption says so).
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
@@ -164,12 +167,20 @@ impl Embeddings {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_html(&self) -> String {
-        let mut html = format!("<table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\"></th>");
-        for i in 0..self.len() {
+        let shown = self.len().min(TABLE_TEXTS);
+        let mut html = format!("<table style=\"{TABLE}\">");
+        if shown < self.len() {
+            html.push_str(&format!(
+                "<caption>The first {shown} of {} texts</caption>",
+                self.len()
+            ));
+        }
+        html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\"></th>"));
+        for i in 0..shown {
             html.push_str(&format!("<th style=\"{HEAD_CELL}\">{i}</th>"));
         }
         html.push_str("</tr>");
-        for (i, row) in self.similarity().iter().enumerate() {
+        for (i, row) in self.similarity_of_first(shown).iter().enumerate() {
             html.push_str(&format!(
                 "<tr><th style=\"{TEXT_HEAD_CELL}\">{i}: {}</th>",
                 escape(&shorten(&self.texts()[i], ROW_TEXT_CHARS))

@@ -73,7 +73,7 @@ impl Plot {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
-    /// let plot = positional_encoding(50, 128)?.similarity();
+    /// let plot = positional_encoding(50, 128)?.similarity()?;
     /// assert_eq!(plot.title(), "Dot product of position vectors PE(p) · PE(q)");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -1,0 +1,100 @@
+//! One model shared by several threads: the types are `Send + Sync`, and every thread gets
+//! exactly what a single thread gets.
+
+mod util;
+
+use std::sync::Arc;
+
+use transformer_nb::prelude::*;
+use util::tiny_bert;
+
+fn assert_send_sync<T: Send + Sync + 'static>() {}
+
+#[test]
+fn the_public_types_are_send_and_sync() {
+    assert_send_sync::<Bert>();
+    assert_send_sync::<Tokenizer>();
+    assert_send_sync::<BertOutput>();
+    assert_send_sync::<Encoding>();
+    assert_send_sync::<Batch>();
+    assert_send_sync::<Embeddings>();
+    assert_send_sync::<PositionalEncoding>();
+    assert_send_sync::<Plot>();
+    assert_send_sync::<Error>();
+}
+
+const TEXTS: [&str; 4] = [
+    "i read a good novel.",
+    "the cat read",
+    "a dog reads a good novel. a cat reads the novel.",
+    "good",
+];
+
+/// Every output of `forward` for each text, and the embeddings of all of them.
+fn results(bert: &Bert) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let forwards = TEXTS
+        .iter()
+        .map(|text| {
+            let out = bert
+                .forward(&bert.tokenizer().encode(text).unwrap())
+                .unwrap();
+            let mut values: Vec<f32> = out
+                .hidden_states()
+                .iter()
+                .chain(out.attentions())
+                .flat_map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                .collect();
+            values.extend(
+                out.pooler_output()
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap(),
+            );
+            values
+        })
+        .collect();
+    (forwards, bert.embed(&TEXTS).unwrap().vectors().to_vec())
+}
+
+#[test]
+fn threads_sharing_one_model_get_exactly_the_sequential_results() {
+    let (_dir, bert) = tiny_bert();
+    let bert = Arc::new(bert);
+    let sequential = results(&bert);
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let bert = Arc::clone(&bert);
+            std::thread::spawn(move || (0..5).map(|_| results(&bert)).collect::<Vec<_>>())
+        })
+        .collect();
+    for handle in handles {
+        for result in handle.join().expect("a thread panicked") {
+            assert_eq!(result, sequential);
+        }
+    }
+}
+
+#[test]
+fn a_tokenizer_shared_by_threads_encodes_as_one_thread_does() {
+    let (_dir, bert) = tiny_bert();
+    let tokenizer = bert.tokenizer().clone();
+    let expected: Vec<Vec<u32>> = TEXTS
+        .iter()
+        .map(|t| tokenizer.encode(t).unwrap().ids().to_vec())
+        .collect();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..20 {
+                    let got: Vec<Vec<u32>> = TEXTS
+                        .iter()
+                        .map(|t| tokenizer.encode(t).unwrap().ids().to_vec())
+                        .collect();
+                    assert_eq!(got, expected);
+                }
+            });
+        }
+    });
+}
