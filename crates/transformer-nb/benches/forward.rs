@@ -10,6 +10,8 @@
 //! - `{"op": "forward", "model": N, "texts": [...], "max_length": L, "collect": false,
 //!   "iters": K}`: tokenizes once (truncating to `L` tokens), then times `K` forward passes;
 //!   `collect` keeps every hidden state and attention map, else only the last hidden state.
+//!   With `"dump": PATH`, the last pass's whole last hidden state is written to `PATH` as
+//!   little-endian f32, for the driver to compare with the peer's.
 //! - `{"op": "tokenize", "model": N, "texts": [...], "iters": K}`: times `K` batch
 //!   tokenizations of the whole corpus.
 //! - `{"op": "rss"}`: the process's peak and current resident memory.
@@ -148,11 +150,14 @@ fn handle(models: &mut HashMap<String, Loaded>, request: &Value) -> Result<Value
             }
             let hidden = last.context("iters must be at least 1")?;
             let values = hidden.flatten_all()?.to_vec1::<f32>()?;
+            if let Some(path) = request["dump"].as_str() {
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                std::fs::write(path, bytes).with_context(|| format!("cannot write {path}"))?;
+            }
             Ok(json!({
                 "times": times,
                 "shape": hidden.dims(),
                 "ids": batch.encodings().iter().map(|e| e.ids().to_vec()).collect::<Vec<_>>(),
-                "head": &values[..values.len().min(16)],
                 "mean_abs": values.iter().map(|v| f64::from(v.abs())).sum::<f64>()
                     / values.len() as f64,
             }))
