@@ -344,13 +344,18 @@ mod tests {
 
     #[test]
     fn mismatched_lengths_are_errors() {
-        assert!(Embeddings::new(vec!["a".into()], vec![], Pooling::default()).is_err());
+        let err = Embeddings::new(vec!["a".into()], vec![], Pooling::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "1 texts but 0 vectors: give one vector per text"
+        );
         let err = Embeddings::new(
             vec!["a".into(), "b".into()],
             vec![vec![1.0], vec![1.0, 2.0]],
             Pooling::default(),
-        );
-        assert!(err.is_err());
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "embedding vectors differ in length");
     }
 
     #[test]

@@ -61,8 +61,10 @@ pub fn cache_dir() -> PathBuf {
 /// Whether `HF_HUB_OFFLINE` forbids network access, as in `huggingface_hub`.
 ///
 /// ```
-/// // Follows the environment: true for HF_HUB_OFFLINE=1.
-/// let _offline: bool = transformer_nb::hub::is_offline();
+/// // Follows the environment: true for HF_HUB_OFFLINE=1 (or true, yes, on).
+/// let set = std::env::var("HF_HUB_OFFLINE").unwrap_or_default();
+/// let expected = ["1", "true", "yes", "on"].contains(&set.trim().to_ascii_lowercase().as_str());
+/// assert_eq!(transformer_nb::hub::is_offline(), expected);
 /// ```
 pub fn is_offline() -> bool {
     std::env::var("HF_HUB_OFFLINE")

@@ -49,10 +49,13 @@
 //!
 //! let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
 //! let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
-//! let last: &Tensor = out.last_hidden_state();  // [1, 8, 384]
+//! let last: &Tensor = out.last_hidden_state();
+//! assert_eq!(last.dims(), [1, 8, 384]);
 //! let plot = out.attention_heatmap(5, 0)?;      // rows and columns labelled with tokens
-//! let emb = bert.embed(&["a cat", "a dog"])?;
-//! println!("{:?}", emb.similarity());
+//! assert!(plot.to_svg().contains("novel"));
+//! let emb = bert.embed(&["a cat", "a dog", "a tax return"])?;
+//! let sim = emb.similarity()?;
+//! assert!(sim[0][1] > sim[0][2]);               // a cat is more like a dog than a tax return
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -107,6 +110,7 @@ pub use tokenize::{Batch, Encoding, Tokenizer};
 /// use transformer_nb::prelude::*;
 ///
 /// let pe: PositionalEncoding = positional_encoding(4, 8)?;
+/// assert_eq!(pe.shape(), (4, 8));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub mod prelude {

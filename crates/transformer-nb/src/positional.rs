@@ -340,7 +340,12 @@ mod tests {
                 .to_string()
                 .contains("at least 1")
         );
-        assert!(positional_encoding(8, 0).is_err());
+        assert!(
+            positional_encoding(8, 0)
+                .unwrap_err()
+                .to_string()
+                .contains("at least 1")
+        );
     }
 
     #[test]
@@ -367,7 +372,14 @@ mod tests {
             );
         }
         // One position past the cap is refused; BERT's size is far below it.
-        assert!(positional_encoding((1 << 18) + 1, 1 << 8).is_err());
+        assert!(matches!(
+            positional_encoding((1 << 18) + 1, 1 << 8),
+            Err(Error::InvalidArgument { .. })
+        ));
+        assert_eq!(
+            positional_encoding(1 << 18, 1 << 8).unwrap().shape(),
+            (1 << 18, 1 << 8)
+        );
         assert_eq!(positional_encoding(512, 768).unwrap().shape(), (512, 768));
     }
 

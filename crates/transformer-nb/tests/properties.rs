@@ -133,7 +133,10 @@ fn json_ish() -> impl Strategy<Value = Vec<u8>> {
         Just("normalizer"),
     ];
     proptest::collection::vec((key, value), 0..14).prop_map(|fields| {
-        let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("\"{k}\": {v}"))
+            .collect();
         format!("{{{}}}", body.join(", ")).into_bytes()
     })
 }

@@ -35,7 +35,8 @@ const EMBED_CHUNK: usize = 32;
 /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
 /// let enc = bert.tokenizer().encode("I read a good novel.")?;
 /// let out = bert.forward(&enc)?;
-/// println!("{:?}", out.last_hidden_state().dims()); // [1, 8, 384]
+/// assert_eq!(out.last_hidden_state().dims(), [1, 8, 384]);
+/// assert_eq!(out.attentions().len(), 6);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Bert {

@@ -77,6 +77,11 @@ impl MimeBundle {
 /// ```
 /// use transformer_nb::prelude::*;
 ///
+/// fn shown_by_the_trait<T: DebugDisplay + ?Sized>(_: &T) -> bool {
+///     true
+/// }
+/// // Every Debug value has it: numbers, text, vectors, tuples.
+/// assert!(shown_by_the_trait(&2) && shown_by_the_trait("a") && shown_by_the_trait(&(1, vec![0.5])));
 /// // What a notebook cell ending in `1 + 1` runs: prints a text/plain block with "2".
 /// (1 + 1).evcxr_display();
 /// ```

@@ -16,7 +16,10 @@ pub fn minilm() -> &'static Bert {
     static MODEL: OnceLock<Bert> = OnceLock::new();
     MODEL.get_or_init(|| {
         Bert::from_pretrained(DEFAULT_MODEL).unwrap_or_else(|e| {
-            panic!("{e}\n(the parity tests need the real model: run scripts/fetch-model.sh)")
+            panic!(
+                "{e}\n(this test needs the real all-MiniLM-L6-v2, as do every test named \
+                 *_real_model and the parity and cross-check tests: run scripts/fetch-model.sh)"
+            )
         })
     })
 }

@@ -272,7 +272,12 @@ pub(crate) mod tests {
         let svg = plot.to_svg();
         assert_eq!(svg.matches("<image").count(), 5);
         assert!(svg.contains("all heads") && svg.contains("head 3"));
-        assert!(plot.to_png().is_ok());
+        let (w, h, pixels, channels) = decode_png(&plot.to_png().unwrap());
+        assert_eq!((w, h), plot.size());
+        assert!(
+            brightness_spread(&pixels, channels) > 20.0,
+            "the PNG is not blank"
+        );
     }
 
     #[test]
