@@ -29,6 +29,9 @@ const EMBED_CHUNK: usize = 32;
 
 /// A BERT model ready to run: tokenizer, weights, config and pooling recipe.
 ///
+/// A `Bert` is `Send + Sync`: threads can share one model (in an `Arc`) and each gets exactly
+/// the results a single thread would.
+///
 /// ```
 /// use transformer_nb::prelude::*;
 ///
