@@ -151,7 +151,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &'static str) ->
 ///
 /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
 /// let emb = bert.embed(&["a cat", "a dog", "a tax return"])?;
-/// let sim = emb.similarity().unwrap();
+/// let sim = emb.similarity()?;
 /// assert!(sim[0][1] > sim[0][2]); // cats are closer to dogs than to taxes
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
