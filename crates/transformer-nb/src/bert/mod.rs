@@ -8,6 +8,7 @@
 mod config;
 mod model;
 mod output;
+mod summary;
 mod weights;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,8 @@ use candle_core::{DType, Tensor};
 
 pub use config::{BertConfig, HiddenAct};
 pub use output::BertOutput;
+pub use summary::{ModelSummary, ModuleSize};
+pub(crate) use summary::{human_bytes, thousands};
 
 use crate::embed::{self, Embeddings, Pooling, PoolingMode};
 use crate::error::{Error, Result};
@@ -208,6 +211,54 @@ impl Bert {
     /// ```
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The model's parameters per module (embeddings, each layer's attention, intermediate and
+    /// output, pooler) with their dtype and bytes, the totals, and the memory this process
+    /// holds for them: the tutorial's "check memory usage". The total is what HF's
+    /// `sum(p.numel() for p in model.parameters())` gives.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let summary = bert.summary();
+    /// assert_eq!(summary.total_parameters(), 22_713_216);
+    /// assert_eq!(summary.modules()[1].name, "encoder.layer.0.attention");
+    /// assert!(summary.to_html().contains("22,713,216"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn summary(&self) -> ModelSummary {
+        let sizes = self.model.module_sizes();
+        ModelSummary {
+            held_bytes: sizes.iter().map(|(_, _, held)| held).sum(),
+            modules: sizes
+                .into_iter()
+                .map(|(name, parameters, _)| ModuleSize {
+                    name,
+                    parameters,
+                    dtype: "f32",
+                    bytes: parameters * size_of::<f32>(),
+                })
+                .collect(),
+        }
+    }
+
+    /// An estimate of the memory a [`forward_batch`](Self::forward_batch) of `batch` texts of
+    /// `seq_len` tokens holds at its peak: every hidden state and attention map it returns, and
+    /// the buffers of one layer while it runs. `None` when the number does not fit a `usize`.
+    /// A pass that would need more than 1 GiB is refused with an error.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bytes = bert.activation_bytes(8, 128).unwrap();
+    /// assert!(bytes > 8 * 6 * 12 * 128 * 128 * 4); // at least the attention maps
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn activation_bytes(&self, batch: usize, seq_len: usize) -> Option<usize> {
+        self.model
+            .activation_values(batch, seq_len, true)?
+            .checked_mul(size_of::<f32>())
     }
 
     /// Runs one encoding through the model, keeping every hidden state and attention map.

@@ -41,6 +41,12 @@ struct Linear {
 }
 
 impl Linear {
+    /// Parameters as HF counts them (weight and bias) and the bytes held for them.
+    fn sizes(&self) -> (usize, usize) {
+        let parameters = self.weight.k() * self.weight.n() + self.bias.len();
+        (parameters, self.weight.held_bytes() + held(&self.bias))
+    }
+
     /// Reads `{prefix}.weight` `[n_out, k_in]` and `{prefix}.bias` `[n_out]`.
     fn read(file: &SafeTensors, prefix: &str, n_out: usize, k_in: usize) -> Result<Self> {
         Self::concat(file, &[prefix], n_out, k_in)
@@ -88,6 +94,13 @@ struct Norm {
 }
 
 impl Norm {
+    fn sizes(&self) -> (usize, usize) {
+        (
+            self.gamma.len() + self.beta.len(),
+            held(&self.gamma) + held(&self.beta),
+        )
+    }
+
     fn read(file: &SafeTensors, prefix: &str, width: usize, eps: f64) -> Result<Self> {
         Ok(Norm {
             gamma: file.read(&format!("{prefix}.weight"), &[width])?,
@@ -103,6 +116,18 @@ impl Norm {
             math::layer_norm(isa, block, width, &self.gamma, &self.beta, self.eps)
         });
     }
+}
+
+/// Bytes a buffer holds.
+fn held(values: &Vec<f32>) -> usize {
+    values.capacity() * size_of::<f32>()
+}
+
+/// Sums `(parameters, held bytes)` pairs.
+fn add(sizes: &[(usize, usize)]) -> (usize, usize) {
+    sizes
+        .iter()
+        .fold((0, 0), |(p, b), &(pi, bi)| (p + pi, b + bi))
 }
 
 /// Runs `f` on blocks of whole rows, in parallel when there are many.
@@ -240,6 +265,45 @@ impl BertModel {
             pooler,
             isa: Isa::detect(),
         })
+    }
+
+    /// Parameters per module, named as HF's `BertModel` names them (`root` is `""` or `"bert."`),
+    /// with the bytes held for each: `(name, parameters, held bytes)`.
+    pub fn module_sizes(&self) -> Vec<(String, usize, usize)> {
+        let embeddings = add(&[
+            (self.word_embeddings.len(), held(&self.word_embeddings)),
+            (
+                self.position_embeddings.len(),
+                held(&self.position_embeddings),
+            ),
+            (
+                self.token_type_embeddings.len(),
+                held(&self.token_type_embeddings),
+            ),
+            self.embeddings_norm.sizes(),
+        ]);
+        let mut modules = vec![("embeddings".to_string(), embeddings.0, embeddings.1)];
+        for (i, layer) in self.layers.iter().enumerate() {
+            let attention = add(&[
+                layer.qkv.sizes(),
+                layer.attention_output.sizes(),
+                layer.attention_norm.sizes(),
+            ]);
+            let output = add(&[layer.output.sizes(), layer.output_norm.sizes()]);
+            let intermediate = layer.intermediate.sizes();
+            for (part, (parameters, bytes)) in [
+                ("attention", attention),
+                ("intermediate", intermediate),
+                ("output", output),
+            ] {
+                modules.push((format!("encoder.layer.{i}.{part}"), parameters, bytes));
+            }
+        }
+        if let Some(pooler) = &self.pooler {
+            let (parameters, bytes) = pooler.sizes();
+            modules.push(("pooler".to_string(), parameters, bytes));
+        }
+        modules
     }
 
     /// The f32 values a pass over `batch × seq` tokens holds at its peak: the buffers of one

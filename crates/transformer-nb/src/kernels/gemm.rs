@@ -74,6 +74,11 @@ impl PackedB {
         }
     }
 
+    /// Bytes this packing holds (the padding of the last panel included).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.data.capacity() * size_of::<f32>()
+    }
+
     /// Rows of `B` (the shared dimension).
     pub(crate) fn k(&self) -> usize {
         self.k

@@ -6,7 +6,7 @@ use candle_core::Tensor;
 use super::html::{
     CELL, HEAD_CELL, PAD_CELL, SPECIAL_CELL, TABLE, TEXT_CELL, TEXT_HEAD_CELL, escape, shorten,
 };
-use crate::bert::BertOutput;
+use crate::bert::{BertOutput, ModelSummary, human_bytes, thousands};
 use crate::embed::Embeddings;
 use crate::tokenize::{Batch, Encoding};
 
@@ -153,6 +153,59 @@ impl BertOutput {
                 .map_or("none (no pooler weights)".into(), shape),
         ));
         rows
+    }
+}
+
+impl ModelSummary {
+    /// An HTML table: a row per module with its parameters, dtype and bytes, the totals, and the
+    /// memory the process holds for the model.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let html = bert.summary().to_html();
+    /// assert!(html.contains("encoder.layer.5.output") && html.contains("22,713,216"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_html(&self) -> String {
+        let mut html = format!(
+            "<table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">module</th>\
+             <th style=\"{HEAD_CELL}\">parameters</th><th style=\"{HEAD_CELL}\">dtype</th>\
+             <th style=\"{HEAD_CELL}\">bytes</th></tr>"
+        );
+        let mut row = |name: &str, parameters: usize, dtype: &str, bytes: usize, style: &str| {
+            html.push_str(&format!(
+                "<tr><td style=\"{TEXT_CELL};{style}\">{}</td>\
+                 <td style=\"{CELL};text-align:right;{style}\">{}</td>\
+                 <td style=\"{CELL};{style}\">{dtype}</td>\
+                 <td style=\"{CELL};text-align:right;{style}\">{}</td></tr>",
+                escape(name),
+                thousands(parameters),
+                human_bytes(bytes)
+            ));
+        };
+        for module in self.modules() {
+            row(
+                &module.name,
+                module.parameters,
+                module.dtype,
+                module.bytes,
+                "",
+            );
+        }
+        row(
+            "total",
+            self.total_parameters(),
+            "",
+            self.total_bytes(),
+            "font-weight:bold;",
+        );
+        html.push_str(&format!(
+            "</table><p>Held in this process for the weights: {} (as the kernels keep them: \
+             query, key and value side by side, matrices packed in panels).</p>",
+            human_bytes(self.held_bytes())
+        ));
+        html
     }
 }
 
