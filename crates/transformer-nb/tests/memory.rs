@@ -8,7 +8,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use transformer_nb::prelude::*;
 use util::{minilm, tiny_bert};
 
 /// The system allocator, counting the bytes live now and the most live since the last reset.
