@@ -65,6 +65,17 @@ pub enum Error {
         message: String,
     },
 
+    /// A checkpoint lacks the head a task needs (e.g. fill-mask on a model saved without one).
+    #[error("{path} has no {head}: {hint}")]
+    MissingHead {
+        /// The weights file.
+        path: PathBuf,
+        /// The head, e.g. "masked-language-model head (cls.predictions)".
+        head: &'static str,
+        /// What to load instead.
+        hint: String,
+    },
+
     /// A model is neither in the local Hugging Face cache nor downloadable.
     #[error("model {model_id} is not available: {reason}. {hint}")]
     ModelUnavailable {

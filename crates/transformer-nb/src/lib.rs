@@ -97,7 +97,7 @@ pub use view::plot;
 /// ```
 pub use candle_core as candle;
 
-pub use bert::{Bert, BertConfig, BertOutput, ModelSummary};
+pub use bert::{Bert, BertConfig, BertOutput, FillMask, LayerPredictions, MaskedLm, ModelSummary};
 pub use embed::Embeddings;
 pub use error::{Error, Result};
 pub use plot::Plot;
@@ -116,7 +116,9 @@ pub use tokenize::{Batch, Encoding, Tokenizer};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub mod prelude {
-    pub use crate::bert::{Bert, BertConfig, BertOutput, ModelSummary};
+    pub use crate::bert::{
+        Bert, BertConfig, BertOutput, FillMask, LayerPredictions, MaskedLm, ModelSummary,
+    };
     pub use crate::embed::Embeddings;
     pub use crate::error::{Error, Result};
     pub use crate::plot::Plot;

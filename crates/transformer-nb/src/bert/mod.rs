@@ -6,6 +6,7 @@
 //! every hidden state and attention map, which is what a learner wants to look at.
 
 mod config;
+mod masked_lm;
 mod model;
 mod output;
 mod summary;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Tensor};
 
 pub use config::{BertConfig, HiddenAct};
+pub use masked_lm::{FillMask, LayerPredictions, MaskedLm};
 pub use output::BertOutput;
 pub use summary::{ModelSummary, ModuleSize};
 pub(crate) use summary::{human_bytes, thousands};

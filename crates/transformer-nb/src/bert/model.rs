@@ -195,6 +195,92 @@ impl Layer {
     }
 }
 
+/// BERT's masked-language-model head, `cls.predictions`: a dense layer, the activation and a
+/// layer norm, then the decoder, whose weight is the word-embedding table (tied) and whose bias
+/// is `cls.predictions.bias`.
+pub(crate) struct MlmHead {
+    dense: Linear,
+    norm: Norm,
+    /// `cls.predictions.decoder.weight` when the file stores it untied; else the embeddings.
+    decoder: Option<Vec<f32>>,
+    bias: Vec<f32>,
+}
+
+impl MlmHead {
+    /// The prefix every tensor of the head has.
+    pub const PREFIX: &str = "cls.predictions";
+
+    pub fn read(file: &SafeTensors, config: &BertConfig) -> Result<Self> {
+        let (hidden, vocab) = (config.hidden_size, config.vocab_size);
+        let p = Self::PREFIX;
+        let decoder_name = format!("{p}.decoder.weight");
+        Ok(MlmHead {
+            dense: Linear::read(file, &format!("{p}.transform.dense"), hidden, hidden)?,
+            norm: Norm::read(
+                file,
+                &format!("{p}.transform.LayerNorm"),
+                hidden,
+                config.layer_norm_eps,
+            )?,
+            decoder: if file.contains(&decoder_name) {
+                Some(file.read(&decoder_name, &[vocab, hidden])?)
+            } else {
+                None
+            },
+            bias: file.read(&format!("{p}.bias"), &[vocab])?,
+        })
+    }
+}
+
+impl BertModel {
+    /// The head's logits over the vocabulary for each of `rows` hidden states (`hidden` wide,
+    /// one after another): `[rows][vocab]`.
+    pub fn mlm_logits(&self, head: &MlmHead, hidden_states: &[f32]) -> Vec<Vec<f32>> {
+        let isa = self.isa;
+        let width = self.hidden;
+        let rows = hidden_states.len() / width;
+        let mut transformed = vec![0f32; rows * width];
+        head.dense
+            .apply(isa, hidden_states, rows, &mut transformed, false);
+        match self.act {
+            HiddenAct::Gelu => math::gelu_erf(isa, &mut transformed),
+            HiddenAct::GeluApproximate => math::gelu_tanh(isa, &mut transformed),
+            HiddenAct::Relu => transformed.iter_mut().for_each(|v| *v = v.max(0.0)),
+        }
+        head.norm.apply(isa, &mut transformed);
+        let table = head.decoder.as_deref().unwrap_or(&self.word_embeddings);
+        transformed
+            .chunks_exact(width)
+            .map(|t| {
+                table
+                    .par_chunks_exact(width)
+                    .zip(&head.bias)
+                    .map(|(word, bias)| dot(t, word) + bias)
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// `a · b` with independent partial sums, so the compiler vectorises it.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 16;
+    let mut sums = [0f32; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for i in 0..LANES {
+            sums[i] += x[i] * y[i];
+        }
+    }
+    sums.iter().sum::<f32>() + tail
+}
+
 /// What one pass through the encoder produced.
 pub(crate) struct Pass {
     /// Embeddings output then each layer's output (or only the last when not collecting).

@@ -45,6 +45,7 @@ pub struct Tokenizer {
     max_length: usize,
     pad_id: u32,
     pad_token: String,
+    mask_token: String,
     source: PathBuf,
 }
 
@@ -134,11 +135,13 @@ impl Tokenizer {
             }))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
 
+        let mask_token = config.mask_token.unwrap_or_else(|| "[MASK]".to_string());
         Ok(Tokenizer {
             inner,
             max_length,
             pad_id,
             pad_token,
+            mask_token,
             source: dir.to_path_buf(),
         })
     }
@@ -381,6 +384,18 @@ impl Tokenizer {
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         copy.max_length = max_length;
         Ok(copy)
+    }
+
+    /// The token that stands for a hidden word in masked-language-model input, e.g. `[MASK]`.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert_eq!(tok.mask_token(), "[MASK]");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn mask_token(&self) -> &str {
+        &self.mask_token
     }
 
     /// The folder this tokenizer was loaded from.

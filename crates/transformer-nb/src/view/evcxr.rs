@@ -13,7 +13,7 @@
 //! - a table: `text/plain` and `text/html` (sanitizer-safe inline styles, see `html.rs`).
 
 use super::plot::{Plot, base64};
-use crate::bert::{BertOutput, ModelSummary};
+use crate::bert::{BertOutput, FillMask, LayerPredictions, ModelSummary};
 use crate::embed::Embeddings;
 use crate::positional::PositionalEncoding;
 use crate::tokenize::{Batch, Encoding};
@@ -121,6 +121,20 @@ impl BertOutput {
             .collect::<Vec<_>>()
             .join("\n");
         MimeBundle::table(text, self.to_html()).print();
+    }
+}
+
+impl FillMask {
+    /// Shows the candidates as a table in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        MimeBundle::table(self.to_string(), self.to_html()).print();
+    }
+}
+
+impl LayerPredictions {
+    /// Shows the per-layer candidates as tables in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        MimeBundle::table(self.to_string(), self.to_html()).print();
     }
 }
 

@@ -6,7 +6,7 @@ use candle_core::Tensor;
 use super::html::{
     CELL, HEAD_CELL, PAD_CELL, SPECIAL_CELL, TABLE, TEXT_CELL, TEXT_HEAD_CELL, escape, shorten,
 };
-use crate::bert::{BertOutput, ModelSummary, human_bytes, thousands};
+use crate::bert::{BertOutput, FillMask, LayerPredictions, ModelSummary, human_bytes, thousands};
 use crate::embed::Embeddings;
 use crate::tokenize::{Batch, Encoding};
 
@@ -153,6 +153,98 @@ impl BertOutput {
                 .map_or("none (no pooler weights)".into(), shape),
         ));
         rows
+    }
+}
+
+/// A cell whose background shows a probability: white at 0, blue at 1 (inline style, so it
+/// survives the notebook's sanitizer).
+fn probability_style(p: f32) -> String {
+    let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+    let channel = |full: f32| (255.0 - (255.0 - full) * p).round() as u8;
+    let (r, g, b) = (channel(66.0), channel(133.0), channel(244.0));
+    let text = if p > 0.6 { "#ffffff" } else { "#000000" };
+    format!("{CELL};text-align:left;background-color:#{r:02x}{g:02x}{b:02x};color:{text}")
+}
+
+/// `token 12.3%` in a cell shaded by the probability.
+fn candidate_cell(token: &str, p: f32) -> String {
+    format!(
+        "<td style=\"{}\">{} <span>{:.1}%</span></td>",
+        probability_style(p),
+        escape(token),
+        p * 100.0
+    )
+}
+
+impl FillMask {
+    /// An HTML table: a row per `[MASK]`, its candidates best first, each with its probability.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let filled = FillMask::sample();
+    /// let html = filled.to_html();
+    /// assert!(html.contains("novel") && html.contains("62.0%"));
+    /// ```
+    pub fn to_html(&self) -> String {
+        let mut html = format!("<table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">mask</th>");
+        let k = self.candidates().iter().map(Vec::len).max().unwrap_or(0);
+        for rank in 1..=k {
+            html.push_str(&format!("<th style=\"{HEAD_CELL}\">{rank}</th>"));
+        }
+        html.push_str("</tr>");
+        for (mask, candidates) in self.candidates().iter().enumerate() {
+            html.push_str(&format!(
+                "<tr><th style=\"{TEXT_HEAD_CELL}\">[MASK] {} (token {})</th>",
+                mask + 1,
+                self.mask_positions()[mask]
+            ));
+            for (token, p) in candidates {
+                html.push_str(&candidate_cell(token, *p));
+            }
+            html.push_str("</tr>");
+        }
+        html.push_str(&format!(
+            "</table><p>{}</p>",
+            escape(&shorten(self.text(), 200))
+        ));
+        html
+    }
+}
+
+impl LayerPredictions {
+    /// An HTML table per `[MASK]`: a row per layer (the embeddings' output first), its top
+    /// candidates best first, each shaded by its probability.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let lens = LayerPredictions::sample();
+    /// let html = lens.to_html();
+    /// assert!(html.contains("embeddings") && html.contains("layer 2"));
+    /// ```
+    pub fn to_html(&self) -> String {
+        let mut html = String::new();
+        for mask in 0..self.mask_count() {
+            html.push_str(&format!(
+                "<table style=\"{TABLE}\"><caption>[MASK] {} (token {}): the head applied to \
+                 each layer's hidden state</caption>",
+                mask + 1,
+                self.mask_positions()[mask]
+            ));
+            for (layer, candidates) in self.layers(mask).iter().enumerate() {
+                let name = if layer == 0 {
+                    "embeddings".to_string()
+                } else {
+                    format!("layer {layer}")
+                };
+                html.push_str(&format!("<tr><th style=\"{TEXT_HEAD_CELL}\">{name}</th>"));
+                for (token, p) in candidates {
+                    html.push_str(&candidate_cell(token, *p));
+                }
+                html.push_str("</tr>");
+            }
+            html.push_str("</table>");
+        }
+        html
     }
 }
 

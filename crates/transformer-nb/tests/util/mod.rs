@@ -198,3 +198,109 @@ pub fn tiny_bert() -> (tempfile::TempDir, Bert) {
     let bert = Bert::from_dir(dir.path()).unwrap();
     (dir, bert)
 }
+
+/// Sizes of the seeded masked LM of scripts/make-references.py (`MLM_SIZES`).
+pub const MLM_HIDDEN: usize = 32;
+pub const MLM_HEADS: usize = 4;
+pub const MLM_LAYERS: usize = 2;
+pub const MLM_INTERMEDIATE: usize = 64;
+pub const MLM_POSITIONS: usize = 64;
+pub const MLM_SEED: u64 = 7;
+
+/// Writes the seeded `BertForMaskedLM` of scripts/make-references.py into `dir`: MiniLM's
+/// tokenizer files and vocabulary, and weights drawn from the same LCG stream in the same order
+/// (`masked_lm_shapes` there), so that HF's outputs on it are the reference.
+pub fn write_seeded_masked_lm(dir: &Path) {
+    let source = minilm().dir();
+    for file in [
+        "vocab.txt",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    ] {
+        if source.join(file).is_file() {
+            std::fs::copy(source.join(file), dir.join(file)).unwrap();
+        }
+    }
+    let vocab = minilm().config().vocab_size;
+    let (h, i) = (MLM_HIDDEN, MLM_INTERMEDIATE);
+    let config = serde_json::json!({
+        "architectures": ["BertForMaskedLM"], "model_type": "bert",
+        "vocab_size": vocab, "hidden_size": h, "num_hidden_layers": MLM_LAYERS,
+        "num_attention_heads": MLM_HEADS, "intermediate_size": i,
+        "max_position_embeddings": MLM_POSITIONS, "hidden_act": "gelu",
+        "layer_norm_eps": 1e-12, "type_vocab_size": 2, "pad_token_id": 0,
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let mut shapes: Vec<(String, Vec<usize>)> = vec![
+        (
+            "bert.embeddings.word_embeddings.weight".into(),
+            vec![vocab, h],
+        ),
+        (
+            "bert.embeddings.position_embeddings.weight".into(),
+            vec![MLM_POSITIONS, h],
+        ),
+        (
+            "bert.embeddings.token_type_embeddings.weight".into(),
+            vec![2, h],
+        ),
+        ("bert.embeddings.LayerNorm.weight".into(), vec![h]),
+        ("bert.embeddings.LayerNorm.bias".into(), vec![h]),
+    ];
+    for l in 0..MLM_LAYERS {
+        let p = format!("bert.encoder.layer.{l}");
+        for (name, shape) in [
+            ("attention.self.query.weight", vec![h, h]),
+            ("attention.self.query.bias", vec![h]),
+            ("attention.self.key.weight", vec![h, h]),
+            ("attention.self.key.bias", vec![h]),
+            ("attention.self.value.weight", vec![h, h]),
+            ("attention.self.value.bias", vec![h]),
+            ("attention.output.dense.weight", vec![h, h]),
+            ("attention.output.dense.bias", vec![h]),
+            ("attention.output.LayerNorm.weight", vec![h]),
+            ("attention.output.LayerNorm.bias", vec![h]),
+            ("intermediate.dense.weight", vec![i, h]),
+            ("intermediate.dense.bias", vec![i]),
+            ("output.dense.weight", vec![h, i]),
+            ("output.dense.bias", vec![h]),
+            ("output.LayerNorm.weight", vec![h]),
+            ("output.LayerNorm.bias", vec![h]),
+        ] {
+            shapes.push((format!("{p}.{name}"), shape));
+        }
+    }
+    shapes.extend([
+        ("cls.predictions.transform.dense.weight".into(), vec![h, h]),
+        ("cls.predictions.transform.dense.bias".into(), vec![h]),
+        ("cls.predictions.transform.LayerNorm.weight".into(), vec![h]),
+        ("cls.predictions.transform.LayerNorm.bias".into(), vec![h]),
+        ("cls.predictions.bias".into(), vec![vocab]),
+    ]);
+    let mut rng = Lcg(MLM_SEED);
+    let tensors: HashMap<String, Tensor> = shapes
+        .into_iter()
+        .map(|(name, shape)| {
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = if name.ends_with("LayerNorm.weight") {
+                (0..n).map(|_| 1.0 + 0.1 * rng.next()).collect()
+            } else {
+                (0..n).map(|_| 0.5 * rng.next()).collect()
+            };
+            (name, Tensor::from_vec(values, shape, &Device::Cpu).unwrap())
+        })
+        .collect();
+    transformer_nb::candle::safetensors::save(&tensors, dir.join("model.safetensors")).unwrap();
+}
+
+/// The references of the seeded masked LM, made by scripts/make-references.py.
+pub fn masked_lm_reference() -> &'static Value {
+    static REFERENCE: OnceLock<Value> = OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/masked-lm-seeded.json");
+        serde_json::from_str(&std::fs::read_to_string(path).expect("reference file is committed"))
+            .expect("reference file is JSON")
+    })
+}

@@ -1,0 +1,174 @@
+//! Fill-mask and per-layer predictions against HF's `BertForMaskedLM` on a seeded random model
+//! (no masked-LM weights are reachable offline; see scripts/make-references.py), and the errors
+//! a learner can run into. The seeded model uses MiniLM's vocabulary, so these tests need it.
+
+mod util;
+
+use std::sync::OnceLock;
+
+use transformer_nb::prelude::*;
+use util::{masked_lm_reference, minilm, tiny_bert, write_seeded_masked_lm};
+
+fn seeded() -> &'static (tempfile::TempDir, MaskedLm) {
+    static MODEL: OnceLock<(tempfile::TempDir, MaskedLm)> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        write_seeded_masked_lm(dir.path());
+        let mlm = MaskedLm::from_dir(dir.path()).unwrap();
+        (dir, mlm)
+    })
+}
+
+fn cases() -> &'static [serde_json::Value] {
+    masked_lm_reference()["cases"].as_array().unwrap()
+}
+
+/// `[[token, probability], ...]` from the reference.
+fn top(value: &serde_json::Value) -> Vec<(String, f32)> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| {
+            (
+                pair[0].as_str().unwrap().to_string(),
+                pair[1].as_f64().unwrap() as f32,
+            )
+        })
+        .collect()
+}
+
+fn assert_same_top(got: &[(String, f32)], want: &[(String, f32)], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for ((token, p), (want_token, want_p)) in got.iter().zip(want) {
+        assert_eq!(token, want_token, "{what}: {got:?} vs HF {want:?}");
+        assert!(
+            (p - want_p).abs() < 1e-4,
+            "{what}: {token} {p} vs HF {want_p}"
+        );
+    }
+}
+
+#[test]
+fn logits_at_the_masks_match_hf_real_model() {
+    let mlm = &seeded().1;
+    for case in cases() {
+        let text = case["text"].as_str().unwrap();
+        let enc = mlm.tokenizer().encode(text).unwrap();
+        assert_eq!(enc.ids(), util::as_u32s(&case["ids"]), "{text}");
+        let logits = mlm.logits_at_masks(text).unwrap();
+        let probes = case["logits"].as_array().unwrap();
+        assert_eq!(logits.len(), probes.len(), "{text}: one row per mask");
+        for (row, probe) in logits.iter().zip(probes) {
+            assert_eq!(row.len(), 30522);
+            let ids = util::as_u32s(&probe["ids"]);
+            let want = util::as_f32s(&probe["values"]);
+            let got: Vec<f32> = ids.iter().map(|&i| row[i as usize]).collect();
+            util::assert_close(&got, &want, 1e-4, text);
+        }
+    }
+}
+
+#[test]
+fn fill_mask_gives_hf_s_top_k_best_first_real_model() {
+    let mlm = &seeded().1;
+    let k = masked_lm_reference()["top_k"].as_u64().unwrap() as usize;
+    for case in cases() {
+        let text = case["text"].as_str().unwrap();
+        let filled = mlm.fill_mask(text, k).unwrap();
+        let masks: Vec<usize> = case["masks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_u64().unwrap() as usize)
+            .collect();
+        assert_eq!(filled.mask_positions(), masks);
+        assert_eq!(filled.candidates().len(), masks.len());
+        for (got, want) in filled
+            .candidates()
+            .iter()
+            .zip(case["top"].as_array().unwrap())
+        {
+            assert_same_top(got, &top(want), text);
+            assert!(got.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+        }
+    }
+}
+
+#[test]
+fn per_layer_predictions_match_hf_real_model() {
+    let mlm = &seeded().1;
+    let k = masked_lm_reference()["top_k"].as_u64().unwrap() as usize;
+    for case in cases() {
+        let text = case["text"].as_str().unwrap();
+        let lens = mlm.layer_predictions(text, k).unwrap();
+        let want_masks = case["layers"].as_array().unwrap();
+        assert_eq!(lens.mask_count(), want_masks.len());
+        for (mask, want_layers) in want_masks.iter().enumerate() {
+            let want_layers = want_layers.as_array().unwrap();
+            assert_eq!(
+                lens.layers(mask).len(),
+                want_layers.len(),
+                "embeddings + 2 layers"
+            );
+            for (layer, (got, want)) in lens.layers(mask).iter().zip(want_layers).enumerate() {
+                assert_same_top(
+                    got,
+                    &top(want),
+                    &format!("{text} mask {mask} layer {layer}"),
+                );
+            }
+        }
+        // The last layer's guess is fill-mask's.
+        let filled = mlm.fill_mask(text, k).unwrap();
+        assert_eq!(lens.layers(0).last().unwrap(), &filled.candidates()[0]);
+    }
+}
+
+#[test]
+fn a_text_without_a_mask_is_a_clear_error_real_model() {
+    let mlm = &seeded().1;
+    let err = mlm.fill_mask("I read a good novel.", 5).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }));
+    assert!(
+        err.to_string()
+            .contains("the text has no [MASK]: write [MASK] where a word should be guessed"),
+        "{err}"
+    );
+    assert!(mlm.layer_predictions("", 5).is_err());
+    let err = mlm.fill_mask("a [MASK]", 0).unwrap_err();
+    assert!(err.to_string().contains("top_k is 0"), "{err}");
+    // More than the vocabulary is as many as there are.
+    assert_eq!(
+        mlm.fill_mask("a [MASK]", usize::MAX).unwrap().candidates()[0].len(),
+        30522
+    );
+    // Asking for a mask the text does not have is empty, not a panic.
+    assert!(
+        mlm.layer_predictions("a [MASK]", 1)
+            .unwrap()
+            .layers(7)
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_checkpoint_without_the_head_says_what_to_load_real_model() {
+    for dir in [
+        minilm().dir().to_path_buf(),
+        tiny_bert().0.path().to_path_buf(),
+    ] {
+        let err = MaskedLm::from_dir(&dir);
+        let err = match err {
+            Err(err) => err,
+            Ok(_) => panic!("{} has no head", dir.display()),
+        };
+        assert!(matches!(err, Error::MissingHead { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("has no masked-language-model head (cls.predictions)")
+                && text.contains("bert-base-uncased"),
+            "{text}"
+        );
+    }
+}
