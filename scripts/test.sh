@@ -84,6 +84,17 @@ if command -v shellcheck >/dev/null 2>&1; then
   shellcheck --version | sed -n 2p
 fi
 
+step "test-only tools: Vega and Vega-Lite from npm (the interactive views' specs are checked with them)"
+# The versions JupyterLab 3.6 (5.1.1) and 4 (5.6.1) bundle, and the current one with its schema.
+if command -v npm >/dev/null 2>&1; then
+  mkdir -p .cache/npm
+  npm install --prefix .cache/npm --no-audit --no-fund --loglevel=error \
+    "vega@$VEGA_VERSION" "vega-lite@$VEGA_LITE_VERSION" \
+    "vega-lite-jl3@npm:vega-lite@5.1.1" "vega-lite-jl4@npm:vega-lite@5.6.1"
+else
+  echo "skipped: install Node.js and npm to check the Vega-Lite specs"
+fi
+
 step "end-to-end: notebooks in the kernel, JupyterLab in Chromium, SageMaker simulation"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 HF_HUB_OFFLINE=1 .venv/bin/python -m pytest tests/e2e -v -p no:cacheprovider

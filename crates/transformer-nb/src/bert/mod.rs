@@ -374,6 +374,7 @@ impl Bert {
             pass.attentions,
             pass.pooler_output,
             encodings.iter().map(|e| e.tokens().to_vec()).collect(),
+            encodings.iter().map(|e| e.type_ids().to_vec()).collect(),
             encodings
                 .iter()
                 .map(|e| e.attention_mask().iter().filter(|&&m| m == 1).count())

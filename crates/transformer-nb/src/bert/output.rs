@@ -24,6 +24,7 @@ pub struct BertOutput {
     attentions: Vec<Tensor>,
     pooler_output: Option<Tensor>,
     tokens: Vec<Vec<String>>,
+    type_ids: Vec<Vec<u32>>,
     lengths: Vec<usize>,
 }
 
@@ -35,6 +36,7 @@ impl BertOutput {
         attentions: Vec<Tensor>,
         pooler_output: Option<Tensor>,
         tokens: Vec<Vec<String>>,
+        type_ids: Vec<Vec<u32>>,
         lengths: Vec<usize>,
     ) -> Self {
         debug_assert!(!hidden_states.is_empty());
@@ -43,6 +45,7 @@ impl BertOutput {
             attentions,
             pooler_output,
             tokens,
+            type_ids,
             lengths,
         }
     }
@@ -112,6 +115,20 @@ impl BertOutput {
     /// ```
     pub fn tokens(&self) -> &[Vec<String>] {
         &self.tokens
+    }
+
+    /// The token type (segment: 0 for sentence A, 1 for B) of each real token of `sequence`.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let out = bert.forward(&bert.tokenizer().encode_pair("a cat", "a dog")?)?;
+    /// assert_eq!(out.real_type_ids(0)?, [0, 0, 0, 0, 1, 1, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn real_type_ids(&self, sequence: usize) -> Result<&[u32]> {
+        Error::check_index("sequence", sequence, self.type_ids.len())?;
+        Ok(&self.type_ids[sequence][..self.lengths[sequence]])
     }
 
     /// The tokens of sequence `sequence` without its padding.

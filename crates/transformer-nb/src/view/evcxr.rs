@@ -13,6 +13,7 @@
 //! - a table: `text/plain` and `text/html` (sanitizer-safe inline styles, see `html.rs`).
 
 use super::plot::{Plot, base64};
+use super::vega::VegaView;
 use crate::bert::{BertOutput, FillMask, LayerPredictions, ModelSummary};
 use crate::embed::Embeddings;
 use crate::positional::PositionalEncoding;
@@ -33,6 +34,24 @@ impl MimeBundle {
             Err(e) => text.push_str(&format!(" (no PNG: {e})")),
         }
         bundle.push(("image/svg+xml", plot.to_svg()));
+        bundle.push(("text/plain", text));
+        MimeBundle(bundle)
+    }
+
+    /// An interactive view: the Vega-Lite spec under the v5 MIME type (JupyterLab 4, VS Code)
+    /// and the v4 one (JupyterLab 3.6 registers no v5 renderer, and its Vega-Lite 5.1 draws
+    /// the spec), the PNG for everywhere else, and a line of text.
+    pub fn interactive(view: &VegaView) -> Self {
+        let spec = view.to_vega_lite();
+        let mut text = view.to_string();
+        let mut bundle = vec![
+            ("application/vnd.vegalite.v5+json", spec.clone()),
+            ("application/vnd.vegalite.v4+json", spec),
+        ];
+        match view.fallback().to_png() {
+            Ok(png) => bundle.push(("image/png", base64(&png))),
+            Err(e) => text.push_str(&format!(" (no PNG: {e})")),
+        }
         bundle.push(("text/plain", text));
         MimeBundle(bundle)
     }
@@ -121,6 +140,13 @@ impl BertOutput {
             .collect::<Vec<_>>()
             .join("\n");
         MimeBundle::table(text, self.to_html()).print();
+    }
+}
+
+impl VegaView {
+    /// Shows the interactive view (with its PNG) in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        MimeBundle::interactive(self).print();
     }
 }
 
@@ -242,6 +268,44 @@ mod tests {
     fn embedding_heatmap_is_a_picture_with_vietnamese_labels() {
         let emb = Embeddings::sample("Tôi đọc một cuốn tiểu thuyết hay.", "a dog");
         check_picture(&emb.heatmap(), &["Tôi đọc một cuốn tiểu thuy", "a dog"]);
+    }
+
+    #[test]
+    fn interactive_views_carry_the_spec_twice_a_png_and_a_line() {
+        use candle_core::{Device, Tensor};
+        // One layer, one head, three tokens: uniform attention.
+        let probs = Tensor::from_vec(vec![1.0f32 / 3.0; 9], (1, 1, 3, 3), &Device::Cpu).unwrap();
+        let hidden = Tensor::zeros((1, 3, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let out = BertOutput::new(
+            vec![hidden.clone(), hidden],
+            vec![probs],
+            None,
+            vec![vec!["[CLS]".into(), "hi".into(), "[SEP]".into()]],
+            vec![vec![0, 0, 0]],
+            vec![3],
+        );
+        let view = out.attention_view().unwrap();
+        let bundle = MimeBundle::interactive(&view);
+        let v5 = bundle.get("application/vnd.vegalite.v5+json").unwrap();
+        assert_eq!(Some(v5), bundle.get("application/vnd.vegalite.v4+json"));
+        let spec: serde_json::Value = serde_json::from_str(v5).unwrap();
+        assert_eq!(
+            spec["layer"][0]["data"]["values"].as_array().unwrap().len(),
+            9
+        );
+        let (w, h, pixels, channels) = decode_png(&decode_base64(bundle.get("image/png").unwrap()));
+        assert_eq!((w, h), view.fallback().size());
+        assert!(brightness_spread(&pixels, channels) > 20.0);
+        assert!(
+            bundle
+                .get("text/plain")
+                .unwrap()
+                .starts_with("Attention view: 1 layers × 1 heads")
+        );
+        assert!(
+            bundle.get("image/svg+xml").is_none(),
+            "Vega draws it where it can"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - `tables`: `to_html()` of encodings, batches, outputs and similarities;
 //! - `charts`: which result becomes which picture, at which size;
 //! - [`plot`]: [`Plot`](plot::Plot) and its drawing, as PNG and SVG from one description;
+//! - [`vega`]: interactive views as Vega-Lite specs with a PNG beside them;
 //! - `evcxr`: the `evcxr_display` hooks, each printing one MIME bundle.
 
 mod charts;
@@ -18,3 +19,4 @@ pub use evcxr::DebugDisplay;
 pub(crate) mod html;
 pub mod plot;
 mod tables;
+pub mod vega;

@@ -1,0 +1,100 @@
+//! The interactive views' data: what the Vega-Lite spec carries is the attention the forward
+//! pass computed, for the tokens it ran on. (The specs are validated against Vega-Lite's schema
+//! and drawn by Vega in tests/e2e/test_views.py.)
+
+mod util;
+
+use transformer_nb::prelude::*;
+use util::{minilm, tiny_bert};
+
+#[test]
+fn the_attention_view_carries_every_attention_value_in_order() {
+    let (_dir, bert) = tiny_bert();
+    let out = bert
+        .forward(
+            &bert
+                .tokenizer()
+                .encode_pair("i read", "a good novel")
+                .unwrap(),
+        )
+        .unwrap();
+    let view = out.attention_view().unwrap();
+    let spec = view.spec();
+    let tokens = spec["layer"][1]["data"]["values"].as_array().unwrap();
+    let n = tokens.len();
+    assert_eq!(n, 8);
+    let words: Vec<&str> = tokens.iter().map(|t| t["t"].as_str().unwrap()).collect();
+    assert_eq!(words, out.real_tokens(0).unwrap());
+    let segments: Vec<u64> = tokens.iter().map(|t| t["s"].as_u64().unwrap()).collect();
+    assert_eq!(segments, [0, 0, 0, 0, 1, 1, 1, 1]);
+    let values: Vec<f64> = spec["layer"][0]["data"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(values.len(), 2 * 4 * n * n);
+    for layer in 0..2 {
+        for head in 0..4 {
+            let map = out.attention(0, layer, head).unwrap();
+            for (i, row) in map.iter().enumerate() {
+                for (j, &p) in row.iter().enumerate() {
+                    let got = values[((layer * 4 + head) * n + i) * n + j];
+                    assert!(
+                        (got - f64::from(p)).abs() <= 5e-5,
+                        "l{layer} h{head} [{i}][{j}]"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(spec["params"][0]["bind"]["max"], 1);
+    assert_eq!(spec["params"][1]["bind"]["max"], 3);
+    assert_eq!(spec["params"][0]["value"], 1, "opens on the last layer");
+    assert!(
+        view.to_string()
+            .contains("2 layers × 4 heads over 8 tokens")
+    );
+    assert_eq!(
+        view.fallback().title(),
+        "Attention, layer 1, head 0 (rows attend to columns)"
+    );
+}
+
+#[test]
+fn a_text_too_long_for_the_view_says_how_long_fits_real_model() {
+    let bert = minilm();
+    let out = bert
+        .forward(&bert.tokenizer().encode(&"word ".repeat(60)).unwrap())
+        .unwrap();
+    let err = out.attention_view().unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }));
+    let text = err.to_string();
+    assert!(
+        text.contains("6 layers × 12 heads × 62² token pairs")
+            && text.contains("at most 42 tokens")
+            && text.contains("out.attention_heatmap(layer, head)"),
+        "{text}"
+    );
+    // 42 tokens fit.
+    let out = bert
+        .forward(&bert.tokenizer().encode(&"word ".repeat(40)).unwrap())
+        .unwrap();
+    assert!(out.attention_view().is_ok());
+}
+
+#[test]
+fn a_sequence_out_of_range_is_an_error() {
+    let (_dir, bert) = tiny_bert();
+    let out = bert
+        .forward(&bert.tokenizer().encode("i read").unwrap())
+        .unwrap();
+    assert!(matches!(
+        out.attention_view_of(3).unwrap_err(),
+        Error::OutOfRange {
+            what: "sequence",
+            index: 3,
+            len: 1
+        }
+    ));
+}
