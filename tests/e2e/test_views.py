@@ -53,7 +53,7 @@ def test_every_view_is_valid_vega_lite_v5(views):
     import jsonschema
 
     schema = json.loads(SCHEMA.read_text())
-    assert set(views) == {"attention-view", "attention-view-pair"}
+    assert set(views) == {"attention-view", "attention-view-pair", "model-view"}
     for name, spec in views.items():
         assert spec["$schema"] == "https://vega.github.io/schema/vega-lite/v5.json"
         errors = list(jsonschema.Draft7Validator(schema).iter_errors(spec))
@@ -72,13 +72,13 @@ def test_the_layer_and_head_inputs_change_the_drawing(views):
     spec = views["attention-view"]
     layers = spec["params"][0]["bind"]["max"] + 1
     heads = spec["params"][1]["bind"]["max"] + 1
-    tokens = len(spec["layer"][1]["data"]["values"])
+    tokens = len(spec["datasets"]["tokens"])
     default = draw("attention-view", spec)
     other = draw("attention-view", spec, layer=0, head=3)
     assert default != other
     # One line per token pair, as strong as its attention: the drawn opacities are that head's
     # attention map, in order.
-    values = spec["layer"][0]["data"]["values"]
+    values = spec["datasets"]["attention"]
     assert len(values) == layers * heads * tokens * tokens
     for svg, (layer, head) in [(default, (layers - 1, 0)), (other, (0, 3))]:
         start = (layer * heads + head) * tokens * tokens
@@ -93,7 +93,7 @@ def test_the_layer_and_head_inputs_change_the_drawing(views):
 
 def test_a_pair_colours_sentence_b(views):
     spec = views["attention-view-pair"]
-    segments = [t["s"] for t in spec["layer"][1]["data"]["values"]]
+    segments = [t["s"] for t in spec["datasets"]["tokens"]]
     assert segments[0] == 0 and segments[-1] == 1 and sorted(set(segments)) == [0, 1]
     svg = draw("attention-view-pair", spec)
     assert svg.count('fill="#b03a2e"') == 2 * segments.count(1)

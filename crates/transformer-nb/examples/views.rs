@@ -1,6 +1,6 @@
 //! Writes the interactive views of the tutorial's model to a folder, as Vega-Lite specs
 //! (`*.vl.json`) with their PNG fallbacks, for the end-to-end tests to validate against Vega-Lite's
-//! schema and compile with Vega-Lite itself: `cargo run --release --example views -- DIR`.
+//! schema and compile with Vega-Lite itself: `cargo run --example views -- DIR`.
 
 use std::path::PathBuf;
 
@@ -10,33 +10,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(std::env::args().nth(1).ok_or("usage: views DIR")?);
     std::fs::create_dir_all(&dir)?;
     let bert = Bert::from_pretrained(&transformer_nb::hub::model_id_from_env())?;
+    let sentence = "The cat sat on the mat because it was tired.";
+    let out = bert.forward(&bert.tokenizer().encode(sentence)?)?;
+    let pair = bert.forward(
+        &bert
+            .tokenizer()
+            .encode_pair("How old are you?", "I am 25.")?,
+    )?;
     let views = [
-        (
-            "attention-view",
-            bert.forward(
-                &bert
-                    .tokenizer()
-                    .encode("The cat sat on the mat because it was tired.")?,
-            )?
-            .attention_view()?,
-        ),
-        (
-            "attention-view-pair",
-            bert.forward(
-                &bert
-                    .tokenizer()
-                    .encode_pair("How old are you?", "I am 25.")?,
-            )?
-            .attention_view()?,
-        ),
+        ("attention-view", out.attention_view()?),
+        ("attention-view-pair", pair.attention_view()?),
+        ("model-view", out.model_view()?),
     ];
     for (name, view) in views {
-        std::fs::write(dir.join(format!("{name}.vl.json")), view.to_vega_lite())?;
+        let spec = view.to_vega_lite();
+        std::fs::write(dir.join(format!("{name}.vl.json")), &spec)?;
         view.fallback().save(dir.join(format!("{name}.png")))?;
-        println!(
-            "{name}: {} bytes of spec; {view}",
-            view.to_vega_lite().len()
-        );
+        println!("{name}: {} bytes of spec; {view}", spec.len());
     }
     Ok(())
 }

@@ -20,14 +20,14 @@ fn the_attention_view_carries_every_attention_value_in_order() {
         .unwrap();
     let view = out.attention_view().unwrap();
     let spec = view.spec();
-    let tokens = spec["layer"][1]["data"]["values"].as_array().unwrap();
+    let tokens = spec["datasets"]["tokens"].as_array().unwrap();
     let n = tokens.len();
     assert_eq!(n, 8);
     let words: Vec<&str> = tokens.iter().map(|t| t["t"].as_str().unwrap()).collect();
     assert_eq!(words, out.real_tokens(0).unwrap());
     let segments: Vec<u64> = tokens.iter().map(|t| t["s"].as_u64().unwrap()).collect();
     assert_eq!(segments, [0, 0, 0, 0, 1, 1, 1, 1]);
-    let values: Vec<f64> = spec["layer"][0]["data"]["values"]
+    let values: Vec<f64> = spec["datasets"]["attention"]
         .as_array()
         .unwrap()
         .iter()

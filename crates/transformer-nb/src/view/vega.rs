@@ -3,8 +3,9 @@
 //! no CDN and no script of ours. Each view also carries a PNG, which code hosts and nbviewer
 //! show instead.
 //!
-//! The specs keep their data small: the attention maps go in as one flat array of numbers
-//! (rounded to 4 decimals), from which a window transform recovers layer, head, query and key.
+//! The specs keep their data small: the attention maps go in once, as a named dataset of one flat
+//! array of numbers (rounded to 4 decimals), from which a window transform recovers layer, head,
+//! query and key.
 
 use serde_json::{Value, json};
 
@@ -92,67 +93,136 @@ impl BertOutput {
 
     /// [`attention_view`](Self::attention_view) of sequence `sequence` of a batch.
     pub fn attention_view_of(&self, sequence: usize) -> Result<VegaView> {
-        let tokens = self.real_tokens(sequence)?;
-        let types = self.real_type_ids(sequence)?;
-        let (layers, n) = (self.attentions().len(), tokens.len());
-        if layers == 0 {
-            return Err(Error::invalid(
-                "this output has no attention maps: make it with bert.forward, which keeps them",
-            ));
-        }
-        let heads = self.attentions()[0].dim(1)?;
-        let per_text = layers * heads;
-        if per_text.saturating_mul(n * n) > MAX_VIEW_VALUES {
-            let fits = ((MAX_VIEW_VALUES / per_text.max(1)) as f64).sqrt() as usize;
-            return Err(Error::invalid(format!(
-                "the attention view draws {layers} layers × {heads} heads × {n}² token pairs, \
-                 more than it can carry ({MAX_VIEW_VALUES} values): view a text of at most \
-                 {fits} tokens, or one head of this one with out.attention_heatmap(layer, head)"
-            )));
-        }
-        let mut values = Vec::with_capacity(per_text * n * n);
-        for layer in 0..layers {
-            for head in 0..heads {
-                for row in self.attention(sequence, layer, head)? {
-                    values.extend(row.into_iter().map(rounded));
-                }
-            }
-        }
-        let token_rows: Vec<Value> = tokens
-            .iter()
-            .zip(types)
-            .enumerate()
-            .map(|(i, (t, &s))| json!({"i": i, "t": t, "s": s}))
-            .collect();
-        let (default_layer, default_head) = (layers - 1, 0);
-        let spec = head_view_spec(&values, &token_rows, layers, heads, n, default_layer);
-        let fallback = self.attention_heatmap_of(sequence, default_layer, default_head)?;
+        let data = AttentionData::of(self, sequence, "attention view")?;
+        let default_layer = data.layers - 1;
+        let spec = head_view_spec(&data, default_layer);
         Ok(VegaView {
             spec,
-            fallback,
+            fallback: self.attention_heatmap_of(sequence, default_layer, 0)?,
             description: format!(
-                "Attention view: {layers} layers × {heads} heads over {n} tokens (interactive in \
-                 JupyterLab and VS Code; elsewhere a picture of layer {default_layer}, head \
-                 {default_head})"
+                "Attention view: {} layers × {} heads over {} tokens (interactive in JupyterLab \
+                 and VS Code; elsewhere a picture of layer {default_layer}, head 0)",
+                data.layers, data.heads, data.n
+            ),
+        })
+    }
+
+    /// bertviz's model view: every head of every layer as a small picture of its attention (a
+    /// row per layer, a column per head); click one to see it enlarged below, with its tokens.
+    /// Same limits as [`attention_view`](Self::attention_view); sequence 0 of a batch.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
+    /// let view = out.model_view()?;
+    /// assert!(view.to_string().contains("6 layers × 12 heads"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn model_view(&self) -> Result<VegaView> {
+        let data = AttentionData::of(self, 0, "model view")?;
+        let spec = model_view_spec(&data);
+        Ok(VegaView {
+            spec,
+            fallback: self.attention_heads(data.layers - 1)?,
+            description: format!(
+                "Model view: {} layers × {} heads over {} tokens, click a head to enlarge it \
+                 (interactive in JupyterLab and VS Code; elsewhere a picture of layer {}'s heads)",
+                data.layers,
+                data.heads,
+                data.n,
+                data.layers - 1
             ),
         })
     }
 }
 
-/// The head view's spec: two columns of tokens, rules between them weighted by attention.
-fn head_view_spec(
-    values: &[f64],
-    tokens: &[Value],
+/// The attention maps of one sequence, flattened `[layer][head][query][key]`, and its tokens.
+struct AttentionData {
+    values: Vec<f64>,
+    tokens: Vec<Value>,
     layers: usize,
     heads: usize,
     n: usize,
-    default_layer: usize,
-) -> Value {
-    let square = n * n;
-    let y = json!({
+}
+
+impl AttentionData {
+    /// `view` names the view in the error for a text too long to carry.
+    fn of(out: &BertOutput, sequence: usize, view: &str) -> Result<Self> {
+        let tokens = out.real_tokens(sequence)?;
+        let types = out.real_type_ids(sequence)?;
+        let (layers, n) = (out.attentions().len(), tokens.len());
+        if layers == 0 {
+            return Err(Error::invalid(
+                "this output has no attention maps: make it with bert.forward, which keeps them",
+            ));
+        }
+        let heads = out.attentions()[0].dim(1)?;
+        let per_text = layers * heads;
+        if per_text.saturating_mul(n * n) > MAX_VIEW_VALUES {
+            let fits = ((MAX_VIEW_VALUES / per_text.max(1)) as f64).sqrt() as usize;
+            return Err(Error::invalid(format!(
+                "the {view} draws {layers} layers × {heads} heads × {n}² token pairs, more than \
+                 it can carry ({MAX_VIEW_VALUES} values): view a text of at most {fits} tokens, \
+                 or one head of this one with out.attention_heatmap(layer, head)"
+            )));
+        }
+        let mut values = Vec::with_capacity(per_text * n * n);
+        for layer in 0..layers {
+            for head in 0..heads {
+                for row in out.attention(sequence, layer, head)? {
+                    values.extend(row.into_iter().map(rounded));
+                }
+            }
+        }
+        let tokens = tokens
+            .iter()
+            .zip(types)
+            .enumerate()
+            .map(|(i, (t, &s))| json!({"i": i, "t": t, "s": s}))
+            .collect();
+        Ok(AttentionData {
+            values,
+            tokens,
+            layers,
+            heads,
+            n,
+        })
+    }
+
+    /// The spec's named datasets: the flat attention values and the tokens, each stored once
+    /// however many charts of the view read them.
+    fn datasets(&self) -> Value {
+        json!({"attention": self.values, "tokens": self.tokens})
+    }
+
+    /// Transforms that recover layer `l`, head `h`, query `i` and key `j` of each value (the
+    /// values arrive as a flat array; Vega-Lite wraps each as `{"data": value}`).
+    fn indices(&self) -> Vec<Value> {
+        let (n, square, heads) = (self.n, self.n * self.n, self.heads);
+        vec![
+            json!({"window": [{"op": "row_number", "as": "row"}]}),
+            json!({"calculate": "datum.row - 1", "as": "k"}),
+            json!({"calculate": format!("floor(datum.k / {})", square * heads), "as": "l"}),
+            json!({"calculate": format!("floor(datum.k / {square}) % {heads}"), "as": "h"}),
+            json!({"calculate": format!("floor(datum.k / {n}) % {n}"), "as": "i"}),
+            json!({"calculate": format!("datum.k % {n}"), "as": "j"}),
+        ]
+    }
+}
+
+/// The y encoding of the token rows: token 0 at the top.
+fn token_rows(n: usize) -> Value {
+    json!({
         "field": "i", "type": "quantitative", "axis": null,
         "scale": {"domain": [-0.5, n as f64 - 0.5], "reverse": true}
-    });
+    })
+}
+
+/// The layers of a head view over `data`'s rows that pass `filter` (an expression): the lines,
+/// and the tokens on both sides. Hovering a token shows only its lines.
+fn head_view_layers(data: &AttentionData, filter: Value) -> Vec<Value> {
+    let y = token_rows(data.n);
     let x_scale = json!({"domain": [0, 1]});
     // Lines show for every token while nothing is hovered, else only the hovered token's.
     let shown = "(length(data('query_store')) == 0 && length(data('key_store')) == 0) \
@@ -162,6 +232,60 @@ fn head_view_spec(
         "field": "s", "type": "nominal", "legend": null,
         "scale": {"domain": [0, 1], "range": ["#1f1f1f", "#b03a2e"]}
     });
+    let mut transform = data.indices();
+    transform.push(json!({"filter": filter}));
+    vec![
+        json!({
+            "data": {"name": "attention"},
+            "transform": transform,
+            "mark": {"type": "rule", "strokeWidth": 2.5, "color": "#2f6fd6"},
+            "encoding": {
+                "x": {"datum": 0.1, "type": "quantitative", "scale": x_scale, "axis": null},
+                "x2": {"datum": 0.9},
+                "y": y,
+                "y2": {"field": "j"},
+                "opacity": {
+                    "condition": {
+                        "test": shown, "field": "data", "type": "quantitative",
+                        "scale": {"domain": [0, 1], "range": [0, 1]}, "legend": null
+                    },
+                    "value": 0
+                },
+                "tooltip": [
+                    {"field": "l", "title": "layer"},
+                    {"field": "h", "title": "head"},
+                    {"field": "i", "title": "query"},
+                    {"field": "j", "title": "key"},
+                    {"field": "data", "title": "attention", "format": ".3f"}
+                ]
+            }
+        }),
+        json!({
+            "data": {"name": "tokens"},
+            "params": [{"name": "query", "select": {
+                "type": "point", "on": "mouseover", "clear": "mouseout", "fields": ["i"]}}],
+            "mark": {"type": "text", "align": "right", "dx": -4, "fontSize": 13},
+            "encoding": {
+                "x": {"datum": 0.1, "type": "quantitative", "scale": x_scale, "axis": null},
+                "y": y, "text": {"field": "t"}, "color": token_colour
+            }
+        }),
+        json!({
+            "data": {"name": "tokens"},
+            "transform": [{"calculate": "datum.i", "as": "j"}],
+            "params": [{"name": "key", "select": {
+                "type": "point", "on": "mouseover", "clear": "mouseout", "fields": ["j"]}}],
+            "mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 13},
+            "encoding": {
+                "x": {"datum": 0.9, "type": "quantitative", "scale": x_scale, "axis": null},
+                "y": y, "text": {"field": "t"}, "color": token_colour
+            }
+        }),
+    ]
+}
+
+/// The head view's spec: sliders for the layer and the head over one head view.
+fn head_view_spec(data: &AttentionData, default_layer: usize) -> Value {
     json!({
         "$schema": SCHEMA,
         "description": "Attention head view: each token (left) to the tokens it attends to (right)",
@@ -170,68 +294,104 @@ fn head_view_spec(
             "subtitle": "left: the token that attends (query); right: what it attends to (key)"
         },
         "width": 320,
-        "height": ROW_HEIGHT * n,
+        "height": ROW_HEIGHT * data.n,
         "params": [
             {"name": "layer", "value": default_layer,
-             "bind": {"input": "range", "min": 0, "max": layers - 1, "step": 1, "name": "layer "}},
+             "bind": {"input": "range", "min": 0, "max": data.layers - 1, "step": 1, "name": "layer "}},
             {"name": "head", "value": 0,
-             "bind": {"input": "range", "min": 0, "max": heads - 1, "step": 1, "name": "head "}}
+             "bind": {"input": "range", "min": 0, "max": data.heads - 1, "step": 1, "name": "head "}}
         ],
-        "layer": [
+        "datasets": data.datasets(),
+        "layer": head_view_layers(data, json!("datum.l == layer && datum.h == head")),
+        "config": {"view": {"stroke": null}}
+    })
+}
+
+/// Side of one small picture in the model view, in pixels.
+const THUMBNAIL: usize = 44;
+
+/// The model view's spec: a grid of every layer × head (lines only), and below it the head
+/// picked by a click, enlarged with its tokens.
+fn model_view_spec(data: &AttentionData) -> Value {
+    let n = data.n;
+    let mut grid_transform = data.indices();
+    // Thumbnails leave out the faintest lines: they would not show at this size.
+    grid_transform.push(json!({"filter": "datum.data >= 0.02"}));
+    let thumbnail_y = json!({
+        "field": "i", "type": "quantitative", "axis": null,
+        "scale": {"domain": [-0.5, n as f64 - 0.5], "reverse": true}
+    });
+    let x_scale = json!({"domain": [0, 1]});
+    let picked = json!({"l": data.layers - 1, "h": 0});
+    json!({
+        "$schema": SCHEMA,
+        "description": "Attention model view: every head of every layer; click one to enlarge it",
+        "title": {
+            "text": "Every head of every layer: click one to enlarge it below",
+            "subtitle": "rows: layers; columns: heads; in each, lines from each token to those it attends to"
+        },
+        "datasets": data.datasets(),
+        "vconcat": [
             {
-                "data": {"values": values},
-                "transform": [
-                    {"window": [{"op": "row_number", "as": "row"}]},
-                    {"calculate": "datum.row - 1", "as": "k"},
-                    {"calculate": format!("floor(datum.k / {})", square * heads), "as": "l"},
-                    {"calculate": format!("floor(datum.k / {square}) % {heads}"), "as": "h"},
-                    {"calculate": format!("floor(datum.k / {n}) % {n}"), "as": "i"},
-                    {"calculate": format!("datum.k % {n}"), "as": "j"},
-                    {"filter": "datum.l == layer && datum.h == head"}
-                ],
-                "mark": {"type": "rule", "strokeWidth": 2.5, "color": "#2f6fd6"},
-                "encoding": {
-                    "x": {"datum": 0.1, "type": "quantitative", "scale": x_scale, "axis": null},
-                    "x2": {"datum": 0.9},
-                    "y": y,
-                    "y2": {"field": "j"},
-                    "opacity": {
-                        "condition": {
-                            "test": shown, "field": "data", "type": "quantitative",
-                            "scale": {"domain": [0, 1], "range": [0, 1]}, "legend": null
+                "data": {"name": "attention"},
+                "transform": grid_transform,
+                "facet": {
+                    "row": {"field": "l", "type": "ordinal", "title": "layer",
+                            "header": {"labelFontSize": 11}},
+                    "column": {"field": "h", "type": "ordinal", "title": "head",
+                               "header": {"labelFontSize": 11}}
+                },
+                "spec": {
+                    "width": THUMBNAIL,
+                    "height": THUMBNAIL,
+                    "layer": [
+                        {
+                            "transform": [{"aggregate": [{"op": "count", "as": "lines"}],
+                                           "groupby": ["l", "h"]}],
+                            "params": [{"name": "pick", "value": [picked],
+                                        "select": {"type": "point", "fields": ["l", "h"],
+                                                   "on": "click", "clear": false}}],
+                            "mark": {"type": "rect", "cursor": "pointer"},
+                            "encoding": {
+                                "x": {"datum": 0, "type": "quantitative", "scale": x_scale,
+                                      "axis": null},
+                                "x2": {"datum": 1},
+                                "y": {"datum": -0.5, "type": "quantitative",
+                                      "scale": {"domain": [-0.5, n as f64 - 0.5],
+                                                "reverse": true}, "axis": null},
+                                "y2": {"datum": n as f64 - 0.5},
+                                "fill": {"condition": {"param": "pick", "empty": false,
+                                                       "value": "#fff3c4"},
+                                         "value": "#ffffff"},
+                                "tooltip": [{"field": "l", "title": "layer"},
+                                            {"field": "h", "title": "head"}]
+                            }
                         },
-                        "value": 0
-                    },
-                    "tooltip": [
-                        {"field": "i", "title": "query"},
-                        {"field": "j", "title": "key"},
-                        {"field": "data", "title": "attention", "format": ".3f"}
+                        {
+                            "mark": {"type": "rule", "strokeWidth": 1, "color": "#2f6fd6"},
+                            "encoding": {
+                                "x": {"datum": 0.05, "type": "quantitative", "scale": x_scale,
+                                      "axis": null},
+                                "x2": {"datum": 0.95},
+                                "y": thumbnail_y,
+                                "y2": {"field": "j"},
+                                "opacity": {"field": "data", "type": "quantitative",
+                                            "scale": {"domain": [0, 1], "range": [0, 1]},
+                                            "legend": null}
+                            }
+                        }
                     ]
-                }
+                },
+                "spacing": 3
             },
             {
-                "data": {"values": tokens},
-                "params": [{"name": "query", "select": {
-                    "type": "point", "on": "mouseover", "clear": "mouseout", "fields": ["i"]}}],
-                "mark": {"type": "text", "align": "right", "dx": -4, "fontSize": 13},
-                "encoding": {
-                    "x": {"datum": 0.1, "type": "quantitative", "scale": x_scale, "axis": null},
-                    "y": y, "text": {"field": "t"}, "color": token_colour
-                }
-            },
-            {
-                "data": {"values": tokens},
-                "transform": [{"calculate": "datum.i", "as": "j"}],
-                "params": [{"name": "key", "select": {
-                    "type": "point", "on": "mouseover", "clear": "mouseout", "fields": ["j"]}}],
-                "mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 13},
-                "encoding": {
-                    "x": {"datum": 0.9, "type": "quantitative", "scale": x_scale, "axis": null},
-                    "y": y, "text": {"field": "t"}, "color": token_colour
-                }
+                "title": "The picked head (hover a token to see only its lines)",
+                "width": 320,
+                "height": ROW_HEIGHT * n,
+                "layer": head_view_layers(data, json!({"param": "pick"}))
             }
         ],
-        "config": {"view": {"stroke": null}}
+        "config": {"view": {"stroke": "#dddddd"}}
     })
 }
 
