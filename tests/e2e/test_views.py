@@ -53,7 +53,7 @@ def test_every_view_is_valid_vega_lite_v5(views):
     import jsonschema
 
     schema = json.loads(SCHEMA.read_text())
-    assert set(views) == {"attention-view", "attention-view-pair", "model-view"}
+    assert set(views) == {"attention-view", "attention-view-pair", "model-view", "layer-predictions"}
     for name, spec in views.items():
         assert spec["$schema"] == "https://vega.github.io/schema/vega-lite/v5.json"
         errors = list(jsonschema.Draft7Validator(schema).iter_errors(spec))

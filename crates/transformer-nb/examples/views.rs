@@ -21,6 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("attention-view", out.attention_view()?),
         ("attention-view-pair", pair.attention_view()?),
         ("model-view", out.model_view()?),
+        // No masked-LM weights are offline: the per-layer predictions view of a small example.
+        ("layer-predictions", LayerPredictions::sample().view()),
     ];
     for (name, view) in views {
         let spec = view.to_vega_lite();

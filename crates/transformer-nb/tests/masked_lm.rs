@@ -172,3 +172,43 @@ fn a_checkpoint_without_the_head_says_what_to_load_real_model() {
         );
     }
 }
+
+#[test]
+fn trajectories_follow_the_last_guesses_and_the_view_carries_them_real_model() {
+    let mlm = &seeded().1;
+    let lens = mlm
+        .layer_predictions("The cat sat on the [MASK] because it was [MASK].", 4)
+        .unwrap();
+    for mask in 0..2 {
+        let last = lens.layers(mask).last().unwrap();
+        let paths = lens.trajectories(mask);
+        assert_eq!(paths.len(), 4);
+        for ((token, path), (want_token, want_p)) in paths.iter().zip(last) {
+            assert_eq!(token, want_token);
+            assert_eq!(path.len(), 3, "embeddings + 2 layers");
+            assert!((path[2] - want_p).abs() < 1e-6);
+            // At every layer the candidate's probability is at most that layer's best.
+            for (layer, p) in path.iter().enumerate() {
+                assert!(*p <= lens.layers(mask)[layer][0].1 + 1e-6);
+            }
+        }
+    }
+    let view = lens.view();
+    let spec = view.spec();
+    assert_eq!(
+        spec["datasets"]["grid"].as_array().unwrap().len(),
+        2 * 3 * 4
+    );
+    assert_eq!(
+        spec["datasets"]["paths"].as_array().unwrap().len(),
+        2 * 4 * 3
+    );
+    assert_eq!(
+        spec["params"][0]["bind"]["input"], "select",
+        "two masks: pick one"
+    );
+    assert_eq!(
+        view.fallback().title(),
+        "The last layer's guesses for [MASK], by layer (0: the embeddings)"
+    );
+}

@@ -178,30 +178,47 @@ impl MaskedLm {
         let (encoding, masks) = self.encode_with_masks(text)?;
         let pass = self.bert.pass(std::slice::from_ref(&encoding), true)?;
         let mut per_mask = vec![Vec::with_capacity(pass.hidden_states.len()); masks.len()];
+        // Every layer's probabilities, to follow the last layer's guesses back through them.
+        let mut probabilities = vec![Vec::with_capacity(pass.hidden_states.len()); masks.len()];
         for hidden in &pass.hidden_states {
             let logits = self.logits_of(hidden, &masks)?;
-            for (mask, logits) in per_mask.iter_mut().zip(logits) {
-                mask.push(self.top(logits, top_k));
+            for ((mask, all), logits) in per_mask.iter_mut().zip(&mut probabilities).zip(logits) {
+                let probs = softmax(logits);
+                mask.push(self.top_of(&probs, top_k));
+                all.push(probs);
             }
         }
+        let trajectories = per_mask
+            .iter()
+            .zip(&probabilities)
+            .map(|(layers, all)| {
+                let last = layers.last().map_or(&[][..], Vec::as_slice);
+                last.iter()
+                    .map(|(token, _)| {
+                        let id = self.tokenizer().token_to_id(token).unwrap_or(0) as usize;
+                        let path = all.iter().map(|probs| probs[id]).collect();
+                        (token.clone(), path)
+                    })
+                    .collect()
+            })
+            .collect();
         Ok(LayerPredictions {
             text: text.to_string(),
             tokens: encoding.tokens().to_vec(),
             masks,
             layers: per_mask,
+            trajectories,
         })
     }
 
     /// Softmax of `logits`, then the `k` most probable tokens, best first.
-    fn top(&self, mut logits: Vec<f32>, k: usize) -> Vec<(String, f32)> {
+    fn top(&self, logits: Vec<f32>, k: usize) -> Vec<(String, f32)> {
+        self.top_of(&softmax(logits), k)
+    }
+
+    /// The `k` most probable tokens of `probs`, best first.
+    fn top_of(&self, logits: &[f32], k: usize) -> Vec<(String, f32)> {
         let width = logits.len();
-        math::scaled_masked_softmax(
-            crate::kernels::Isa::detect(),
-            &mut logits,
-            width,
-            1.0,
-            &vec![0.0; width],
-        );
         let mut order: Vec<usize> = (0..width).collect();
         let k = k.min(width);
         order.select_nth_unstable_by(k.saturating_sub(1), |&a, &b| {
@@ -220,6 +237,19 @@ impl MaskedLm {
             })
             .collect()
     }
+}
+
+/// Probabilities from logits.
+fn softmax(mut logits: Vec<f32>) -> Vec<f32> {
+    let width = logits.len();
+    math::scaled_masked_softmax(
+        crate::kernels::Isa::detect(),
+        &mut logits,
+        width,
+        1.0,
+        &vec![0.0; width],
+    );
+    logits
 }
 
 fn check_top_k(top_k: usize) -> Result<()> {
@@ -305,6 +335,8 @@ pub struct LayerPredictions {
     pub(crate) masks: Vec<usize>,
     /// `[mask][layer][k]`.
     pub(crate) layers: Vec<Vec<Vec<(String, f32)>>>,
+    /// `[mask][candidate]`: the last layer's candidates and their probability at every layer.
+    pub(crate) trajectories: Vec<Vec<(String, Vec<f32>)>>,
 }
 
 impl LayerPredictions {
@@ -312,6 +344,13 @@ impl LayerPredictions {
     /// output first. Empty for a mask the text does not have.
     pub fn layers(&self, mask: usize) -> &[Vec<(String, f32)>] {
         self.layers.get(mask).map_or(&[], Vec::as_slice)
+    }
+
+    /// For mask `mask`, the last layer's candidates, best first, each with its probability at
+    /// every layer (the embeddings' output first): how the final guess formed. Empty for a mask
+    /// the text does not have.
+    pub fn trajectories(&self, mask: usize) -> &[(String, Vec<f32>)] {
+        self.trajectories.get(mask).map_or(&[], Vec::as_slice)
     }
 
     /// How many masks the text has.
@@ -364,6 +403,10 @@ impl LayerPredictions {
                 layer("a", 0.3),
                 layer("book", 0.2),
                 layer("novel", 0.7),
+            ]],
+            trajectories: vec![vec![
+                ("novel".into(), vec![0.01, 0.1, 0.7]),
+                ("the".into(), vec![0.05, 0.02, 0.01]),
             ]],
         }
     }

@@ -9,8 +9,8 @@
 
 use serde_json::{Value, json};
 
-use super::plot::Plot;
-use crate::bert::BertOutput;
+use super::plot::{Figure, LineChart, Plot, Series};
+use crate::bert::{BertOutput, LayerPredictions};
 use crate::error::{Error, Result};
 
 /// The Vega-Lite version the specs are written for: JupyterLab 4 bundles 5.6, JupyterLab 3.6
@@ -393,6 +393,157 @@ fn model_view_spec(data: &AttentionData) -> Value {
         ],
         "config": {"view": {"stroke": "#dddddd"}}
     })
+}
+
+impl LayerPredictions {
+    /// The per-layer predictions as an interactive view: for each layer (rows), the top
+    /// candidates (columns) shaded by probability, and beside it how the last layer's candidates
+    /// rose through the layers. Hover a token to follow it; with several masks, pick one.
+    /// Elsewhere than JupyterLab and VS Code, a picture of the first mask's curves.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let view = LayerPredictions::sample().view();
+    /// assert_eq!(view.spec()["datasets"]["paths"][0]["t"], "novel");
+    /// ```
+    pub fn view(&self) -> VegaView {
+        let mut grid = Vec::new();
+        let mut paths = Vec::new();
+        for mask in 0..self.mask_count() {
+            for (layer, candidates) in self.layers(mask).iter().enumerate() {
+                for (rank, (token, p)) in candidates.iter().enumerate() {
+                    grid.push(json!({"m": mask, "l": layer, "r": rank + 1, "t": token,
+                                     "p": rounded(*p)}));
+                }
+            }
+            for (token, path) in self.trajectories(mask) {
+                for (layer, p) in path.iter().enumerate() {
+                    paths.push(json!({"m": mask, "l": layer, "t": token, "p": rounded(*p)}));
+                }
+            }
+        }
+        let layers = self.layers(0).len();
+        let masks = self.mask_count();
+        let mask_param = if masks > 1 {
+            json!({"name": "mask", "value": 0, "bind": {
+                "input": "select",
+                "options": (0..masks).collect::<Vec<_>>(),
+                "labels": (1..=masks).map(|m| format!("[MASK] {m}")).collect::<Vec<_>>(),
+                "name": "mask "}})
+        } else {
+            json!({"name": "mask", "value": 0})
+        };
+        let layer_axis = json!({
+            "title": null,
+            "labelExpr": "datum.value == 0 ? 'embeddings' : 'layer ' + datum.value"
+        });
+        let spec = json!({
+            "$schema": SCHEMA,
+            "description": "The masked-LM head applied to every layer's hidden state at the mask",
+            "title": {
+                "text": format!("What the model would guess for [MASK] after each layer: {}",
+                                self.text()),
+                "subtitle": "hover a token to follow it through the layers"
+            },
+            "datasets": {"grid": grid, "paths": paths},
+            "params": [mask_param],
+            "hconcat": [
+                {
+                    "data": {"name": "grid"},
+                    "transform": [{"filter": "datum.m == mask"}],
+                    "width": {"step": 78},
+                    "height": {"step": 24},
+                    "encoding": {
+                        "x": {"field": "r", "type": "ordinal", "title": "rank",
+                              "axis": {"orient": "top", "labelAngle": 0}},
+                        "y": {"field": "l", "type": "ordinal", "axis": layer_axis}
+                    },
+                    "layer": [
+                        {
+                            "params": [{"name": "follow", "select": {
+                                "type": "point", "fields": ["t"], "on": "mouseover",
+                                "clear": "mouseout"}}],
+                            "mark": {"type": "rect", "stroke": "#ffffff"},
+                            "encoding": {
+                                "color": {"field": "p", "type": "quantitative",
+                                          "title": "probability",
+                                          "scale": {"scheme": "blues", "domain": [0, 1]}},
+                                "strokeWidth": {"condition": {"param": "follow", "empty": false, "value": 3},
+                                                "value": 0.5},
+                                "stroke": {"condition": {"param": "follow", "empty": false, "value": "#d62728"},
+                                           "value": "#ffffff"},
+                                "tooltip": [{"field": "t", "title": "token"},
+                                            {"field": "p", "title": "probability",
+                                             "format": ".1%"}]
+                            }
+                        },
+                        {
+                            "mark": {"type": "text", "fontSize": 11, "limit": 74},
+                            "encoding": {
+                                "text": {"field": "t"},
+                                "color": {"condition": {"test": "datum.p > 0.5",
+                                                        "value": "#ffffff"},
+                                          "value": "#000000"}
+                            }
+                        }
+                    ]
+                },
+                {
+                    "data": {"name": "paths"},
+                    "transform": [{"filter": "datum.m == mask"}],
+                    "width": 300,
+                    "height": {"step": 24},
+                    "mark": {"type": "line", "point": true},
+                    "encoding": {
+                        "y": {"field": "l", "type": "ordinal", "axis": layer_axis},
+                        "x": {"field": "p", "type": "quantitative", "title": "probability",
+                              "axis": {"format": ".0%", "orient": "top"}},
+                        "color": {"field": "t", "type": "nominal", "title": "last layer's guesses",
+                                  "sort": null},
+                        "strokeWidth": {"condition": {"param": "follow", "empty": false, "value": 4},
+                                        "value": 1.5},
+                        "tooltip": [{"field": "t", "title": "token"},
+                                    {"field": "p", "title": "probability", "format": ".1%"}]
+                    }
+                }
+            ],
+            "resolve": {"scale": {"color": "independent", "y": "shared"}},
+            "config": {"view": {"stroke": null}}
+        });
+        VegaView {
+            spec,
+            fallback: self.trajectory_plot(),
+            description: format!(
+                "Per-layer predictions for {} mask(s) over {} layers (interactive in JupyterLab \
+                 and VS Code; elsewhere a picture of the first mask's guesses by layer)",
+                masks,
+                layers.saturating_sub(1)
+            ),
+        }
+    }
+
+    /// The last layer's candidates for the first mask, their probability after each layer.
+    fn trajectory_plot(&self) -> Plot {
+        let series = self
+            .trajectories(0)
+            .iter()
+            .map(|(token, path)| Series {
+                label: token.clone(),
+                points: path
+                    .iter()
+                    .enumerate()
+                    .map(|(layer, &p)| (layer as f64, f64::from(p)))
+                    .collect(),
+            })
+            .collect();
+        let chart = LineChart {
+            title: "The last layer's guesses for [MASK], by layer (0: the embeddings)".into(),
+            x_desc: "Layer".into(),
+            y_desc: "Probability".into(),
+            series,
+        };
+        Plot::new(Figure::Lines(chart), (760, 380))
+    }
 }
 
 #[cfg(test)]
