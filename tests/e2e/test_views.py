@@ -53,7 +53,9 @@ def test_every_view_is_valid_vega_lite_v5(views):
     import jsonschema
 
     schema = json.loads(SCHEMA.read_text())
-    assert set(views) == {"attention-view", "attention-view-pair", "model-view", "layer-predictions"}
+    assert set(views) == {
+        "attention-view", "attention-view-pair", "model-view", "neuron-view", "layer-predictions",
+    }
     for name, spec in views.items():
         assert spec["$schema"] == "https://vega.github.io/schema/vega-lite/v5.json"
         errors = list(jsonschema.Draft7Validator(schema).iter_errors(spec))
@@ -105,3 +107,26 @@ def test_views_stay_small(views):
         png = (artifacts_dir("views") / f"{name}.png").stat().st_size
         # In a notebook the spec is there twice (v5 and v4 MIME types) beside the PNG.
         assert 2 * size + png < 1_000_000, f"{name}: {size} + {png} bytes"
+
+
+def test_the_neuron_view_follows_the_picked_query(views):
+    spec = views["neuron-view"]
+    tokens = spec["params"][2]["value"]
+    first = draw("neuron-view", spec, query=0)
+    other = draw("neuron-view", spec, query=6)
+    assert first != other
+    # The softmax chart draws a bar per token; Vega computed them from the query and keys
+    # in the spec, so they must be the softmax of q · k / sqrt(d) (checked here in Python).
+    import math
+
+    queries = spec["params"][1]["value"]
+    keys = spec["datasets"]["keys"]
+    d = len(queries[0])
+    scores = [sum(queries[6][c] * keys[j * d + c] for c in range(d)) / math.sqrt(d)
+              for j in range(len(tokens))]
+    top = max(scores)
+    exps = [math.exp(s - top) for s in scores]
+    attention = [e / sum(exps) for e in exps]
+    bars = re.findall(r'aria-label="attention: ([0-9.]+)[^"]*"[^>]*aria-roledescription="bar"', other)
+    assert len(bars) == len(tokens)
+    assert max(abs(float(b) - a) for b, a in zip(bars, attention)) < 2e-3

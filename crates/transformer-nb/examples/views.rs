@@ -21,6 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("attention-view", out.attention_view()?),
         ("attention-view-pair", pair.attention_view()?),
         ("model-view", out.model_view()?),
+        (
+            "neuron-view",
+            bert.neuron_view(&bert.tokenizer().encode(sentence)?, 2, 5)?,
+        ),
         // No masked-LM weights are offline: the per-layer predictions view of a small example.
         ("layer-predictions", LayerPredictions::sample().view()),
     ];

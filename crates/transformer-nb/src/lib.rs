@@ -97,7 +97,9 @@ pub use view::plot;
 /// ```
 pub use candle_core as candle;
 
-pub use bert::{Bert, BertConfig, BertOutput, FillMask, LayerPredictions, MaskedLm, ModelSummary};
+pub use bert::{
+    AttentionHead, Bert, BertConfig, BertOutput, FillMask, LayerPredictions, MaskedLm, ModelSummary,
+};
 pub use embed::Embeddings;
 pub use error::{Error, Result};
 pub use plot::Plot;
@@ -117,7 +119,8 @@ pub use tokenize::{Batch, Encoding, Tokenizer};
 /// ```
 pub mod prelude {
     pub use crate::bert::{
-        Bert, BertConfig, BertOutput, FillMask, LayerPredictions, MaskedLm, ModelSummary,
+        AttentionHead, Bert, BertConfig, BertOutput, FillMask, LayerPredictions, MaskedLm,
+        ModelSummary,
     };
     pub use crate::embed::Embeddings;
     pub use crate::error::{Error, Result};

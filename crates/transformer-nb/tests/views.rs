@@ -98,3 +98,58 @@ fn a_sequence_out_of_range_is_an_error() {
         }
     ));
 }
+
+#[test]
+fn an_opened_head_gives_the_forward_pass_s_attention() {
+    let (_dir, bert) = tiny_bert();
+    let enc = bert
+        .tokenizer()
+        .encode_pair("i read", "a good novel")
+        .unwrap();
+    let out = bert.forward(&enc).unwrap();
+    for layer in 0..2 {
+        for head in 0..4 {
+            let opened = bert.attention_head(&enc, layer, head).unwrap();
+            assert_eq!(opened.tokens(), out.real_tokens(0).unwrap());
+            assert_eq!(opened.queries().len(), 8);
+            assert_eq!(opened.keys()[0].len(), 4, "head size 16 / 4");
+            let want = out.attention(0, layer, head).unwrap();
+            for (got_row, want_row) in opened.attention().iter().zip(&want) {
+                for (got, want) in got_row.iter().zip(want_row) {
+                    assert!((got - want).abs() < 1e-5, "layer {layer} head {head}");
+                }
+            }
+        }
+    }
+    let opened = bert.attention_head(&enc, 1, 2).unwrap();
+    let view = opened.view();
+    let keys: Vec<f64> = view.spec()["datasets"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let want: Vec<f32> = opened.keys().iter().flatten().copied().collect();
+    assert_eq!(keys.len(), want.len());
+    assert!(
+        keys.iter()
+            .zip(&want)
+            .all(|(a, b)| (a - f64::from(*b)).abs() <= 5e-5)
+    );
+    assert_eq!(
+        view.spec()["params"][1]["value"].as_array().unwrap().len(),
+        8
+    );
+    assert!(matches!(
+        bert.neuron_view(&enc, 2, 0).unwrap_err(),
+        Error::OutOfRange {
+            what: "layer",
+            index: 2,
+            len: 2
+        }
+    ));
+    assert!(matches!(
+        bert.neuron_view(&enc, 0, usize::MAX).unwrap_err(),
+        Error::OutOfRange { what: "head", .. }
+    ));
+}

@@ -6,6 +6,7 @@
 //! every hidden state and attention map, which is what a learner wants to look at.
 
 mod config;
+mod head;
 mod masked_lm;
 mod model;
 mod output;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Tensor};
 
 pub use config::{BertConfig, HiddenAct};
+pub use head::AttentionHead;
 pub use masked_lm::{FillMask, LayerPredictions, MaskedLm};
 pub use output::BertOutput;
 pub use summary::{ModelSummary, ModuleSize};

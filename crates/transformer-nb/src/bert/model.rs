@@ -233,6 +233,18 @@ impl MlmHead {
 }
 
 impl BertModel {
+    /// Queries and keys of every head of layer `layer` for the hidden states `input` (that
+    /// layer's input, `rows × hidden`): `[rows][3 · hidden]`, query, key and value side by side,
+    /// heads side by side within each.
+    pub fn projections(&self, layer: usize, input: &[f32]) -> Vec<f32> {
+        let rows = input.len() / self.hidden;
+        let mut qkv = vec![0f32; rows * 3 * self.hidden];
+        self.layers[layer]
+            .qkv
+            .apply(self.isa, input, rows, &mut qkv, false);
+        qkv
+    }
+
     /// The head's logits over the vocabulary for each of `rows` hidden states (`hidden` wide,
     /// one after another): `[rows][vocab]`.
     pub fn mlm_logits(&self, head: &MlmHead, hidden_states: &[f32]) -> Vec<Vec<f32>> {

@@ -9,9 +9,10 @@
 
 use serde_json::{Value, json};
 
-use super::plot::{Figure, LineChart, Plot, Series};
-use crate::bert::{BertOutput, LayerPredictions};
+use super::plot::{Colormap, Figure, HeatmapSpec, LineChart, Plot, Series};
+use crate::bert::{AttentionHead, Bert, BertOutput, LayerPredictions};
 use crate::error::{Error, Result};
+use crate::tokenize::Encoding;
 
 /// The Vega-Lite version the specs are written for: JupyterLab 4 bundles 5.6, JupyterLab 3.6
 /// 5.1 (which it registers under the v4 MIME type only).
@@ -543,6 +544,177 @@ impl LayerPredictions {
             series,
         };
         Plot::new(Figure::Lines(chart), (760, 380))
+    }
+}
+
+impl Bert {
+    /// bertviz's neuron view of head `head` of layer `layer`: for the query token picked in the
+    /// menu, its query vector `q`, every token's key vector `k`, their elementwise product, the
+    /// scores `q · k / √d` and their softmax (the attention), all computed from the vectors in
+    /// the view. For any checkpoint this library loads; see [`Bert::attention_head`].
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let enc = bert.tokenizer().encode("I read a good novel.")?;
+    /// let view = bert.neuron_view(&enc, 2, 5)?;
+    /// assert_eq!(view.spec()["datasets"]["keys"].as_array().unwrap().len(), 8 * 32);
+    /// assert!(bert.neuron_view(&enc, 6, 0).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn neuron_view(&self, encoding: &Encoding, layer: usize, head: usize) -> Result<VegaView> {
+        Ok(self.attention_head(encoding, layer, head)?.view())
+    }
+}
+
+impl AttentionHead {
+    /// The [neuron view](Bert::neuron_view) of this head.
+    pub fn view(&self) -> VegaView {
+        let n = self.tokens().len();
+        let d = self.queries().first().map_or(0, Vec::len);
+        let round_all = |rows: &[Vec<f32>]| -> Vec<Vec<f64>> {
+            rows.iter()
+                .map(|row| row.iter().copied().map(rounded).collect())
+                .collect()
+        };
+        let keys: Vec<f64> = self.keys().iter().flatten().copied().map(rounded).collect();
+        let labels: Vec<String> = self
+            .tokens()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("{i}: {t}"))
+            .collect();
+        let token_axis = json!({"title": null, "labelExpr": "T[datum.value]"});
+        let dims = json!({"field": "c", "type": "ordinal", "title": "dimension",
+                          "axis": {"labels": false, "ticks": false}});
+        let diverging = |title: &str| {
+            json!({"type": "quantitative", "title": title,
+            "scale": {"scheme": "redblue", "domainMid": 0, "reverse": true}})
+        };
+        let colour = |field: &str, title: &str| {
+            let mut c = diverging(title);
+            c["field"] = json!(field);
+            c
+        };
+        let tokens_y = json!({"field": "j", "type": "ordinal", "axis": token_axis});
+        let spec = json!({
+            "$schema": SCHEMA,
+            "description": "Neuron view: how one head turns queries and keys into attention",
+            "title": {
+                "text": format!("Layer {}, head {}: how the picked token's query meets every key",
+                                self.layer(), self.head()),
+                "subtitle": format!("d = {d} dimensions per head; red: positive, blue: negative")
+            },
+            "params": [
+                {"name": "query", "value": 0, "bind": {
+                    "input": "select", "options": (0..n).collect::<Vec<_>>(), "labels": labels,
+                    "name": "query token "}},
+                {"name": "Q", "value": round_all(self.queries())},
+                {"name": "T", "value": self.tokens()}
+            ],
+            "datasets": {"keys": keys},
+            "data": {"name": "keys"},
+            "transform": [
+                {"window": [{"op": "row_number", "as": "row"}]},
+                {"calculate": format!("floor((datum.row - 1) / {d})"), "as": "j"},
+                {"calculate": format!("(datum.row - 1) % {d}"), "as": "c"},
+                {"calculate": "datum.data", "as": "k"},
+                {"calculate": "Q[query][datum.c]", "as": "q"},
+                {"calculate": "datum.q * datum.k", "as": "qk"}
+            ],
+            "vconcat": [
+                {
+                    "title": {"text": "q: the query of the picked token", "anchor": "start",
+                              "fontSize": 12},
+                    "transform": [{"filter": "datum.j == 0"}],
+                    "width": {"step": 9}, "height": 14,
+                    "mark": "rect",
+                    "encoding": {"x": dims, "color": colour("q", "q"),
+                                 "tooltip": [{"field": "c", "title": "dimension"},
+                                             {"field": "q", "format": ".3f"}]}
+                },
+                {
+                    "hconcat": [
+                        {
+                            "title": {"text": "k: each token's key", "fontSize": 12},
+                            "width": {"step": 9}, "height": {"step": 18},
+                            "mark": "rect",
+                            "encoding": {"x": dims, "y": tokens_y, "color": colour("k", "k"),
+                                         "tooltip": [{"field": "c", "title": "dimension"},
+                                                     {"field": "k", "format": ".3f"}]}
+                        },
+                        {
+                            "title": {"text": "q × k, dimension by dimension", "fontSize": 12},
+                            "width": {"step": 9}, "height": {"step": 18},
+                            "mark": "rect",
+                            "encoding": {"x": dims, "y": tokens_y,
+                                         "color": colour("qk", "q × k"),
+                                         "tooltip": [{"field": "c", "title": "dimension"},
+                                                     {"field": "qk", "format": ".3f"}]}
+                        },
+                        {
+                            "title": {"text": "q · k / √d", "fontSize": 12},
+                            "transform": [
+                                {"aggregate": [{"op": "sum", "field": "qk", "as": "dot"}],
+                                 "groupby": ["j"]},
+                                {"calculate": format!("datum.dot / sqrt({d})"), "as": "score"}
+                            ],
+                            "width": 110, "height": {"step": 18},
+                            "mark": {"type": "bar", "color": "#8c6bb1"},
+                            "encoding": {"y": tokens_y,
+                                         "x": {"field": "score", "type": "quantitative",
+                                               "title": null},
+                                         "tooltip": [{"field": "score", "format": ".3f"}]}
+                        },
+                        {
+                            "title": {"text": "softmax: the attention", "fontSize": 12},
+                            "transform": [
+                                {"aggregate": [{"op": "sum", "field": "qk", "as": "dot"}],
+                                 "groupby": ["j"]},
+                                {"calculate": format!("datum.dot / sqrt({d})"), "as": "score"},
+                                {"joinaggregate": [{"op": "max", "field": "score", "as": "top"}]},
+                                {"calculate": "exp(datum.score - datum.top)", "as": "e"},
+                                {"joinaggregate": [{"op": "sum", "field": "e", "as": "total"}]},
+                                {"calculate": "datum.e / datum.total", "as": "attention"}
+                            ],
+                            "width": 110, "height": {"step": 18},
+                            "mark": {"type": "bar", "color": "#2f6fd6"},
+                            "encoding": {"y": tokens_y,
+                                         "x": {"field": "attention", "type": "quantitative",
+                                               "title": null, "scale": {"domain": [0, 1]}},
+                                         "tooltip": [{"field": "attention", "format": ".3f"}]}
+                        }
+                    ],
+                    "resolve": {"scale": {"color": "independent"}}
+                }
+            ],
+            "resolve": {"scale": {"color": "independent"}},
+            "config": {
+                "view": {"stroke": null},
+                "legend": {"orient": "bottom", "direction": "horizontal", "gradientLength": 110}
+            }
+        });
+        let attention: Vec<f32> = self.attention().into_iter().flatten().collect();
+        let side = (28 * n as u32 + 220).clamp(360, 900);
+        let heatmap = HeatmapSpec::new(attention, n, n)
+            .title(format!(
+                "Attention, layer {}, head {} (rows attend to columns)",
+                self.layer(),
+                self.head()
+            ))
+            .axes("key", "query")
+            .labels(Some(self.tokens().to_vec()))
+            .colors(Colormap::Viridis, (0.0, 1.0));
+        VegaView {
+            spec,
+            fallback: Plot::new(Figure::Heatmap(heatmap), (side + 160, side + 40)),
+            description: format!(
+                "Neuron view: layer {}, head {}, {n} tokens × {d} dimensions (interactive in \
+                 JupyterLab and VS Code; elsewhere a picture of the head's attention)",
+                self.layer(),
+                self.head()
+            ),
+        }
     }
 }
 
