@@ -31,6 +31,10 @@ def execute(name):
         nbformat.write(nb, out)
     errors = [o for o in outputs(nb) if o.output_type == "error" or getattr(o, "name", "") == "stderr"]
     assert not errors, f"{name} wrote errors: {errors}"
+    # A cell ending in a loop or a match of println!s shows its prints, not a stray "()".
+    units = [o for o in outputs(nb) if o.output_type == "execute_result"
+             and o.data.get("text/plain") == "()"]
+    assert not units, f"{name} shows () as a result"
     return nb
 
 
@@ -108,6 +112,36 @@ def test_embeddings_notebook_finds_the_right_neighbours():
     assert re.search(r"I enjoyed a great book\.\s+-> I read a good novel\.", out), out
     assert re.search(r"The stock market fell sharply today\.\s+-> Shares dropped", out), out
     assert any("Cosine similarity" in p for p in svgs(nb))
+
+
+def assert_explores_attention(nb):
+    """What notebooks 05 show: the summary, four interactive views, the long-text message, and
+    (offline, no masked-LM checkpoint) one line saying fill-mask is skipped."""
+    specs = texts(nb, "application/vnd.vegalite.v5+json")
+    assert texts(nb, "application/vnd.vegalite.v4+json") == specs
+    titles = [spec["title"]["text"] for spec in specs]
+    assert titles[:2] == ["Attention: pick a layer and a head; hover a token"] * 2, titles
+    assert titles[2].startswith("Every head of every layer") and titles[3].startswith("Layer 2, head 5")
+    tokens = [t["t"] for t in specs[0]["datasets"]["tokens"]]
+    assert tokens[:4] == ["[CLS]", "the", "cat", "sat"] and "it" in tokens
+    assert "22,713,216" in html(nb)
+    out = stdout(nb)
+    assert "forward of  8 × 128 tokens: about   64.5 MB of activations" in out, out
+    assert "at most 42 tokens" in out
+    skipped = [line for line in out.splitlines() if line.startswith("Fill-mask is skipped")]
+    assert len(skipped) == 1 and "bert-base-uncased" in skipped[0], out
+    assert not any("[MASK]" in t for t in texts(nb, "text/html")), "nothing to fill offline"
+
+
+def test_explore_notebook_shows_views_summary_and_skips_fill_mask_offline():
+    assert_explores_attention(execute("05-explore-attention.ipynb"))
+
+
+def test_vietnamese_explore_notebook_shows_the_same():
+    nb = execute("vi/05-kham-pha-attention.ipynb")
+    assert_explores_attention(nb)
+    markdown = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "Khám phá bên trong BERT" in markdown
 
 
 def test_an_error_in_a_cell_shows_a_message_and_keeps_the_variables():

@@ -1,7 +1,9 @@
 """Committed notebooks opened as a clone gives them: untrusted, not run. Every picture output
-must show (as its PNG), in JupyterLab 4 and 3.6 in Chromium and in nbconvert's HTML, and the
-tables must keep their look through JupyterLab's sanitizer."""
+must show (as its PNG), every interactive view must be drawn by the front end's own Vega (and be
+interactive), in JupyterLab 4 and 3.6 in Chromium; nbconvert's HTML shows the views' PNGs; and
+the tables must keep their look through JupyterLab's sanitizer."""
 
+import json
 import subprocess
 import sys
 import time
@@ -60,26 +62,50 @@ const mimes = visible.map(img => {
   return [output ? output.getAttribute('data-mime-type') : 'unknown', colouredShare(img)];
 });
 const texts = [...cell.querySelectorAll('.jp-OutputArea-output')].map(o => o.innerText);
-return [images.length, mimes, texts.filter(t => /untrusted/i.test(t))];
+const drawn = [...cell.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks')]
+  .filter(c => c.getBoundingClientRect().width > 50 && c.getBoundingClientRect().height > 50)
+  .map(c => c.closest('[data-mime-type]').getAttribute('data-mime-type'));
+return [images.length, mimes, texts.filter(t => /untrusted/i.test(t)), drawn];
 """
+
+VEGA_MIMES = {"application/vnd.vegalite.v5+json", "application/vnd.vegalite.v4+json"}
 
 
 def picture_cells(nb):
-    """Indices (among all cells) of the cells whose committed outputs hold a picture."""
+    """Indices (among all cells) of the cells whose committed outputs hold a static picture."""
     return [
         i for i, cell in enumerate(nb.cells)
         if cell.cell_type == "code"
-        and any("image/png" in out.get("data", {}) for out in cell.get("outputs", []))
+        and any("image/svg+xml" in out.get("data", {}) for out in cell.get("outputs", []))
+    ]
+
+
+def view_cells(nb):
+    """Indices of the cells whose committed outputs hold an interactive (Vega-Lite) view."""
+    return [
+        i for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        and any(VEGA_MIMES & set(out.get("data", {})) for out in cell.get("outputs", []))
     ]
 
 
 def test_every_committed_picture_has_a_png_an_svg_and_a_description():
-    pictures = 0
+    pictures = views = 0
     for path in COMMITTED:
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             for out in cell.get("outputs", []):
                 data = out.get("data", {})
+                assert data.get("text/plain") != "()", f"{path.name}: a stray () output"
+                if VEGA_MIMES & set(data):
+                    # An interactive view: the spec for JupyterLab 4 (v5) and 3.6 (v4), a PNG
+                    # for code hosts, a line of text; under 1 MB in all.
+                    views += 1
+                    assert VEGA_MIMES | {"image/png", "text/plain"} == set(data), (path, list(data))
+                    assert data["application/vnd.vegalite.v5+json"] == data["application/vnd.vegalite.v4+json"]
+                    size = len(json.dumps(data))
+                    assert size < 1_000_000, f"{path.name}: a {size}-byte view"
+                    continue
                 if "image/svg+xml" in data or "image/png" in data:
                     pictures += 1
                     assert {"image/png", "image/svg+xml", "text/plain"} <= set(data), (path, list(data))
@@ -87,6 +113,7 @@ def test_every_committed_picture_has_a_png_an_svg_and_a_description():
                     size = sum(len(v) for v in data.values())
                     assert size < 250_000, f"{path.name}: a {size}-byte picture"
     assert pictures >= 12, pictures
+    assert views >= 8, views  # four in each 05 notebook
 
 
 def test_every_committed_notebook_but_one_has_pictures():
@@ -106,6 +133,7 @@ def test_committed_notebooks_show_every_picture_untrusted(lab):
             for path in COMMITTED:
                 nb = nbformat.read(path, as_version=4)
                 expected = picture_cells(nb)  # 01-tokenization has tables only
+                interactive = view_cells(nb)
                 relative = path.relative_to(REPO).as_posix()
                 # ?reset: a fresh workspace, with only this notebook open.
                 driver.get(f"{base}/lab/tree/{relative}?reset&token={TOKEN}")
@@ -119,9 +147,15 @@ def test_committed_notebooks_show_every_picture_untrusted(lab):
                 for index in range(len(nb.cells)):
                     deadline = time.monotonic() + 20
                     while True:
-                        images, mimes, warnings = driver.execute_script(CELL_STATE, index)
+                        images, mimes, warnings, drawn = driver.execute_script(CELL_STATE, index)
                         assert not warnings, f"{path.name}, cell {index}: {warnings}"
-                        if index not in expected or (images and len(mimes) == images):
+                        if index in interactive:
+                            # Drawn by the front end's Vega, from a Vega-Lite MIME type it has.
+                            if drawn:
+                                assert set(drawn) <= VEGA_MIMES, (path.name, index, drawn)
+                                assert not mimes, f"{path.name}, cell {index}: a PNG beside the view"
+                                break
+                        elif index not in expected or (images and len(mimes) == images):
                             # Untrusted, the PNG is what shows, not the SVG.
                             assert all(m == "image/png" for m, _ in mimes), (path.name, index, mimes)
                             assert all(share > MIN_COLOURED for _, share in mimes), (path.name, index, mimes)
@@ -130,16 +164,55 @@ def test_committed_notebooks_show_every_picture_untrusted(lab):
                             driver.save_screenshot(str(shots / f"{path.stem}-cell{index}.png"))
                             pytest.fail(
                                 f"{lab}: {path.name}, cell {index}: {len(mimes)} of {images} "
-                                "pictures visible"
+                                f"pictures visible, {len(drawn)} views drawn"
                             )
                         time.sleep(0.5)
                     if index == (expected or [0])[0]:
                         driver.save_screenshot(str(shots / f"{path.stem}.png"))
                 if path.name == "00-tutorial.ipynb":
                     check_table_styles(driver, lab)
+                if interactive and path.parent == NOTEBOOKS:
+                    check_views_respond(driver, lab, path, interactive[0], shots)
                 assert_untrusted(driver, lab, path.name)
         finally:
             driver.quit()
+
+
+# The first view of the current notebook: its drawing (a PNG data URL of its canvas, or its SVG
+# markup) and its range inputs.
+VIEW_STATE = CURRENT_NOTEBOOK + """
+const cell = document.querySelectorAll(CURRENT + ' .jp-Cell')[arguments[0]];
+const embed = cell.querySelector('.vega-embed');
+embed.scrollIntoView({block: 'center'});
+const canvas = embed.querySelector('canvas');
+const drawing = canvas ? canvas.toDataURL() : embed.querySelector('svg.marks').outerHTML;
+const inputs = [...embed.querySelectorAll('.vega-bindings input[type=range]')].map(i => i.name);
+return [drawing, inputs];
+"""
+
+MOVE_SLIDER = CURRENT_NOTEBOOK + """
+const cell = document.querySelectorAll(CURRENT + ' .jp-Cell')[arguments[0]];
+const input = cell.querySelectorAll('.vega-embed .vega-bindings input[type=range]')[arguments[1]];
+input.value = arguments[2];
+input.dispatchEvent(new Event('input', {bubbles: true}));
+input.dispatchEvent(new Event('change', {bubbles: true}));
+"""
+
+
+def check_views_respond(driver, lab, path, index, shots):
+    """The head view's layer and head sliders redraw it, in an untrusted notebook."""
+    before, inputs = driver.execute_script(VIEW_STATE, index)
+    assert len(inputs) == 2, f"{lab}: {path.name}: the view has inputs {inputs}"
+    driver.save_screenshot(str(shots / f"{path.stem}-view-before.png"))
+    driver.execute_script(MOVE_SLIDER, index, 0, 0)  # layer 0
+    driver.execute_script(MOVE_SLIDER, index, 1, 3)  # head 3
+    deadline = time.monotonic() + 10
+    while driver.execute_script(VIEW_STATE, index)[0] == before:
+        if time.monotonic() > deadline:
+            driver.save_screenshot(str(shots / f"{path.stem}-view-unchanged.png"))
+            pytest.fail(f"{lab}: {path.name}: moving the sliders did not redraw the view")
+        time.sleep(0.3)
+    driver.save_screenshot(str(shots / f"{path.stem}-view-after.png"))
 
 
 def assert_untrusted(driver, lab, name):

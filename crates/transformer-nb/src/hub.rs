@@ -355,8 +355,18 @@ fn run_curl(mut curl: Command, token: Option<&str>) -> std::result::Result<CurlS
     if code >= 400 {
         return Ok(CurlStatus::Http(code));
     }
+    // curl may write a line per retry: its last says why it gave up, and the message that
+    // carries it stays on one line.
     let stderr = String::from_utf8_lossy(&output.stderr);
-    Ok(CurlStatus::Failed(format!("curl: {}", stderr.trim())))
+    let last = stderr
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty())
+        .unwrap_or("exited with an error");
+    Ok(CurlStatus::Failed(format!(
+        "curl: {}",
+        last.strip_prefix("curl: ").unwrap_or(last)
+    )))
 }
 
 /// The commit and the blob name from the headers of every response of a download (curl writes

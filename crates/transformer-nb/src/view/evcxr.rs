@@ -111,7 +111,11 @@ pub trait DebugDisplay {
 
 impl<T: std::fmt::Debug + ?Sized> DebugDisplay for T {
     fn evcxr_display(&self) {
-        evcxr_runtime::mime_type("text/plain").text(format!("{self:?}"));
+        // A cell that ends in a block of type `()` (a `for` loop, a `match` of `println!`s)
+        // shows nothing, as it does in evcxr without this trait.
+        if std::any::type_name::<T>() != "()" {
+            evcxr_runtime::mime_type("text/plain").text(format!("{self:?}"));
+        }
     }
 }
 
