@@ -164,27 +164,38 @@ def test_an_error_in_a_cell_shows_a_message_and_keeps_the_variables():
         # keeps listening to a cell after idle (its OutputArea asks for disposeOnDone=false), so
         # the line still lands under the cell. Read iopub here the same way: every message whose
         # parent is this cell, until the text arrives or the cell has been idle for 10 s.
-        expected = "d_model = 7 is odd, but it must be even"
-        msg_id = kc.execute("let bad = positional_encoding(10, 7)?;")
-        shown, idle_at, give_up = "", None, time.monotonic() + 1800
-        while expected not in shown and (idle_at is None or time.monotonic() - idle_at < 10):
-            assert time.monotonic() < give_up, "the cell never finished"
-            try:
-                message = kc.get_iopub_msg(timeout=1)
-            except queue.Empty:
-                continue
-            if message["parent_header"].get("msg_id") != msg_id:
-                continue
-            content = message["content"]
-            if message["msg_type"] == "status" and content["execution_state"] == "idle":
-                idle_at = time.monotonic()
-            shown += content.get("text", "") + content.get("evalue", "") + " ".join(content.get("traceback", []))
-        assert expected in shown, shown
+        def error_shown(code, expected):
+            msg_id = kc.execute(code)
+            shown, idle_at, give_up = "", None, time.monotonic() + 1800
+            while expected not in shown and (idle_at is None or time.monotonic() - idle_at < 10):
+                assert time.monotonic() < give_up, "the cell never finished"
+                try:
+                    message = kc.get_iopub_msg(timeout=1)
+                except queue.Empty:
+                    continue
+                if message["parent_header"].get("msg_id") != msg_id:
+                    continue
+                content = message["content"]
+                if message["msg_type"] == "status" and content["execution_state"] == "idle":
+                    idle_at = time.monotonic()
+                shown += content.get("text", "") + content.get("evalue", "") + " ".join(content.get("traceback", []))
+            assert expected in shown, shown
 
-        status, seen = run('println!("{} {:?}", kept, pe.shape());')
+        error_shown("let bad = positional_encoding(10, 7)?;", "d_model = 7 is odd, but it must be even")
+        # The explorer's mistakes: a model without a masked-LM head as MaskedLm, a head out of range.
+        error_shown(
+            'let mlm = MaskedLm::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;',
+            "has no masked-language-model head (cls.predictions)",
+        )
+        status, _ = run('let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;\n'
+                        'let enc = bert.tokenizer().encode("it was tired")?;')
+        assert status == "ok"
+        error_shown("let view = bert.neuron_view(&enc, 0, 12)?;", "head 12 is out of range: valid values are 0..12")
+
+        status, seen = run('println!("{} {:?} {}", kept, pe.shape(), enc.len());')
         assert status == "ok"
         printed = "".join(m["content"].get("text", "") for m in seen if m["msg_type"] == "stream")
-        assert "42 (10, 8)" in printed
+        assert "42 (10, 8) 5" in printed
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

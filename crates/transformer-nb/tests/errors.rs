@@ -166,3 +166,35 @@ fn longer_than_the_model_positions_is_refused_real_model() {
     let err = message(tiny.forward(&enc));
     assert!(err.contains("more than this model's 32 positions"), "{err}");
 }
+
+#[test]
+fn layer_norms_saved_as_gamma_and_beta_load_like_weight_and_bias() {
+    use transformer_nb::candle::{Device, safetensors};
+    let (dir, bert) = tiny_bert();
+    let enc = bert.tokenizer().encode("i read a good novel .").unwrap();
+    let want = bert.forward(&enc).unwrap();
+    // Rename every LayerNorm's weight and bias as original BERT checkpoints name them.
+    let path = dir.path().join("model.safetensors");
+    let renamed: std::collections::HashMap<String, _> = safetensors::load(&path, &Device::Cpu)
+        .unwrap()
+        .into_iter()
+        .map(|(name, tensor)| {
+            let name = name
+                .replace("LayerNorm.weight", "LayerNorm.gamma")
+                .replace("LayerNorm.bias", "LayerNorm.beta");
+            (name, tensor)
+        })
+        .collect();
+    assert!(renamed.contains_key("embeddings.LayerNorm.gamma"));
+    safetensors::save(&renamed, &path).unwrap();
+    let old_names = Bert::from_dir(dir.path()).unwrap();
+    let got = old_names.forward(&enc).unwrap();
+    let values = |out: &BertOutput| {
+        out.last_hidden_state()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    assert_eq!(values(&got), values(&want));
+}

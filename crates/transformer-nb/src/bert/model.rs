@@ -101,10 +101,19 @@ impl Norm {
         )
     }
 
+    /// Reads `{prefix}.weight` and `.bias`, or `.gamma` and `.beta`, the TensorFlow-era names
+    /// that some original checkpoints (bert-base-uncased among them) still use.
     fn read(file: &SafeTensors, prefix: &str, width: usize, eps: f64) -> Result<Self> {
+        let (scale, shift) = if !file.contains(&format!("{prefix}.weight"))
+            && file.contains(&format!("{prefix}.gamma"))
+        {
+            ("gamma", "beta")
+        } else {
+            ("weight", "bias")
+        };
         Ok(Norm {
-            gamma: file.read(&format!("{prefix}.weight"), &[width])?,
-            beta: file.read(&format!("{prefix}.bias"), &[width])?,
+            gamma: file.read(&format!("{prefix}.{scale}"), &[width])?,
+            beta: file.read(&format!("{prefix}.{shift}"), &[width])?,
             eps: eps as f32,
         })
     }
