@@ -47,7 +47,7 @@ cargo test --workspace --locked
 # a reference, and these runs hold the whole model to HF's outputs on the fallbacks too.
 for kernels in avx2 generic; do
   step "parity with HF on the $kernels kernels (TRANSFORMER_NB_KERNELS=$kernels)"
-  TRANSFORMER_NB_KERNELS=$kernels cargo test --locked -p transformer-nb --test parity --test cross_check
+  TRANSFORMER_NB_KERNELS=$kernels cargo test --locked -p transformer-nb --test parity --test cross_check --test masked_lm
 done
 
 step "the main job's setup (scripts/setup.sh)"

@@ -3,9 +3,10 @@
 //! no CDN and no script of ours. Each view also carries a PNG, which code hosts and nbviewer
 //! show instead.
 //!
-//! The specs keep their data small: the attention maps go in once, as a named dataset of one flat
-//! array of numbers (rounded to 4 decimals), from which a window transform recovers layer, head,
-//! query and key.
+//! The specs keep their data small: the attention maps go in once, as one string of 4-digit
+//! numbers (each probability × 9999, rounded) in a parameter; a sequence of row numbers and a few
+//! transforms recover layer, head, query, key and the value. As a string the data stays one line
+//! in a notebook file, where a JSON array would take a line per number.
 
 use serde_json::{Value, json};
 
@@ -84,7 +85,7 @@ impl BertOutput {
     /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// let out = bert.forward(&bert.tokenizer().encode("The cat sat on the mat because it was tired.")?)?;
     /// let view = out.attention_view()?;
-    /// assert_eq!(view.spec()["params"][0]["name"], "layer");
+    /// assert_eq!(view.spec()["params"][1]["name"], "layer");
     /// assert!(view.to_vega_lite().len() < 300_000);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -138,9 +139,15 @@ impl BertOutput {
     }
 }
 
-/// The attention maps of one sequence, flattened `[layer][head][query][key]`, and its tokens.
+/// Digits per attention value in the views' data string.
+const DIGITS: usize = 4;
+/// What 1.0 becomes in those digits.
+const FULL: f32 = 9999.0;
+
+/// The attention maps of one sequence, flattened `[layer][head][query][key]` as a string of
+/// [`DIGITS`]-digit numbers, and its tokens.
 struct AttentionData {
-    values: Vec<f64>,
+    encoded: String,
     tokens: Vec<Value>,
     layers: usize,
     heads: usize,
@@ -168,11 +175,14 @@ impl AttentionData {
                  or one head of this one with out.attention_heatmap(layer, head)"
             )));
         }
-        let mut values = Vec::with_capacity(per_text * n * n);
+        let mut encoded = String::with_capacity(per_text * n * n * DIGITS);
         for layer in 0..layers {
             for head in 0..heads {
                 for row in out.attention(sequence, layer, head)? {
-                    values.extend(row.into_iter().map(rounded));
+                    for p in row {
+                        let digits = (p.clamp(0.0, 1.0) * FULL).round() as u32;
+                        encoded.push_str(&format!("{digits:04}"));
+                    }
                 }
             }
         }
@@ -183,7 +193,7 @@ impl AttentionData {
             .map(|(i, (t, &s))| json!({"i": i, "t": t, "s": s}))
             .collect();
         Ok(AttentionData {
-            values,
+            encoded,
             tokens,
             layers,
             heads,
@@ -191,19 +201,36 @@ impl AttentionData {
         })
     }
 
-    /// The spec's named datasets: the flat attention values and the tokens, each stored once
-    /// however many charts of the view read them.
+    /// The spec's named datasets: the tokens, stored once however many charts read them.
     fn datasets(&self) -> Value {
-        json!({"attention": self.values, "tokens": self.tokens})
+        json!({"tokens": self.tokens})
     }
 
-    /// Transforms that recover layer `l`, head `h`, query `i` and key `j` of each value (the
-    /// values arrive as a flat array; Vega-Lite wraps each as `{"data": value}`).
+    /// The parameter that holds the attention values, encoded.
+    fn param(&self) -> Value {
+        json!({"name": "attention", "value": self.encoded})
+    }
+
+    /// A row per attention value: `k` from 0.
+    fn rows(&self) -> Value {
+        let count = self.encoded.len() / DIGITS;
+        json!({"sequence": {"start": 0, "stop": count, "as": "k"}})
+    }
+
+    /// The transform that decodes value `k` into `w`.
+    fn weight() -> Value {
+        json!({
+            "calculate": format!(
+                "toNumber(substring(attention, {DIGITS} * datum.k, {DIGITS} * datum.k + {DIGITS})) / {FULL}"
+            ),
+            "as": "w"
+        })
+    }
+
+    /// Transforms that recover layer `l`, head `h`, query `i` and key `j` of row `k`.
     fn indices(&self) -> Vec<Value> {
         let (n, square, heads) = (self.n, self.n * self.n, self.heads);
         vec![
-            json!({"window": [{"op": "row_number", "as": "row"}]}),
-            json!({"calculate": "datum.row - 1", "as": "k"}),
             json!({"calculate": format!("floor(datum.k / {})", square * heads), "as": "l"}),
             json!({"calculate": format!("floor(datum.k / {square}) % {heads}"), "as": "h"}),
             json!({"calculate": format!("floor(datum.k / {n}) % {n}"), "as": "i"}),
@@ -235,9 +262,10 @@ fn head_view_layers(data: &AttentionData, filter: Value) -> Vec<Value> {
     });
     let mut transform = data.indices();
     transform.push(json!({"filter": filter}));
+    transform.push(AttentionData::weight());
     vec![
         json!({
-            "data": {"name": "attention"},
+            "data": data.rows(),
             "transform": transform,
             "mark": {"type": "rule", "strokeWidth": 2.5, "color": "#2f6fd6"},
             "encoding": {
@@ -247,7 +275,7 @@ fn head_view_layers(data: &AttentionData, filter: Value) -> Vec<Value> {
                 "y2": {"field": "j"},
                 "opacity": {
                     "condition": {
-                        "test": shown, "field": "data", "type": "quantitative",
+                        "test": shown, "field": "w", "type": "quantitative",
                         "scale": {"domain": [0, 1], "range": [0, 1]}, "legend": null
                     },
                     "value": 0
@@ -257,7 +285,7 @@ fn head_view_layers(data: &AttentionData, filter: Value) -> Vec<Value> {
                     {"field": "h", "title": "head"},
                     {"field": "i", "title": "query"},
                     {"field": "j", "title": "key"},
-                    {"field": "data", "title": "attention", "format": ".3f"}
+                    {"field": "w", "title": "attention", "format": ".3f"}
                 ]
             }
         }),
@@ -297,6 +325,7 @@ fn head_view_spec(data: &AttentionData, default_layer: usize) -> Value {
         "width": 320,
         "height": ROW_HEIGHT * data.n,
         "params": [
+            data.param(),
             {"name": "layer", "value": default_layer,
              "bind": {"input": "range", "min": 0, "max": data.layers - 1, "step": 1, "name": "layer "}},
             {"name": "head", "value": 0,
@@ -316,8 +345,9 @@ const THUMBNAIL: usize = 44;
 fn model_view_spec(data: &AttentionData) -> Value {
     let n = data.n;
     let mut grid_transform = data.indices();
+    grid_transform.push(AttentionData::weight());
     // Thumbnails leave out the faintest lines: they would not show at this size.
-    grid_transform.push(json!({"filter": "datum.data >= 0.02"}));
+    grid_transform.push(json!({"filter": "datum.w >= 0.02"}));
     let thumbnail_y = json!({
         "field": "i", "type": "quantitative", "axis": null,
         "scale": {"domain": [-0.5, n as f64 - 0.5], "reverse": true}
@@ -332,9 +362,10 @@ fn model_view_spec(data: &AttentionData) -> Value {
             "subtitle": "rows: layers; columns: heads; in each, lines from each token to those it attends to"
         },
         "datasets": data.datasets(),
+        "params": [data.param()],
         "vconcat": [
             {
-                "data": {"name": "attention"},
+                "data": data.rows(),
                 "transform": grid_transform,
                 "facet": {
                     "row": {"field": "l", "type": "ordinal", "title": "layer",
@@ -376,7 +407,7 @@ fn model_view_spec(data: &AttentionData) -> Value {
                                 "x2": {"datum": 0.95},
                                 "y": thumbnail_y,
                                 "y2": {"field": "j"},
-                                "opacity": {"field": "data", "type": "quantitative",
+                                "opacity": {"field": "w", "type": "quantitative",
                                             "scale": {"domain": [0, 1], "range": [0, 1]},
                                             "legend": null}
                             }
