@@ -116,12 +116,17 @@ impl MaskedLm {
     /// ```
     pub fn logits_at_masks(&self, text: &str) -> Result<Vec<Vec<f32>>> {
         let (encoding, masks) = self.encode_with_masks(text)?;
-        let mut pass = self.bert.pass(std::slice::from_ref(&encoding), false)?;
-        let last = pass
+        let last = self.last_hidden_state(&encoding)?;
+        self.logits_of(&last, &masks)
+    }
+
+    /// The encoder's last hidden state for one encoding.
+    fn last_hidden_state(&self, encoding: &Encoding) -> Result<candle_core::Tensor> {
+        let mut pass = self.bert.pass(std::slice::from_ref(encoding), false)?;
+        Ok(pass
             .hidden_states
             .pop()
-            .expect("a pass always returns its last hidden state");
-        self.logits_of(&last, &masks)
+            .expect("a pass always returns its last hidden state"))
     }
 
     fn logits_of(&self, hidden: &candle_core::Tensor, masks: &[usize]) -> Result<Vec<Vec<f32>>> {
@@ -145,11 +150,7 @@ impl MaskedLm {
     pub fn fill_mask(&self, text: &str, top_k: usize) -> Result<FillMask> {
         check_top_k(top_k)?;
         let (encoding, masks) = self.encode_with_masks(text)?;
-        let mut pass = self.bert.pass(std::slice::from_ref(&encoding), false)?;
-        let last = pass
-            .hidden_states
-            .pop()
-            .expect("a pass always returns its last hidden state");
+        let last = self.last_hidden_state(&encoding)?;
         let candidates = self
             .logits_of(&last, &masks)?
             .into_iter()

@@ -131,29 +131,35 @@ pub fn tensor_shapes(c: &TinyConfig) -> Vec<(String, Vec<usize>)> {
         ("pooler.dense.bias".into(), vec![h]),
     ];
     for l in 0..c.layers {
-        let p = format!("encoder.layer.{l}");
-        for (name, shape) in [
-            ("attention.self.query.weight", vec![h, h]),
-            ("attention.self.query.bias", vec![h]),
-            ("attention.self.key.weight", vec![h, h]),
-            ("attention.self.key.bias", vec![h]),
-            ("attention.self.value.weight", vec![h, h]),
-            ("attention.self.value.bias", vec![h]),
-            ("attention.output.dense.weight", vec![h, h]),
-            ("attention.output.dense.bias", vec![h]),
-            ("attention.output.LayerNorm.weight", vec![h]),
-            ("attention.output.LayerNorm.bias", vec![h]),
-            ("intermediate.dense.weight", vec![i, h]),
-            ("intermediate.dense.bias", vec![i]),
-            ("output.dense.weight", vec![h, i]),
-            ("output.dense.bias", vec![h]),
-            ("output.LayerNorm.weight", vec![h]),
-            ("output.LayerNorm.bias", vec![h]),
-        ] {
-            shapes.push((format!("{p}.{name}"), shape));
-        }
+        shapes.extend(layer_shapes(&format!("encoder.layer.{l}"), h, i));
     }
     shapes
+}
+
+/// The tensors of one `BertLayer` under `prefix`, in HF's order, for hidden size `h` and
+/// intermediate size `i`.
+fn layer_shapes(prefix: &str, h: usize, i: usize) -> Vec<(String, Vec<usize>)> {
+    [
+        ("attention.self.query.weight", vec![h, h]),
+        ("attention.self.query.bias", vec![h]),
+        ("attention.self.key.weight", vec![h, h]),
+        ("attention.self.key.bias", vec![h]),
+        ("attention.self.value.weight", vec![h, h]),
+        ("attention.self.value.bias", vec![h]),
+        ("attention.output.dense.weight", vec![h, h]),
+        ("attention.output.dense.bias", vec![h]),
+        ("attention.output.LayerNorm.weight", vec![h]),
+        ("attention.output.LayerNorm.bias", vec![h]),
+        ("intermediate.dense.weight", vec![i, h]),
+        ("intermediate.dense.bias", vec![i]),
+        ("output.dense.weight", vec![h, i]),
+        ("output.dense.bias", vec![h]),
+        ("output.LayerNorm.weight", vec![h]),
+        ("output.LayerNorm.bias", vec![h]),
+    ]
+    .into_iter()
+    .map(|(name, shape)| (format!("{prefix}.{name}"), shape))
+    .collect()
 }
 
 /// Writes config.json, vocab.txt and model.safetensors of a random tiny BERT into `dir`;
@@ -249,27 +255,7 @@ pub fn write_seeded_masked_lm(dir: &Path) {
         ("bert.embeddings.LayerNorm.bias".into(), vec![h]),
     ];
     for l in 0..MLM_LAYERS {
-        let p = format!("bert.encoder.layer.{l}");
-        for (name, shape) in [
-            ("attention.self.query.weight", vec![h, h]),
-            ("attention.self.query.bias", vec![h]),
-            ("attention.self.key.weight", vec![h, h]),
-            ("attention.self.key.bias", vec![h]),
-            ("attention.self.value.weight", vec![h, h]),
-            ("attention.self.value.bias", vec![h]),
-            ("attention.output.dense.weight", vec![h, h]),
-            ("attention.output.dense.bias", vec![h]),
-            ("attention.output.LayerNorm.weight", vec![h]),
-            ("attention.output.LayerNorm.bias", vec![h]),
-            ("intermediate.dense.weight", vec![i, h]),
-            ("intermediate.dense.bias", vec![i]),
-            ("output.dense.weight", vec![h, i]),
-            ("output.dense.bias", vec![h]),
-            ("output.LayerNorm.weight", vec![h]),
-            ("output.LayerNorm.bias", vec![h]),
-        ] {
-            shapes.push((format!("{p}.{name}"), shape));
-        }
+        shapes.extend(layer_shapes(&format!("bert.encoder.layer.{l}"), h, i));
     }
     shapes.extend([
         ("cls.predictions.transform.dense.weight".into(), vec![h, h]),
