@@ -40,7 +40,8 @@ def views():
 def draw(name, spec, **signals):
     """Vega's SVG of `spec` with `signals` set, after every Vega-Lite compiled it cleanly."""
     spec_path = artifacts_dir("views") / f"{name}.vl.json"
-    svg = artifacts_dir("views") / (name + "".join(f"-{k}{v}" for k, v in signals.items()) + ".svg")
+    suffix = "".join(f"-{k.replace(':', '-')}{v}" for k, v in signals.items())
+    svg = artifacts_dir("views") / f"{name}{suffix}.svg"
     result = subprocess.run(
         ["node", str(CHECK), str(spec_path), str(svg), *(f"{k}={v}" for k, v in signals.items())],
         env={**os.environ, "NODE_PATH": str(NPM)}, capture_output=True, text=True,
@@ -101,6 +102,24 @@ def test_the_layer_and_head_inputs_change_the_drawing(views):
         # Each query's lines sum to one (a softmax row).
         for i in range(tokens):
             assert abs(sum(drawn[i * tokens:(i + 1) * tokens]) - 1) < 1e-3
+
+
+def visible_lines(svg):
+    """(query, key) of every attention line drawn with some opacity."""
+    lines = re.findall(r'<line [^>]*aria-roledescription="rule mark"[^>]*>', svg)
+    return [tuple(int(x) for x in re.search(r'aria-label="i: (\d+); j: (\d+);', line).groups())
+            for line in lines if ' opacity="0"' not in line]
+
+
+def test_hovering_a_token_leaves_only_its_lines(views):
+    spec = views["attention-view"]
+    tokens = len(spec["datasets"]["tokens"])
+    everything = visible_lines(draw("attention-view", spec))
+    assert len(everything) > tokens
+    # Hovering "it" (token 8) on the left: only what it attends to; on the right: only who
+    # attends to it.
+    assert {i for i, _ in visible_lines(draw("attention-view", spec, **{"query_store:i": 8}))} == {8}
+    assert {j for _, j in visible_lines(draw("attention-view", spec, **{"key_store:j": 2}))} == {2}
 
 
 def test_a_pair_colours_sentence_b(views):

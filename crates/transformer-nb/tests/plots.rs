@@ -3,7 +3,7 @@
 
 mod util;
 
-use util::{minilm, tiny_bert};
+use util::{decode_png, minilm, tiny_bert};
 
 #[test]
 fn attention_heatmap_labels_both_axes_with_the_tokens() {
@@ -89,17 +89,6 @@ fn similarity_heatmap_of_embeddings_names_the_sentences_real_model() {
     );
     let svg = emb.heatmap().to_svg();
     assert!(svg.contains("I enjoyed a great book."));
-}
-
-/// Decodes a PNG (palette images expanded to RGB): `(width, height, pixels, channels)`.
-fn decode_png(png: &[u8]) -> (u32, u32, Vec<u8>, usize) {
-    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
-    decoder.set_transformations(png::Transformations::EXPAND);
-    let mut reader = decoder.read_info().unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut pixels).unwrap();
-    pixels.truncate(info.buffer_size());
-    (info.width, info.height, pixels, info.color_type.samples())
 }
 
 #[test]

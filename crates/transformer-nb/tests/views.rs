@@ -5,7 +5,7 @@
 mod util;
 
 use transformer_nb::prelude::*;
-use util::{minilm, tiny_bert};
+use util::{decode_png, minilm, tiny_bert};
 
 /// The attention values a view carries: its `attention` parameter, 4 digits per value.
 fn carried(spec: &serde_json::Value) -> Vec<f64> {
@@ -166,4 +166,28 @@ fn an_opened_head_gives_the_forward_pass_s_attention() {
         bert.neuron_view(&enc, 0, usize::MAX).unwrap_err(),
         Error::OutOfRange { what: "head", .. }
     ));
+}
+
+#[test]
+fn every_view_has_a_png_of_its_size_with_its_picture_in_colour() {
+    let (_dir, bert) = tiny_bert();
+    let enc = bert.tokenizer().encode("i read a good novel .").unwrap();
+    let out = bert.forward(&enc).unwrap();
+    for view in [
+        out.attention_view().unwrap(),
+        out.model_view().unwrap(),
+        bert.neuron_view(&enc, 1, 2).unwrap(),
+        LayerPredictions::sample().view(),
+    ] {
+        let plot = view.fallback();
+        let (width, height, pixels, channels) = decode_png(&plot.to_png().unwrap());
+        assert_eq!((width, height), plot.size(), "{view}");
+        // Heatmap cells and curves are coloured; text and axes are grey.
+        let coloured = pixels
+            .chunks(channels)
+            .filter(|p| p[0].abs_diff(p[1]) > 30 || p[1].abs_diff(p[2]) > 30)
+            .count();
+        let share = coloured as f64 / f64::from(width * height);
+        assert!(share > 0.01, "{view}: {share:.3} of the picture coloured");
+    }
 }

@@ -2,7 +2,10 @@
 // JupyterLab 4: 5.6.1, and the current one), failing on any error or warning; then renders it
 // with Vega to SVG at the given signal values, without a browser.
 //
-// Usage: node check.js SPEC OUT.svg [NAME=VALUE ...]   (NODE_PATH=.cache/npm/node_modules)
+// Usage: node check.js SPEC OUT.svg [NAME=VALUE ...] [STORE:FIELD=VALUE ...]
+//        (NODE_PATH=.cache/npm/node_modules)
+// NAME=VALUE sets a signal (a slider); STORE:FIELD=VALUE puts one point into a selection's
+// store, as hovering that point does (e.g. query_store:i=7).
 const fs = require('fs');
 const vega = require('vega');
 
@@ -24,7 +27,12 @@ for (const lib of ['vega-lite-jl3', 'vega-lite-jl4', 'vega-lite']) {
   const view = new vega.View(vega.parse(compiled), {renderer: 'none'});
   for (const pair of signals) {
     const [name, value] = pair.split('=');
-    view.signal(name, Number(value));
+    if (name.includes(':')) {
+      const [store, field] = name.split(':');
+      view.data(store, [{unit: 'hover', fields: [{type: 'E', field}], values: [Number(value)]}]);
+    } else {
+      view.signal(name, Number(value));
+    }
   }
   await view.runAsync();
   fs.writeFileSync(output, await view.toSVG());

@@ -290,3 +290,14 @@ pub fn masked_lm_reference() -> &'static Value {
             .expect("reference file is JSON")
     })
 }
+
+/// Decodes a PNG (palette images expanded to RGB): `(width, height, pixels, channels)`.
+pub fn decode_png(png: &[u8]) -> (u32, u32, Vec<u8>, usize) {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    pixels.truncate(info.buffer_size());
+    (info.width, info.height, pixels, info.color_type.samples())
+}
