@@ -1,11 +1,16 @@
-"""Side-by-side benchmark: transformer-nb's BERT forward against PyTorch + transformers.
+"""Side-by-side benchmark: transformer-nb's BERT forward against PyTorch + transformers and
+ONNX Runtime.
 
 Run through scripts/bench.sh, which makes the Python environment, builds the Rust worker
 (crates/transformer-nb/benches/forward.rs) and seeds the model cache. This process is the
 Python peer; the Rust worker is a child process. Each case alternates rounds of the two on the
-same token ids, with the same number of threads, and reports median times and their ratio
-(ours / PyTorch: below 1 is faster). Correctness is checked on the way: both sides must see the
-same ids, and their last hidden states must agree.
+same token ids, with the same number of threads, and reports median and fastest times and their
+ratios (ours / theirs: below 1 is faster). Correctness is checked on the way: both sides must see
+the same ids, and their last hidden states must agree.
+
+ONNX Runtime runs the same checkpoints exported from transformers with torch.onnx.export (the
+dynamo exporter; the files go to .cache/bench/onnx and are never committed), every graph
+optimisation on, checked against HF before any timing.
 
 The BERT-base-shaped model is made here with seeded random weights (transformers' own
 initialisation), so no download is needed; all-MiniLM-L6-v2 comes from the cache that
@@ -150,11 +155,75 @@ class TorchPeer:
         return times
 
 
+class OrtPeer:
+    """ONNX Runtime on the models the PyTorch peer loaded, exported once per model."""
+
+    INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+    def __init__(self, threads: int, torch_peer: TorchPeer):
+        import onnxruntime
+
+        self.ort = onnxruntime
+        self.threads = threads
+        self.torch_peer = torch_peer
+        self.sessions = {}
+
+    def load(self, name: str, directory: Path) -> float:
+        import numpy as np
+        import torch
+
+        model = self.torch_peer.models[name]
+        tokenizer = self.torch_peer.tokenizers[name]
+        path = ROOT / ".cache/bench/onnx" / f"{name}.onnx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sample = tokenizer(["I read a good novel.", "a b"], padding=True, return_tensors="pt")
+        axes = {"batch": torch.export.Dim("batch"), "seq": torch.export.Dim("seq", max=512)}
+        log(f"exporting {name} to ONNX ({path.relative_to(ROOT)}) ...")
+        torch.onnx.export(
+            model, tuple(sample[k] for k in self.INPUTS), str(path),
+            input_names=list(self.INPUTS), output_names=["last_hidden_state"],
+            dynamic_shapes={k: {0: axes["batch"], 1: axes["seq"]} for k in self.INPUTS},
+            dynamo=True,
+        )
+        options = self.ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = self.ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = self.ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        start = time.perf_counter()
+        session = self.ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        seconds = time.perf_counter() - start
+        # The exported graph must compute what HF computes before it is timed.
+        check = tokenizer(
+            ["The cat sat on the mat because it was tired.", "x", SENTENCE],
+            padding=True, return_tensors="pt",
+        )
+        with torch.inference_mode():
+            expected = model(**check).last_hidden_state.numpy()
+        got = session.run(None, {k: check[k].numpy() for k in self.INPUTS})[0]
+        diff = float(np.max(np.abs(got - expected)))
+        if diff > 1e-4:
+            raise SystemExit(f"ONNX Runtime's {name} differs from HF by {diff}")
+        log(f"  ONNX Runtime {self.ort.__version__}: {name} agrees with HF within {diff:.1e}")
+        self.sessions[name] = session
+        return seconds
+
+    def forward(self, name: str, inputs, iters: int):
+        session = self.sessions[name]
+        feed = {k: inputs[k].numpy() for k in self.INPUTS}
+        times = []
+        for _ in range(iters):
+            start = time.perf_counter()
+            out = session.run(None, feed)[0]
+            times.append(time.perf_counter() - start)
+        return times, out
+
+
 def median_ms(times: list[float]) -> float:
     return statistics.median(times) * 1e3
 
 
-def run_forward_case(case, rust, peer, rounds):
+def run_forward_case(case, rust, peer, ort, rounds):
     name, texts, max_length, iters, collect = (
         case["model"], case["texts"], case["max_length"], case["iters"], case["collect"]
     )
@@ -163,8 +232,8 @@ def run_forward_case(case, rust, peer, rounds):
     inputs = peer.inputs(name, texts, max_length)
     # The worker writes its whole last hidden state here, to be compared value by value.
     dump = Path(tempfile.mkdtemp(prefix="bench-")) / "last_hidden_state.f32"
-    ours, theirs, candle = [], [], []
-    reply = torch_out = None
+    ours, theirs, candle, onnx = [], [], [], []
+    reply = torch_out = ort_out = None
     for round_index in range(rounds + 1):  # round 0 warms every side up and is not counted
         # Every side runs one more pass than it counts: the first after the switch pays for
         # waking its threads and bringing its weights back into the cache.
@@ -180,6 +249,8 @@ def run_forward_case(case, rust, peer, rounds):
                  ("torch", lambda: peer.forward(name, inputs, iters + 1, collect))]
         if case.get("candle"):
             sides.append(("candle", run_candle))
+        if ort is not None and not collect:
+            sides.append(("ort", lambda: ort.forward(name, inputs, iters + 1)))
         # Each round starts with a different side, and each side starts after a pause: a
         # runtime's idle threads keep spinning for a while after its work (OpenMP's wait
         # policy), which would otherwise slow whichever side comes next.
@@ -192,10 +263,12 @@ def run_forward_case(case, rust, peer, rounds):
                 times = result["times"]
             elif side == "torch":
                 times, torch_out = result
+            elif side == "ort":
+                times, ort_out = result
             else:
                 times = result["times"]
             if round_index > 0:
-                {"ours": ours, "torch": theirs, "candle": candle}[side].extend(times[1:])
+                {"ours": ours, "torch": theirs, "candle": candle, "ort": onnx}[side].extend(times[1:])
     ids = inputs["input_ids"].tolist()
     if reply["ids"] != ids:
         raise SystemExit(f"{case['label']}: the two sides tokenized differently")
@@ -209,6 +282,10 @@ def run_forward_case(case, rust, peer, rounds):
     diff = float(np.max(np.abs(expected - got)))
     if diff > 1e-3:
         raise SystemExit(f"{case['label']}: outputs differ by up to {diff}")
+    if ort_out is not None:
+        ort_diff = float(np.max(np.abs(ort_out.flatten() - expected)))
+        if ort_diff > 1e-3:
+            raise SystemExit(f"{case['label']}: ONNX Runtime differs from PyTorch by {ort_diff}")
     return {
         "label": case["label"],
         "shape": reply["shape"],
@@ -218,6 +295,11 @@ def run_forward_case(case, rust, peer, rounds):
         "ours_min_ms": min(ours) * 1e3,
         "torch_min_ms": min(theirs) * 1e3,
         "ratio": median_ms(ours) / median_ms(theirs),
+        "ratio_min": min(ours) / min(theirs),
+        "ort_ms": median_ms(onnx) if onnx else None,
+        "ort_min_ms": min(onnx) * 1e3 if onnx else None,
+        "ratio_ort": median_ms(ours) / median_ms(onnx) if onnx else None,
+        "ratio_ort_min": min(ours) / min(onnx) if onnx else None,
         "max_abs_diff": diff,
         "samples": len(ours),
     }
@@ -244,6 +326,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
     parser.add_argument("--no-candle", action="store_true",
                         help="skip the candle-transformers column")
+    parser.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime column")
     parser.add_argument("--json", type=Path, default=ROOT / "out/bench/results.json")
     parser.add_argument("--markdown", type=Path, default=ROOT / "out/bench/results.md")
     args = parser.parse_args()
@@ -255,6 +338,7 @@ def main() -> None:
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
     rust = RustWorker([args.worker, "worker"], env)
     peer = TorchPeer(args.threads)
+    ort = None if args.no_ort else OrtPeer(args.threads, peer)
     minilm = minilm_dir()
     base = make_bert_base(ROOT / ".cache/bench/bert-base-random", minilm, seed=0)
     rng = random.Random(0)
@@ -268,6 +352,8 @@ def main() -> None:
         if candle:
             rust.ask(op="load", name=name + "/candle", dir=str(directory), impl="candle")
         peer.load(name, directory)
+        if ort is not None:
+            ort.load(name, directory)
 
     scale = 0.25 if args.quick else 1.0
     it = lambda n: max(1, int(n * scale))  # noqa: E731
@@ -282,13 +368,17 @@ def main() -> None:
              max_length=128, iters=it(2), collect=False, candle=candle),
         dict(label="all-MiniLM-L6-v2, 8 × 128, all hidden states + attentions",
              model="minilm", texts=long_texts, max_length=128, iters=it(4), collect=True),
+        dict(label="BERT-base shape, 8 × 128, all hidden states + attentions",
+             model="bert-base", texts=long_texts, max_length=128, iters=it(2), collect=True),
     ]
     results = []
     for case in cases:
         log(f"{case['label']} ...")
-        result = run_forward_case(case, rust, peer, args.rounds)
+        result = run_forward_case(case, rust, peer, ort, args.rounds)
+        ort_part = (f", ONNX Runtime {result['ort_ms']:.2f} ms, ratio {result['ratio_ort']:.2f}"
+                    if result["ort_ms"] is not None else "")
         log(f"  ours {result['ours_ms']:.2f} ms, PyTorch {result['torch_ms']:.2f} ms, "
-            f"ratio {result['ratio']:.2f}")
+            f"ratio {result['ratio']:.2f}{ort_part}")
         results.append(result)
 
     log("tokenization of 10,000 sentences ...")
@@ -327,6 +417,7 @@ def main() -> None:
             "python": platform.python_version(),
             "torch": torch.__version__,
             "transformers": transformers.__version__,
+            "onnxruntime": ort.ort.__version__ if ort is not None else None,
         },
         "forward": results,
         "tokenization": tokenization,
@@ -359,20 +450,29 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 def markdown(report: dict) -> str:
     lines = [
         f"Measured {report['date']} on {report['machine']}; {report['threads']} threads each; "
-        f"PyTorch {report['versions']['torch']}, transformers {report['versions']['transformers']}.",
+        f"PyTorch {report['versions']['torch']}, transformers {report['versions']['transformers']}, "
+        f"ONNX Runtime {report['versions'].get('onnxruntime') or '–'}.",
         "",
-        "| case | transformer-nb (ms) | PyTorch (ms) | ratio | candle-transformers (ms) |",
-        "|---|---:|---:|---:|---:|",
+        "| case | transformer-nb (ms) | PyTorch (ms) | ratio | ONNX Runtime (ms) | ratio | "
+        "candle-transformers (ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["forward"]:
         candle = f"{r['candle_ms']:.2f}" if r["candle_ms"] is not None else "–"
-        lines.append(f"| {r['label']} | {r['ours_ms']:.2f} | {r['torch_ms']:.2f} | "
-                     f"**{r['ratio']:.2f}** | {candle} |")
+        if r.get("ort_ms") is not None:
+            ort = (f"{r['ort_ms']:.2f} (fastest {r['ort_min_ms']:.2f}) | "
+                   f"**{r['ratio_ort']:.2f}** ({r['ratio_ort_min']:.2f})")
+        else:
+            ort = "– | –"
+        lines.append(f"| {r['label']} | {r['ours_ms']:.2f} (fastest {r['ours_min_ms']:.2f}) | "
+                     f"{r['torch_ms']:.2f} (fastest {r['torch_min_ms']:.2f}) | "
+                     f"**{r['ratio']:.2f}** ({r['ratio_min']:.2f}) | {ort} | {candle} |")
     t = report["tokenization"]
     peak = report["peak_memory"]
     lines += [
         "",
-        "Medians over the alternated rounds; ratio = transformer-nb / PyTorch (below 1 is faster).",
+        "Medians over the alternated rounds (fastest pass in brackets); ratio = transformer-nb / "
+        "the peer on its left, median (fastest): below 1 is faster.",
         "",
         f"Tokenization, {t['sentences']:,} sentences ({t['tokens']:,} tokens), padded batch: "
         f"transformer-nb {t['ours_ms']:.1f} ms ({t['ours_sentences_per_s']:,.0f} sentences/s), "
