@@ -156,10 +156,10 @@ fn assert_model_parity(name: &str) {
 
 macro_rules! parity_tests {
     ($($name:ident),* $(,)?) => {
-        mod tokenizer_matches_hf {
+        mod tokenizer_matches_hf_real_model {
             $(#[test] fn $name() { super::assert_tokenizer_parity(stringify!($name)); })*
         }
-        mod forward_matches_hf {
+        mod forward_matches_hf_real_model {
             $(#[test] fn $name() { super::assert_model_parity(stringify!($name)); })*
         }
     };
@@ -171,7 +171,7 @@ parity_tests!(
 );
 
 #[test]
-fn the_tutorial_sentence_gives_the_tutorial_tokens() {
+fn the_tutorial_sentence_gives_the_tutorial_tokens_real_model() {
     let enc = minilm().tokenizer().encode("I read a good novel.").unwrap();
     // all-MiniLM-L6-v2 is uncased; bert-base-cased would keep "I".
     assert_eq!(
@@ -182,7 +182,7 @@ fn the_tutorial_sentence_gives_the_tutorial_tokens() {
 }
 
 #[test]
-fn a_text_over_512_tokens_is_truncated_and_says_so() {
+fn a_text_over_512_tokens_is_truncated_and_says_so_real_model() {
     let long = &as_strings(&case("long")["inputs"])[0];
     let enc = minilm().tokenizer().encode(long).unwrap();
     assert_eq!(reference()["model_max_length"].as_u64(), Some(512));
@@ -192,7 +192,7 @@ fn a_text_over_512_tokens_is_truncated_and_says_so() {
 }
 
 #[test]
-fn sentence_embeddings_match_sentence_transformers() {
+fn sentence_embeddings_match_sentence_transformers_real_model() {
     let reference = &reference()["embeddings"];
     let texts = as_strings(&reference["texts"]);
     let emb = minilm().embed(&texts).unwrap();
@@ -212,7 +212,7 @@ fn sentence_embeddings_match_sentence_transformers() {
 }
 
 #[test]
-fn decode_round_trips_like_hf() {
+fn decode_round_trips_like_hf_real_model() {
     let tok = minilm().tokenizer();
     let enc = tok.encode("I read a good novel.").unwrap();
     assert_eq!(

@@ -21,6 +21,12 @@ fn the_public_types_are_send_and_sync() {
     assert_send_sync::<PositionalEncoding>();
     assert_send_sync::<Plot>();
     assert_send_sync::<Error>();
+    assert_send_sync::<MaskedLm>();
+    assert_send_sync::<FillMask>();
+    assert_send_sync::<LayerPredictions>();
+    assert_send_sync::<AttentionHead>();
+    assert_send_sync::<ModelSummary>();
+    assert_send_sync::<transformer_nb::view::vega::VegaView>();
 }
 
 const TEXTS: [&str; 4] = [
