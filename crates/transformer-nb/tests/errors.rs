@@ -169,22 +169,12 @@ fn longer_than_the_model_positions_is_refused_real_model() {
 
 #[test]
 fn layer_norms_saved_as_gamma_and_beta_load_like_weight_and_bias() {
-    use transformer_nb::candle::{Device, safetensors};
+    use transformer_nb::candle::safetensors;
     let (dir, bert) = tiny_bert();
     let enc = bert.tokenizer().encode("i read a good novel .").unwrap();
     let want = bert.forward(&enc).unwrap();
-    // Rename every LayerNorm's weight and bias as original BERT checkpoints name them.
     let path = dir.path().join("model.safetensors");
-    let renamed: std::collections::HashMap<String, _> = safetensors::load(&path, &Device::Cpu)
-        .unwrap()
-        .into_iter()
-        .map(|(name, tensor)| {
-            let name = name
-                .replace("LayerNorm.weight", "LayerNorm.gamma")
-                .replace("LayerNorm.bias", "LayerNorm.beta");
-            (name, tensor)
-        })
-        .collect();
+    let renamed = util::gamma_beta_layer_norms(&path);
     assert!(renamed.contains_key("embeddings.LayerNorm.gamma"));
     safetensors::save(&renamed, &path).unwrap();
     let old_names = Bert::from_dir(dir.path()).unwrap();

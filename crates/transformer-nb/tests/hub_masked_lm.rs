@@ -28,17 +28,7 @@ fn a_cached_bert_for_masked_lm_checkpoint_loads_by_its_hub_id_real_model() {
     util::write_seeded_masked_lm(&snapshot);
     // Rename as the original checkpoint names them, and add its next-sentence head.
     let weights = snapshot.join("model.safetensors");
-    let mut tensors: std::collections::HashMap<String, Tensor> =
-        safetensors::load(&weights, &Device::Cpu)
-            .unwrap()
-            .into_iter()
-            .map(|(name, tensor)| {
-                let name = name
-                    .replace("LayerNorm.weight", "LayerNorm.gamma")
-                    .replace("LayerNorm.bias", "LayerNorm.beta");
-                (name, tensor)
-            })
-            .collect();
+    let mut tensors = util::gamma_beta_layer_norms(&weights);
     let hidden = util::MLM_HIDDEN;
     tensors.insert(
         "cls.seq_relationship.weight".into(),

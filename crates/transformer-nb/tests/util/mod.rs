@@ -301,3 +301,18 @@ pub fn decode_png(png: &[u8]) -> (u32, u32, Vec<u8>, usize) {
     pixels.truncate(info.buffer_size());
     (info.width, info.height, pixels, info.color_type.samples())
 }
+
+/// The tensors of a safetensors file with every LayerNorm's `weight` and `bias` renamed `gamma`
+/// and `beta`, as original BERT checkpoints (bert-base-uncased among them) name them.
+pub fn gamma_beta_layer_norms(path: &Path) -> HashMap<String, Tensor> {
+    transformer_nb::candle::safetensors::load(path, &Device::Cpu)
+        .unwrap()
+        .into_iter()
+        .map(|(name, tensor)| {
+            let name = name
+                .replace("LayerNorm.weight", "LayerNorm.gamma")
+                .replace("LayerNorm.bias", "LayerNorm.beta");
+            (name, tensor)
+        })
+        .collect()
+}
