@@ -218,15 +218,13 @@ impl MaskedLm {
     }
 
     /// The `k` most probable tokens of `probs`, best first.
-    fn top_of(&self, logits: &[f32], k: usize) -> Vec<(String, f32)> {
-        let width = logits.len();
+    fn top_of(&self, probs: &[f32], k: usize) -> Vec<(String, f32)> {
+        let width = probs.len();
         let mut order: Vec<usize> = (0..width).collect();
         let k = k.min(width);
-        order.select_nth_unstable_by(k.saturating_sub(1), |&a, &b| {
-            logits[b].total_cmp(&logits[a])
-        });
+        order.select_nth_unstable_by(k.saturating_sub(1), |&a, &b| probs[b].total_cmp(&probs[a]));
         order.truncate(k);
-        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
         order
             .into_iter()
             .map(|id| {
@@ -234,7 +232,7 @@ impl MaskedLm {
                     .tokenizer()
                     .id_to_token(id as u32)
                     .unwrap_or_else(|| format!("[id {id}]"));
-                (token, logits[id])
+                (token, probs[id])
             })
             .collect()
     }
