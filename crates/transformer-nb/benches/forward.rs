@@ -5,8 +5,9 @@
 //! threads. Requests:
 //!
 //! - `{"op": "load", "name": N, "dir": D, "impl": I}`: loads the model folder `D` as `N`, with
-//!   this crate's encoder (`"impl": "ours"`, the default) or candle-transformers' `BertModel`
-//!   (`"candle"`, the reference point the performance work started from).
+//!   this crate's encoder (`"impl": "ours"`, the default; `"ours-bf16"` with
+//!   `Precision::Bf16`, an error on a CPU without AVX512_BF16) or candle-transformers'
+//!   `BertModel` (`"candle"`, the reference point the performance work started from).
 //! - `{"op": "forward", "model": N, "texts": [...], "max_length": L, "collect": false,
 //!   "iters": K}`: tokenizes once (truncating to `L` tokens), then times `K` forward passes;
 //!   `collect` keeps every hidden state and attention map, else only the last hidden state.
@@ -64,6 +65,15 @@ fn load(dir: &str, implementation: &str) -> Result<Loaded> {
     let bert = Bert::from_dir(dir)?;
     let candle = match implementation {
         "ours" => None,
+        "ours-bf16" => {
+            if !Precision::Bf16.is_available() {
+                bail!("this CPU has no AVX512_BF16: no bf16 row");
+            }
+            return Ok(Loaded {
+                bert: bert.with_precision(Precision::Bf16),
+                candle: None,
+            });
+        }
         "candle" => {
             let config: CandleConfig = serde_json::from_str(&std::fs::read_to_string(
                 std::path::Path::new(dir).join("config.json"),
@@ -79,7 +89,7 @@ fn load(dir: &str, implementation: &str) -> Result<Loaded> {
             };
             Some(CandleBert::load(vb, &config)?)
         }
-        other => bail!("unknown impl {other:?}: ours or candle"),
+        other => bail!("unknown impl {other:?}: ours, ours-bf16 or candle"),
     };
     Ok(Loaded { bert, candle })
 }

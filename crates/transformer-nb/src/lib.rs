@@ -98,7 +98,8 @@ pub use view::plot;
 pub use candle_core as candle;
 
 pub use bert::{
-    AttentionHead, Bert, BertConfig, BertOutput, FillMask, LayerPredictions, MaskedLm, ModelSummary,
+    AttentionHead, Bert, BertConfig, BertOutput, FillMask, LayerPredictions, MaskedLm,
+    ModelSummary, Precision,
 };
 pub use embed::Embeddings;
 pub use error::{Error, Result};
@@ -120,7 +121,7 @@ pub use tokenize::{Batch, Encoding, Tokenizer};
 pub mod prelude {
     pub use crate::bert::{
         AttentionHead, Bert, BertConfig, BertOutput, FillMask, LayerPredictions, MaskedLm,
-        ModelSummary,
+        ModelSummary, Precision,
     };
     pub use crate::embed::Embeddings;
     pub use crate::error::{Error, Result};

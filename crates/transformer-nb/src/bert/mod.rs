@@ -10,6 +10,7 @@ mod head;
 mod masked_lm;
 mod model;
 mod output;
+mod precision;
 mod summary;
 mod weights;
 
@@ -21,6 +22,7 @@ pub use config::{BertConfig, HiddenAct};
 pub use head::AttentionHead;
 pub use masked_lm::{FillMask, LayerPredictions, MaskedLm};
 pub use output::BertOutput;
+pub use precision::Precision;
 pub use summary::{ModelSummary, ModuleSize};
 pub(crate) use summary::{human_bytes, thousands};
 
@@ -56,6 +58,7 @@ pub struct Bert {
     embed_tokenizer: Tokenizer,
     pooling: Pooling,
     dir: PathBuf,
+    precision: Precision,
 }
 
 impl std::fmt::Debug for Bert {
@@ -64,6 +67,7 @@ impl std::fmt::Debug for Bert {
             .field("dir", &self.dir)
             .field("config", &self.config)
             .field("pooling", &self.pooling)
+            .field("precision", &self.precision)
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +147,7 @@ impl Bert {
             embed_tokenizer,
             pooling,
             dir: dir.to_path_buf(),
+            precision: Precision::F32,
         })
     }
 
@@ -234,17 +239,72 @@ impl Bert {
     pub fn summary(&self) -> ModelSummary {
         let sizes = self.model.module_sizes();
         ModelSummary {
-            held_bytes: sizes.iter().map(|(_, _, held)| held).sum(),
+            held_bytes: sizes.iter().map(|(_, sizes)| sizes.held_bytes).sum(),
             modules: sizes
                 .into_iter()
-                .map(|(name, parameters, _)| ModuleSize {
-                    name,
-                    parameters,
-                    dtype: "f32",
-                    bytes: parameters * size_of::<f32>(),
+                .map(|(name, sizes)| {
+                    let f32_parameters = sizes.parameters - sizes.bf16_parameters;
+                    ModuleSize {
+                        name,
+                        parameters: sizes.parameters,
+                        dtype: if sizes.bf16_parameters == 0 {
+                            "f32"
+                        } else {
+                            "bf16 + f32"
+                        },
+                        bytes: f32_parameters * size_of::<f32>() + sizes.bf16_parameters * 2,
+                    }
                 })
                 .collect(),
         }
+    }
+
+    /// The same model with the weights of its matrix products held and multiplied in
+    /// `precision` (see [`Precision`]). Asking for [`Precision::Bf16`] on a CPU without
+    /// AVX512_BF16 leaves the model f32 and prints a line saying so on stderr (the notebook
+    /// shows it): check [`precision`](Self::precision) or [`Precision::is_available`]. Going
+    /// back to `F32` widens the bf16 weights, which keep their rounding: load the model again
+    /// for its exact values.
+    ///
+    /// ```
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?
+    ///     .with_precision(Precision::Bf16);
+    /// let expected = if Precision::Bf16.is_available() { Precision::Bf16 } else { Precision::F32 };
+    /// assert_eq!(bert.precision(), expected);
+    /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
+    /// assert_eq!(out.last_hidden_state().dims(), [1, 8, 384]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        match precision {
+            Precision::F32 => {
+                self.model.set_bf16(None);
+                self.precision = Precision::F32;
+            }
+            Precision::Bf16 => match self.model.isa().bf16() {
+                Some(isa) => {
+                    self.model.set_bf16(Some(isa));
+                    self.precision = Precision::Bf16;
+                }
+                None => eprintln!("{}", precision::BF16_UNAVAILABLE),
+            },
+        }
+        self
+    }
+
+    /// The precision the matrix products run in: `F32` unless
+    /// [`with_precision`](Self::with_precision) made it `Bf16`.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// assert_eq!(bert.precision(), Precision::F32);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// An estimate of the memory a [`forward_batch`](Self::forward_batch) of `batch` texts of

@@ -17,8 +17,8 @@ use rayon::prelude::*;
 use super::config::{BertConfig, HiddenAct};
 use super::weights::SafeTensors;
 use crate::error::{Error, Result};
-use crate::kernels::gemm::{Output, PackedB, gemm, gemm_view};
-use crate::kernels::{Isa, StridedMut, math};
+use crate::kernels::gemm::{Output, PackedB, PackedBf16, gemm, gemm_bf16, gemm_view};
+use crate::kernels::{Bf16Isa, Isa, StridedMut, math};
 
 type CandleResult<T> = candle_core::Result<T>;
 
@@ -34,17 +34,72 @@ const ATTENTION_PARALLEL_MIN: usize = 1 << 18;
 /// attention map well inside it.
 pub(crate) const MAX_ACTIVATION_VALUES: usize = 1 << 28;
 
-/// A `Linear` layer: the weight packed for [`gemm`], and the bias.
+/// A `Linear` layer: the weight packed for the matrix kernels, and the bias.
 struct Linear {
-    weight: PackedB,
+    weight: Weight,
     bias: Vec<f32>,
 }
 
+/// A packed weight, in the number format the model runs in.
+enum Weight {
+    F32(PackedB),
+    /// Rounded to bfloat16 by [`BertModel::set_precision`].
+    Bf16(PackedBf16),
+}
+
+/// What one module's parameters take (see [`BertModel::module_sizes`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sizes {
+    /// Parameters as HF counts them.
+    pub parameters: usize,
+    /// How many of them are held as bfloat16 (the rest are f32).
+    pub bf16_parameters: usize,
+    /// Bytes held for them, packing and padding included.
+    pub held_bytes: usize,
+}
+
+impl std::ops::Add for Sizes {
+    type Output = Sizes;
+    fn add(self, other: Sizes) -> Sizes {
+        Sizes {
+            parameters: self.parameters + other.parameters,
+            bf16_parameters: self.bf16_parameters + other.bf16_parameters,
+            held_bytes: self.held_bytes + other.held_bytes,
+        }
+    }
+}
+
+impl Sizes {
+    /// f32 parameters held in `values`.
+    fn f32(values: &Vec<f32>) -> Sizes {
+        Sizes {
+            parameters: values.len(),
+            bf16_parameters: 0,
+            held_bytes: held(values),
+        }
+    }
+}
+
 impl Linear {
-    /// Parameters as HF counts them (weight and bias) and the bytes held for them.
-    fn sizes(&self) -> (usize, usize) {
-        let parameters = self.weight.k() * self.weight.n() + self.bias.len();
-        (parameters, self.weight.held_bytes() + held(&self.bias))
+    fn sizes(&self) -> Sizes {
+        let (k, n) = self.k_n();
+        let (bf16_parameters, held_bytes) = match &self.weight {
+            Weight::F32(packed) => (0, packed.held_bytes()),
+            Weight::Bf16(packed) => (k * n, packed.held_bytes()),
+        };
+        Sizes {
+            parameters: k * n,
+            bf16_parameters,
+            held_bytes,
+        } + Sizes::f32(&self.bias)
+    }
+
+    /// Inputs and outputs.
+    fn k_n(&self) -> (usize, usize) {
+        match &self.weight {
+            Weight::F32(packed) => (packed.k(), packed.n()),
+            Weight::Bf16(packed) => (packed.k(), packed.n()),
+        }
     }
 
     /// Reads `{prefix}.weight` `[n_out, k_in]` and `{prefix}.bias` `[n_out]`.
@@ -61,9 +116,19 @@ impl Linear {
             bias.extend(file.read(&format!("{prefix}.bias"), &[n_out])?);
         }
         Ok(Linear {
-            weight: PackedB::from_weight(&weight, prefixes.len() * n_out, k_in),
+            weight: Weight::F32(PackedB::from_weight(&weight, prefixes.len() * n_out, k_in)),
             bias,
         })
+    }
+
+    /// Holds the weight as bfloat16 (with `Some`) or as f32 (with `None`; a weight that was
+    /// rounded to bfloat16 stays rounded).
+    fn set_bf16(&mut self, bf16: Option<Bf16Isa>) {
+        self.weight = match (&self.weight, bf16) {
+            (Weight::F32(packed), Some(isa)) => Weight::Bf16(PackedBf16::from_f32(packed, isa)),
+            (Weight::Bf16(packed), None) => Weight::F32(packed.to_f32()),
+            _ => return,
+        };
     }
 
     /// `out (+)= x · Wᵀ + b` for `rows` rows of `x`.
@@ -72,17 +137,11 @@ impl Linear {
             bias: Some(&self.bias),
             accumulate,
         };
-        gemm(
-            isa,
-            x,
-            self.weight.k(),
-            rows,
-            &self.weight,
-            output,
-            out,
-            self.weight.n(),
-            true,
-        );
+        let (k, n) = self.k_n();
+        match &self.weight {
+            Weight::F32(packed) => gemm(isa, x, k, rows, packed, output, out, n, true),
+            Weight::Bf16(packed) => gemm_bf16(x, k, rows, packed, output, out, n, true),
+        }
     }
 }
 
@@ -94,11 +153,8 @@ struct Norm {
 }
 
 impl Norm {
-    fn sizes(&self) -> (usize, usize) {
-        (
-            self.gamma.len() + self.beta.len(),
-            held(&self.gamma) + held(&self.beta),
-        )
+    fn sizes(&self) -> Sizes {
+        Sizes::f32(&self.gamma) + Sizes::f32(&self.beta)
     }
 
     /// Reads `{prefix}.weight` and `.bias`, or `.gamma` and `.beta`, the TensorFlow-era names
@@ -130,13 +186,6 @@ impl Norm {
 /// Bytes a buffer holds.
 fn held(values: &Vec<f32>) -> usize {
     values.capacity() * size_of::<f32>()
-}
-
-/// Sums `(parameters, held bytes)` pairs.
-fn add(sizes: &[(usize, usize)]) -> (usize, usize) {
-    sizes
-        .iter()
-        .fold((0, 0), |(p, b), &(pi, bi)| (p + pi, b + bi))
 }
 
 /// Runs `f` on blocks of whole rows, in parallel when there are many.
@@ -375,42 +424,54 @@ impl BertModel {
     }
 
     /// Parameters per module, named as HF's `BertModel` names them (`root` is `""` or `"bert."`),
-    /// with the bytes held for each: `(name, parameters, held bytes)`.
-    pub fn module_sizes(&self) -> Vec<(String, usize, usize)> {
-        let embeddings = add(&[
-            (self.word_embeddings.len(), held(&self.word_embeddings)),
-            (
-                self.position_embeddings.len(),
-                held(&self.position_embeddings),
-            ),
-            (
-                self.token_type_embeddings.len(),
-                held(&self.token_type_embeddings),
-            ),
-            self.embeddings_norm.sizes(),
-        ]);
-        let mut modules = vec![("embeddings".to_string(), embeddings.0, embeddings.1)];
+    /// with what they take.
+    pub fn module_sizes(&self) -> Vec<(String, Sizes)> {
+        let embeddings = Sizes::f32(&self.word_embeddings)
+            + Sizes::f32(&self.position_embeddings)
+            + Sizes::f32(&self.token_type_embeddings)
+            + self.embeddings_norm.sizes();
+        let mut modules = vec![("embeddings".to_string(), embeddings)];
         for (i, layer) in self.layers.iter().enumerate() {
-            let attention = add(&[
-                layer.qkv.sizes(),
-                layer.attention_output.sizes(),
-                layer.attention_norm.sizes(),
-            ]);
-            let output = add(&[layer.output.sizes(), layer.output_norm.sizes()]);
+            let attention =
+                layer.qkv.sizes() + layer.attention_output.sizes() + layer.attention_norm.sizes();
+            let output = layer.output.sizes() + layer.output_norm.sizes();
             let intermediate = layer.intermediate.sizes();
-            for (part, (parameters, bytes)) in [
+            for (part, sizes) in [
                 ("attention", attention),
                 ("intermediate", intermediate),
                 ("output", output),
             ] {
-                modules.push((format!("encoder.layer.{i}.{part}"), parameters, bytes));
+                modules.push((format!("encoder.layer.{i}.{part}"), sizes));
             }
         }
         if let Some(pooler) = &self.pooler {
-            let (parameters, bytes) = pooler.sizes();
-            modules.push(("pooler".to_string(), parameters, bytes));
+            modules.push(("pooler".to_string(), pooler.sizes()));
         }
         modules
+    }
+
+    /// Holds the weights of every matrix product (the encoder's and the pooler's `Linear`s) as
+    /// bfloat16 and multiplies them with the bf16 kernel, or (`None`) back as f32. The
+    /// embedding tables, biases and layer norms stay f32.
+    pub fn set_bf16(&mut self, bf16: Option<Bf16Isa>) {
+        for layer in &mut self.layers {
+            for linear in [
+                &mut layer.qkv,
+                &mut layer.attention_output,
+                &mut layer.intermediate,
+                &mut layer.output,
+            ] {
+                linear.set_bf16(bf16);
+            }
+        }
+        if let Some(pooler) = &mut self.pooler {
+            pooler.set_bf16(bf16);
+        }
+    }
+
+    /// The instruction sets the model runs on.
+    pub fn isa(&self) -> Isa {
+        self.isa
     }
 
     /// The f32 values a pass over `batch × seq` tokens holds at its peak: the buffers of one

@@ -144,14 +144,28 @@ pub(crate) fn gemm_view(
     if let Some(bias) = output.bias {
         assert!(bias.len() >= n, "bias is too short");
     }
-    let panels = n.div_ceil(NR);
-    let threads = if parallel && m * n * k >= PARALLEL_MIN_FLOPS {
+    split_by_panels(c, m * n * k, parallel, |share, first_panel| {
+        run_panels(isa, a, lda, b, output, share, first_panel)
+    });
+}
+
+/// Runs `work(share, first_panel)` on blocks of whole `NR`-column panels of `c`, on several of
+/// rayon's threads when the product (`flops` multiply-adds) is worth it and `parallel` allows.
+/// Each thread thus reads a disjoint part of `B`.
+fn split_by_panels(
+    c: StridedMut<'_>,
+    flops: usize,
+    parallel: bool,
+    work: impl Fn(StridedMut<'_>, usize) + Sync,
+) {
+    let panels = c.cols().div_ceil(NR);
+    let threads = if parallel && flops >= PARALLEL_MIN_FLOPS {
         rayon::current_num_threads().min(panels)
     } else {
         1
     };
     if threads <= 1 {
-        run_panels(isa, a, lda, b, output, c, 0);
+        work(c, 0);
         return;
     }
     // Thread `t` takes panels `panels · t / threads ..`: a block of whole panels of C.
@@ -167,12 +181,13 @@ pub(crate) fn gemm_view(
     }
     let mut shares = shares.into_iter();
     let (first, own) = shares.next().expect("at least two shares");
+    let work = &work;
     rayon::scope(|scope| {
         for (first_panel, share) in shares {
-            scope.spawn(move |_| run_panels(isa, a, lda, b, output, share, first_panel));
+            scope.spawn(move |_| work(share, first_panel));
         }
         // The first share runs here, on this thread, while the others are picked up.
-        run_panels(isa, a, lda, b, output, own, first);
+        work(own, first);
     });
 }
 
@@ -220,12 +235,13 @@ fn run_panels(
     }
 }
 
-/// One `rows × cols` block of `C` (`rows <= MR`, `cols <= NR`) over the whole `k`.
-struct Tile<'a> {
+/// One `rows × cols` block of `C` (`rows <= MR`, `cols <= NR`) over the whole `k`. `E` is what
+/// `A` and the panel hold: `f32`, or (the bf16 kernel) a pair of bf16 in a `u32`, `k` of them.
+struct Tile<'a, E = f32> {
     k: usize,
-    a: &'a [f32],
+    a: &'a [E],
     lda: usize,
-    panel: &'a [f32],
+    panel: &'a [E],
     c: *mut f32,
     ldc: usize,
     rows: usize,
@@ -269,6 +285,10 @@ macro_rules! dispatch_rows {
     }};
 }
 
+// After the macros, which it uses.
+mod bf16;
+pub(crate) use bf16::{PackedBf16, gemm_bf16};
+
 impl Tile<'_> {
     fn run(&self, isa: Isa) {
         match isa.level() {
@@ -282,12 +302,55 @@ impl Tile<'_> {
             _ => dispatch_rows!(self, tile_generic, Level::Generic),
         }
     }
+}
 
+impl<E> Tile<'_, E> {
     /// Pointers to the first `MR` rows of this tile's `A`, computed once so that the
     /// micro-kernels' inner loops hold no index arithmetic (which evcxr's profile would
     /// overflow-check, keeping the accumulators out of registers).
-    fn row_pointers<const MR: usize>(&self) -> [*const f32; MR] {
+    fn row_pointers<const MR: usize>(&self) -> [*const E; MR] {
         std::array::from_fn(|i| self.a[i * self.lda..].as_ptr())
+    }
+
+    /// Writes the `MR × 32` accumulators of an AVX-512 micro-kernel to the tile's part of `C`
+    /// (adding the bias and what `C` holds when asked), masking the columns past `cols`.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F; `MR <= rows`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn store_avx512<const MR: usize>(&self, acc: &[[std::arch::x86_64::__m512; 2]; MR]) {
+        use std::arch::x86_64::*;
+        let mask = |from: usize| -> __mmask16 {
+            let cols = self.cols.saturating_sub(from).min(16);
+            ((1u32 << cols) - 1) as __mmask16
+        };
+        let masks = [mask(0), mask(16)];
+        for (i, acc_row) in acc.iter().enumerate() {
+            for (half, &m) in masks.iter().enumerate() {
+                if m == 0 {
+                    // No column of this half is in the tile (nor, maybe, in C or the bias).
+                    continue;
+                }
+                // SAFETY: the half starts inside the tile's `cols` columns of C and of the bias,
+                // which exist (checked in `gemm_view`); masked loads and stores touch only those
+                // columns; masked-off lanes are not accessed.
+                unsafe {
+                    let out = self.c.add(i * self.ldc + half * 16);
+                    let mut v = acc_row[half];
+                    if let Some(bias) = self.bias {
+                        v = _mm512_add_ps(
+                            v,
+                            _mm512_maskz_loadu_ps(m, bias.as_ptr().add(half * 16)),
+                        );
+                    }
+                    if self.accumulate {
+                        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, out));
+                    }
+                    _mm512_mask_storeu_ps(out, m, v);
+                }
+            }
+        }
     }
 
     /// Writes finished values for row `i` of `C` from column `col` on (those of the tile's
@@ -376,33 +439,8 @@ unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
             b = b.add(NR);
         }
     }
-    let mask = |from: usize| -> __mmask16 {
-        let cols = tile.cols.saturating_sub(from).min(16);
-        ((1u32 << cols) - 1) as __mmask16
-    };
-    let masks = [mask(0), mask(16)];
-    for (i, acc_row) in acc.iter().enumerate() {
-        for (half, &m) in masks.iter().enumerate() {
-            if m == 0 {
-                // No column of this half is in the tile (nor, maybe, in C or the bias).
-                continue;
-            }
-            // SAFETY: the half starts inside the tile's `cols` columns of C and of the bias,
-            // which exist (checked in `gemm_view`); masked loads and stores touch only those
-            // columns; masked-off lanes are not accessed.
-            unsafe {
-                let out = tile.c.add(i * tile.ldc + half * 16);
-                let mut v = acc_row[half];
-                if let Some(bias) = tile.bias {
-                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias.as_ptr().add(half * 16)));
-                }
-                if tile.accumulate {
-                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, out));
-                }
-                _mm512_mask_storeu_ps(out, m, v);
-            }
-        }
-    }
+    // SAFETY: the CPU has AVX-512 F (this function's contract).
+    unsafe { tile.store_avx512(&acc) };
 }
 
 /// AVX2 + FMA micro-kernel: `MR × 16` accumulators in `2 · MR` ymm registers (with the two

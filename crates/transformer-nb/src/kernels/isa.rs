@@ -99,7 +99,24 @@ impl Isa {
     pub(crate) fn level(self) -> Level {
         self.0
     }
+
+    /// The bf16 matrix kernel, when this kernel set is AVX-512 and the CPU also has AVX512_BF16
+    /// (`vdpbf16ps`): Zen 4 and later, Cooper Lake and Sapphire Rapids and later; not the
+    /// Skylake/Cascade Lake Xeons of an ml.t3.medium. Capping the kernels below AVX-512 (see
+    /// [`KERNELS_ENV`]) turns it off too.
+    pub(crate) fn bf16(self) -> Option<Bf16Isa> {
+        #[cfg(target_arch = "x86_64")]
+        if self.0 == Level::Avx512 && is_x86_feature_detected!("avx512bf16") {
+            return Some(Bf16Isa(()));
+        }
+        None
+    }
 }
+
+/// Proof, checked at run time, that this CPU runs the AVX-512 kernels and AVX512_BF16; made
+/// only by [`Isa::bf16`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Bf16Isa(());
 
 #[cfg(test)]
 mod tests {
@@ -118,5 +135,10 @@ mod tests {
         assert_eq!(available[0].level(), Level::Generic);
         assert!(available.iter().all(|isa| isa.level().is_supported()));
         assert!(available.contains(&Isa::detect()));
+        for isa in available {
+            if isa.bf16().is_some() {
+                assert_eq!(isa.level(), Level::Avx512);
+            }
+        }
     }
 }

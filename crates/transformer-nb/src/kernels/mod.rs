@@ -7,6 +7,8 @@
 //! - [`gemm`]: `C = A · B (+ bias) (+ C)` with `B` packed once (the weights are packed when the
 //!   model loads), an AVX-512 or AVX2+FMA micro-kernel picked at run time, and a portable
 //!   fallback; split across rayon's threads.
+//!   With AVX512_BF16, an opt-in variant keeps the weights in bf16 and multiplies with
+//!   `vdpbf16ps` (f32 sums): half the bytes to read, twice the multiply-adds per instruction.
 //! - [`math`]: vectorisable `exp`, `erf`, GELU, softmax and layer norm.
 //!
 //! Every kernel has the same result on every instruction set up to float rounding; the tests
@@ -17,5 +19,5 @@ mod isa;
 pub(crate) mod math;
 mod strided;
 
-pub(crate) use isa::{Isa, Level};
+pub(crate) use isa::{Bf16Isa, Isa, Level};
 pub(crate) use strided::StridedMut;

@@ -1,0 +1,384 @@
+//! The opt-in bf16 matrix product: `B` (the weights) stored as bfloat16, `A` rounded to bfloat16
+//! as the product reads it, products summed in f32 by `vdpbf16ps` (AVX512_BF16).
+//!
+//! bfloat16 keeps f32's exponent and 8 of its 24 significand bits, so rounding moves each
+//! factor by at most 2⁻⁸ of itself; the sums stay f32. The weights take half the bytes, which is what a
+//! product over a few rows is bound by, and one `vdpbf16ps` does 32 multiply-adds where an f32
+//! FMA does 16.
+//!
+//! `vdpbf16ps` multiplies pairs: lane `j` adds `a[2q]·b[2q][j] + a[2q+1]·b[2q+1][j]`. So a
+//! panel of `B` holds, for each pair of rows `q` of `B`, its `NR` columns as `u32`s whose low
+//! half is row `2q` and high half row `2q + 1`; a row of `A` becomes its values in pairs. An odd
+//! `k` is padded with a zero row.
+
+use super::{NR, Output, PackedB, Tile, split_by_panels};
+use crate::kernels::{Bf16Isa, StridedMut};
+
+/// Below this many values of `A` to convert, one thread does it.
+const PARALLEL_CONVERT_MIN: usize = 1 << 16;
+
+/// Rounds to the nearest bfloat16, ties to even (what `vcvtne2ps2bf16` does, except that it
+/// also flushes subnormal inputs to zero); a NaN stays a NaN.
+pub(crate) fn to_bf16(value: f32) -> u16 {
+    let bits = value.to_bits();
+    if value.is_nan() {
+        // Keep the sign and make sure some significand bit survives the truncation.
+        return ((bits >> 16) | 0x40) as u16;
+    }
+    let round = 0x7fff + ((bits >> 16) & 1);
+    (bits.wrapping_add(round) >> 16) as u16
+}
+
+/// The f32 a bfloat16 stands for (exact).
+pub(crate) fn from_bf16(value: u16) -> f32 {
+    f32::from_bits(u32::from(value) << 16)
+}
+
+/// Two values as one `vdpbf16ps` lane: `first` in the low half.
+fn pair(first: f32, second: f32) -> u32 {
+    u32::from(to_bf16(first)) | (u32::from(to_bf16(second)) << 16)
+}
+
+/// `B` (`k × n`) as bfloat16 pairs in panels of [`NR`] columns: `ceil(n / NR)` panels of
+/// `ceil(k / 2) × NR` `u32`s. Made only with a [`Bf16Isa`], so holding one proves the CPU can
+/// multiply with it.
+#[derive(Clone, Debug)]
+pub(crate) struct PackedBf16 {
+    k: usize,
+    n: usize,
+    data: Vec<u32>,
+    isa: Bf16Isa,
+}
+
+impl PackedBf16 {
+    /// Rounds an f32 packing to bfloat16.
+    pub(crate) fn from_f32(b: &PackedB, isa: Bf16Isa) -> Self {
+        let (k, n) = (b.k(), b.n());
+        let pairs = k.div_ceil(2);
+        let panels = n.div_ceil(NR);
+        let mut data = Vec::with_capacity(panels * pairs * NR);
+        for p in 0..panels {
+            let panel = b.panel(p);
+            for q in 0..pairs {
+                let first = &panel[2 * q * NR..(2 * q + 1) * NR];
+                let second = panel.get((2 * q + 1) * NR..(2 * q + 2) * NR);
+                for j in 0..NR {
+                    data.push(pair(first[j], second.map_or(0.0, |row| row[j])));
+                }
+            }
+        }
+        PackedBf16 { k, n, data, isa }
+    }
+
+    /// Widens back to f32 (the rounding stays).
+    pub(crate) fn to_f32(&self) -> PackedB {
+        let (k, pairs) = (self.k, self.pairs());
+        let mut data = Vec::with_capacity(self.n.div_ceil(NR) * k * NR);
+        for panel in self.data.chunks_exact((pairs * NR).max(1)) {
+            for kk in 0..k {
+                let lanes = &panel[kk / 2 * NR..(kk / 2 + 1) * NR];
+                let half = 16 * (kk % 2);
+                data.extend(lanes.iter().map(|&lane| from_bf16((lane >> half) as u16)));
+            }
+        }
+        PackedB { k, n: self.n, data }
+    }
+
+    /// Rows of `B` (the shared dimension).
+    pub(crate) fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Columns of `B`.
+    pub(crate) fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Bytes this packing holds.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.data.capacity() * size_of::<u32>()
+    }
+
+    fn pairs(&self) -> usize {
+        self.k.div_ceil(2)
+    }
+
+    fn panel(&self, p: usize) -> &[u32] {
+        let len = self.pairs() * NR;
+        &self.data[p * len..(p + 1) * len]
+    }
+}
+
+/// `C[m × n] (+)= A[m × k] · B + bias` with `B` in bfloat16, `A` rounded to bfloat16, f32 sums;
+/// rows of `A` and `C` `lda` and `ldc` apart. With `parallel`, large products are split across
+/// rayon's threads.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_bf16(
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    b: &PackedBf16,
+    output: Output<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    parallel: bool,
+) {
+    let (k, n) = (b.k, b.n);
+    let c = StridedMut::new(c, m, n, ldc).expect("C is too small");
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(lda >= k && a.len() >= (m - 1) * lda + k, "A is too small");
+    if let Some(bias) = output.bias {
+        assert!(bias.len() >= n, "bias is too short");
+    }
+    let pairs = b.pairs();
+    let a_pairs = to_pairs(a, lda, m, k, parallel);
+    split_by_panels(c, m * n * k, parallel, |share, first_panel| {
+        run_panels(b, &a_pairs, pairs, output, share, first_panel)
+    });
+}
+
+/// The `m` rows of `A` as bfloat16 pairs, `ceil(k / 2)` per row (an odd `k` padded with zero).
+fn to_pairs(a: &[f32], lda: usize, m: usize, k: usize, parallel: bool) -> Vec<u32> {
+    use rayon::prelude::*;
+    let pairs = k.div_ceil(2);
+    let mut out = vec![0u32; m * pairs];
+    if pairs == 0 {
+        return out;
+    }
+    let convert = |(i, row): (usize, &mut [u32])| {
+        let source = &a[i * lda..i * lda + k];
+        let (whole, rest) = source.as_chunks::<2>();
+        for (lane, &[first, second]) in row.iter_mut().zip(whole) {
+            *lane = pair(first, second);
+        }
+        if let [last] = rest {
+            row[pairs - 1] = pair(*last, 0.0);
+        }
+    };
+    if parallel && m * k >= PARALLEL_CONVERT_MIN {
+        out.par_chunks_mut(pairs).enumerate().for_each(convert);
+    } else {
+        out.chunks_mut(pairs).enumerate().for_each(convert);
+    }
+    out
+}
+
+/// Computes the view `c` of `C`, whose first column is the first of panel `first_panel`.
+fn run_panels(
+    b: &PackedBf16,
+    a_pairs: &[u32],
+    pairs: usize,
+    output: Output<'_>,
+    c: StridedMut<'_>,
+    first_panel: usize,
+) {
+    const MR: usize = crate::kernels::Level::Avx512.tile_rows();
+    let m = c.rows();
+    for (p, mut block) in (first_panel..).zip(c.column_blocks(NR)) {
+        let panel = b.panel(p);
+        let col = p * NR;
+        let cols = block.cols();
+        let bias = output.bias.map(|bias| &bias[col..col + cols]);
+        let ldc = block.stride();
+        // SAFETY: the tiles below write rows `row..row + rows` of this block, columns
+        // `0..cols`, which is inside the block.
+        let c = unsafe { block.as_mut_ptr() };
+        let mut row = 0;
+        while row < m {
+            let rows = MR.min(m - row);
+            let tile = Tile {
+                k: pairs,
+                a: &a_pairs[row * pairs..],
+                lda: pairs,
+                panel,
+                c: c.wrapping_add(row * ldc),
+                ldc,
+                rows,
+                cols,
+                bias,
+                accumulate: output.accumulate,
+            };
+            tile.run_bf16(b.isa);
+            row += rows;
+        }
+    }
+}
+
+impl Tile<'_, u32> {
+    fn run_bf16(&self, _isa: Bf16Isa) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a `Bf16Isa` only comes from run-time detection of AVX-512 F, BW, DQ, VL and
+        // AVX512_BF16 (`kernels::isa`).
+        unsafe {
+            dispatch_rows!(self, tile_avx512_bf16, crate::kernels::Level::Avx512)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("a Bf16Isa exists only on x86-64")
+    }
+}
+
+/// AVX512_BF16 micro-kernel: `MR × 32` f32 accumulators in `2 · MR` zmm registers, two rows of
+/// `B` per step.
+///
+/// # Safety
+/// The CPU must have AVX-512 F and AVX512_BF16; `tile.rows == MR`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn tile_avx512_bf16<const MR: usize>(tile: &Tile<'_, u32>) {
+    use std::arch::x86_64::*;
+    let rows = tile.row_pointers::<MR>();
+    let mut b = tile.panel.as_ptr().cast::<f32>();
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    for q in 0..tile.k {
+        // SAFETY: the panel holds `pairs · NR` lanes, `b` is at lane `q · NR` of it; row `i < MR`
+        // of A's pairs holds `pairs` lanes from `rows[i]`. The loads are of 32-bit lanes as f32
+        // bits, which loads and broadcasts move unchanged; the transmutes reinterpret 64 bytes
+        // as 64 bytes.
+        unsafe {
+            let b0: __m512bh =
+                std::mem::transmute::<__m512, __m512bh>(_mm512_maskz_loadu_ps(!0, b));
+            let b1: __m512bh =
+                std::mem::transmute::<__m512, __m512bh>(_mm512_maskz_loadu_ps(!0, b.add(16)));
+            for_each_row!(MR, |i| {
+                let ai = _mm512_broadcastss_ps(_mm_load_ss(rows[i].add(q).cast::<f32>()));
+                let ai = std::mem::transmute::<__m512, __m512bh>(ai);
+                acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
+                acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+            });
+            b = b.add(NR);
+        }
+    }
+    // SAFETY: the CPU has AVX-512 F (this function's contract).
+    unsafe { tile.store_avx512(&acc) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::Isa;
+
+    #[test]
+    fn rounding_is_to_nearest_even_and_keeps_specials() {
+        assert_eq!(to_bf16(1.0), 0x3f80);
+        assert_eq!(from_bf16(to_bf16(1.0)), 1.0);
+        // 1 + 2⁻⁸ lies halfway between 1 and 1 + 2⁻⁷: ties go to the even one, 1.
+        assert_eq!(from_bf16(to_bf16(1.0 + 1.0 / 256.0)), 1.0);
+        // 1 + 3 · 2⁻⁸ lies halfway between 1 + 2⁻⁷ and 1 + 2⁻⁶: to the even one, 1 + 2⁻⁶.
+        assert_eq!(from_bf16(to_bf16(1.0 + 3.0 / 256.0)), 1.0 + 1.0 / 64.0);
+        assert_eq!(from_bf16(to_bf16(-2.5)), -2.5);
+        assert_eq!(from_bf16(to_bf16(f32::INFINITY)), f32::INFINITY);
+        assert_eq!(from_bf16(to_bf16(f32::MAX)), f32::INFINITY);
+        assert!(from_bf16(to_bf16(f32::NAN)).is_nan());
+        // Every value is within half a bfloat16 step: 2⁻⁸ of itself.
+        for i in 0..10_000 {
+            let x = (i as f32 * 0.7361).sin() * 1000.0;
+            let y = from_bf16(to_bf16(x));
+            assert!((x - y).abs() <= x.abs() / 256.0, "{x} -> {y}");
+        }
+    }
+
+    /// `A · Wᵀ + bias (+ C)` in f64 on the bfloat16-rounded factors: what the kernel computes up
+    /// to f32 summation.
+    fn reference(a: &[f32], m: usize, w: &[f32], n: usize, k: usize, bias: &[f32]) -> Vec<f64> {
+        let round = |x: f32| f64::from(from_bf16(to_bf16(x)));
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = f64::from(bias[j])
+                    + (0..k)
+                        .map(|p| round(a[i * k + p]) * round(w[j * k + p]))
+                        .sum::<f64>();
+            }
+        }
+        out
+    }
+
+    fn matrix(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i as f32 + seed as f32 * 0.37) * 0.618).sin())
+            .collect()
+    }
+
+    #[test]
+    fn matches_the_rounded_reference_on_awkward_shapes() {
+        let Some(isa) = Isa::detect().bf16() else {
+            eprintln!("skipped: this CPU has no AVX512_BF16");
+            return;
+        };
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (8, 384, 384),
+            (13, 33, 17),
+            (37, 97, 65),
+        ] {
+            let a = matrix(m * k, 1);
+            let w = matrix(n * k, 2);
+            let bias = matrix(n, 3);
+            let expected = reference(&a, m, &w, n, k, &bias);
+            let b = PackedBf16::from_f32(&PackedB::from_weight(&w, n, k), isa);
+            for accumulate in [false, true] {
+                let before = matrix(m * n, 4);
+                let mut c = before.clone();
+                let output = Output {
+                    bias: Some(&bias),
+                    accumulate,
+                };
+                gemm_bf16(&a, k, m, &b, output, &mut c, n, true);
+                for (i, got) in c.iter().enumerate() {
+                    let want = expected[i]
+                        + if accumulate {
+                            f64::from(before[i])
+                        } else {
+                            0.0
+                        };
+                    let tolerance = 1e-5 * (k as f64).sqrt() * 4.0;
+                    assert!(
+                        (f64::from(*got) - want).abs() <= tolerance,
+                        "{m}x{n}x{k} accumulate={accumulate}: [{i}] {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn widening_back_gives_the_rounded_weights() {
+        let Some(isa) = Isa::detect().bf16() else {
+            eprintln!("skipped: this CPU has no AVX512_BF16");
+            return;
+        };
+        let (n, k) = (45, 19);
+        let w = matrix(n * k, 8);
+        let rounded: Vec<f32> = w.iter().map(|&x| from_bf16(to_bf16(x))).collect();
+        let widened = PackedBf16::from_f32(&PackedB::from_weight(&w, n, k), isa).to_f32();
+        assert_eq!(widened.data, PackedB::from_weight(&rounded, n, k).data);
+        assert_eq!((widened.k(), widened.n()), (k, n));
+    }
+
+    #[test]
+    fn threads_agree_with_one_thread() {
+        let Some(isa) = Isa::detect().bf16() else {
+            eprintln!("skipped: this CPU has no AVX512_BF16");
+            return;
+        };
+        let (m, n, k) = (64, 300, 129);
+        let a = matrix(m * k, 6);
+        let b = PackedBf16::from_f32(&PackedB::from_weight(&matrix(n * k, 7), n, k), isa);
+        let output = Output {
+            bias: None,
+            accumulate: false,
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        let mut serial = vec![0.0; m * n];
+        let mut threaded = vec![0.0; m * n];
+        gemm_bf16(&a, k, m, &b, output, &mut serial, n, false);
+        pool.install(|| gemm_bf16(&a, k, m, &b, output, &mut threaded, n, true));
+        assert_eq!(serial, threaded);
+    }
+}
