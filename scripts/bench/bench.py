@@ -256,7 +256,7 @@ def median_ms(times: list[float]) -> float:
     return statistics.median(times) * 1e3
 
 
-def run_forward_case(case, rust, peer, ort, rounds):
+def run_forward_case(case, rust, peer, ort, rounds, bf16):
     name, texts, max_length, iters, collect = (
         case["model"], case["texts"], case["max_length"], case["iters"], case["collect"]
     )
@@ -265,7 +265,8 @@ def run_forward_case(case, rust, peer, ort, rounds):
     inputs = peer.inputs(name, texts, max_length)
     # The worker writes its whole last hidden state here, to be compared value by value.
     dump = Path(tempfile.mkdtemp(prefix="bench-")) / "last_hidden_state.f32"
-    ours, theirs, candle, onnx = [], [], [], []
+    bf16_dump = dump.with_name("bf16_last_hidden_state.f32")
+    ours, theirs, candle, onnx, halves = [], [], [], [], []
     reply = torch_out = ort_out = None
     for round_index in range(rounds + 1):  # round 0 warms every side up and is not counted
         # Every side runs one more pass than it counts: the first after the switch pays for
@@ -278,8 +279,14 @@ def run_forward_case(case, rust, peer, ort, rounds):
             return rust.ask(op="forward", model=name + "/candle", texts=texts,
                             max_length=max_length, iters=iters + 1)
 
+        def run_bf16():
+            return rust.ask(op="forward", model=name + "/bf16", texts=texts,
+                            max_length=max_length, iters=iters + 1, dump=str(bf16_dump))
+
         sides = [("ours", run_ours),
                  ("torch", lambda: peer.forward(name, inputs, iters + 1, collect))]
+        if bf16 and not collect:
+            sides.append(("bf16", run_bf16))
         if case.get("candle"):
             sides.append(("candle", run_candle))
         if ort is not None and not collect:
@@ -301,24 +308,30 @@ def run_forward_case(case, rust, peer, ort, rounds):
             else:
                 times = result["times"]
             if round_index > 0:
-                {"ours": ours, "torch": theirs, "candle": candle, "ort": onnx}[side].extend(times[1:])
+                {"ours": ours, "torch": theirs, "candle": candle, "ort": onnx,
+                 "bf16": halves}[side].extend(times[1:])
     ids = inputs["input_ids"].tolist()
     if reply["ids"] != ids:
         raise SystemExit(f"{case['label']}: the two sides tokenized differently")
     expected = torch_out.flatten().numpy()
     got = np.fromfile(dump, dtype="<f4")
     dump.unlink()
-    dump.parent.rmdir()
     if got.shape != expected.shape:
         raise SystemExit(f"{case['label']}: {got.size} values against PyTorch's {expected.size}")
     # Every value of the last hidden state, padding positions included (both sides compute them).
     diff = float(np.max(np.abs(expected - got)))
     if diff > 1e-3:
         raise SystemExit(f"{case['label']}: outputs differ by up to {diff}")
+    bf16_diff = None
+    if halves:
+        bf16_got = np.fromfile(bf16_dump, dtype="<f4")
+        bf16_dump.unlink()
+        bf16_diff = float(np.max(np.abs(expected - bf16_got)))
     if ort_out is not None:
         ort_diff = float(np.max(np.abs(ort_out.flatten() - expected)))
         if ort_diff > 1e-3:
             raise SystemExit(f"{case['label']}: ONNX Runtime differs from PyTorch by {ort_diff}")
+    dump.parent.rmdir()
     return {
         "label": case["label"],
         "shape": reply["shape"],
@@ -335,6 +348,15 @@ def run_forward_case(case, rust, peer, ort, rounds):
         "ratio_ort_min": min(ours) / min(onnx) if onnx else None,
         "max_abs_diff": diff,
         "samples": len(ours),
+        "bf16_ms": median_ms(halves) if halves else None,
+        "bf16_min_ms": min(halves) * 1e3 if halves else None,
+        "bf16_speedup": median_ms(ours) / median_ms(halves) if halves else None,
+        "bf16_ratio_ort": median_ms(halves) / median_ms(onnx) if halves and onnx else None,
+        "bf16_max_abs_diff": bf16_diff,
+        "model": name,
+        "batch": len(texts),
+        "seq": reply["shape"][1],
+        "collect": collect,
     }
 
 
@@ -380,8 +402,14 @@ def main() -> None:
     corpus = sentences(words, 10_000, rng, 6, 30)
 
     candle = not args.no_candle
+    bf16 = True
     for name, directory in (("minilm", minilm), ("bert-base", base)):
         rust.ask(op="load", name=name, dir=str(directory))
+        if bf16:
+            reply = rust.ask(op="load", name=name + "/bf16", dir=str(directory), impl="ours-bf16")
+            if "error" in reply:
+                log(f"no bf16 column: {reply['error']}")
+                bf16 = False
         if candle:
             rust.ask(op="load", name=name + "/candle", dir=str(directory), impl="candle")
         peer.load(name, directory)
@@ -407,7 +435,7 @@ def main() -> None:
     results = []
     for case in cases:
         log(f"{case['label']} ...")
-        result = run_forward_case(case, rust, peer, ort, args.rounds)
+        result = run_forward_case(case, rust, peer, ort, args.rounds, bf16)
         ort_part = (f", ONNX Runtime {result['ort_ms']:.2f} ms, ratio {result['ratio_ort']:.2f}"
                     if result["ort_ms"] is not None else "")
         log(f"  ours {result['ours_ms']:.2f} ms, PyTorch {result['torch_ms']:.2f} ms, "
@@ -434,12 +462,23 @@ def main() -> None:
         "hf_sentences_per_s": len(corpus) / statistics.median(theirs_tok),
     }
     rss = rust.ask(op="rss")
+    log("limits: the crate's matrix kernel on a 2048³ product, read bandwidth ...")
+    limits = rust.ask(op="limits", n=2048, iters=5)
+    configs = {name: json.loads((d / "config.json").read_text())
+               for name, d in (("minilm", minilm), ("bert-base", base))}
+    for result in results:
+        result.update(utilisation(result, configs[result["model"]], limits))
     rust.close()
 
     log("peak memory of one BERT-base 8 × 128 forward, fresh processes ...")
     peak = json.loads(subprocess.run(
         [args.worker, "peak", str(base), "8", "128"], env=env, capture_output=True, text=True,
         check=True).stdout)
+    peak_bf16 = None
+    if bf16:
+        peak_bf16 = json.loads(subprocess.run(
+            [args.worker, "peak", str(base), "8", "128", "bf16"], env=env, capture_output=True,
+            text=True, check=True).stdout)
     torch_peak = torch_peak_mib(base, args.threads)
 
     report = {
@@ -454,14 +493,37 @@ def main() -> None:
         },
         "forward": results,
         "tokenization": tokenization,
-        "peak_memory": {"ours": peak, "torch_mib": torch_peak},
+        "peak_memory": {"ours": peak, "ours_bf16": peak_bf16, "torch_mib": torch_peak},
         "worker_rss": rss,
+        "limits": limits,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     args.markdown.write_text(markdown(report))
     print(markdown(report))
     log(f"wrote {args.json} and {args.markdown}")
+
+
+def utilisation(result: dict, config: dict, limits: dict) -> dict:
+    """How close a case comes to the machine: GFLOP/s against the kernel's peak on a large
+    product, and (one short sentence, where the weights are read once and barely reused) GB/s
+    of weights read against the read bandwidth."""
+    h, inner, layers = (config["hidden_size"], config["intermediate_size"],
+                        config["num_hidden_layers"])
+    rows, seq = result["batch"] * result["seq"], result["seq"]
+    weights = layers * (4 * h * h + 2 * h * inner)  # multiply-adds per token = weights read
+    flops = 2 * rows * weights + layers * 2 * 2 * result["batch"] * seq * seq * h
+    out = {"gflop": flops / 1e9}
+    for side, bytes_per_weight, peak in (("ours", 4, limits["gemm_f32_gflops"]),
+                                         ("bf16", 2, limits.get("gemm_bf16_gflops"))):
+        ms = result.get(f"{side}_ms")
+        if ms is None or peak is None:
+            continue
+        out[f"{side}_gflops"] = flops / ms / 1e6
+        out[f"{side}_of_peak"] = out[f"{side}_gflops"] / peak
+        out[f"{side}_weight_gb_per_s"] = weights * bytes_per_weight / ms / 1e6
+        out[f"{side}_of_bandwidth"] = out[f"{side}_weight_gb_per_s"] / limits["read_gb_per_s"]
+    return out
 
 
 def torch_peak_mib(directory: Path, threads: int) -> float:
@@ -487,8 +549,8 @@ def markdown(report: dict) -> str:
         f"ONNX Runtime {report['versions'].get('onnxruntime') or '–'}.",
         "",
         "| case | transformer-nb (ms) | PyTorch (ms) | ratio | ONNX Runtime (ms) | ratio | "
-        "candle-transformers (ms) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "candle-transformers (ms) | transformer-nb bf16 (ms) | f32 / bf16 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["forward"]:
         candle = f"{r['candle_ms']:.2f}" if r["candle_ms"] is not None else "–"
@@ -499,9 +561,40 @@ def markdown(report: dict) -> str:
             ort = "– | –"
         lines.append(f"| {r['label']} | {r['ours_ms']:.2f} (fastest {r['ours_min_ms']:.2f}) | "
                      f"{r['torch_ms']:.2f} (fastest {r['torch_min_ms']:.2f}) | "
-                     f"**{r['ratio']:.2f}** ({r['ratio_min']:.2f}) | {ort} | {candle} |")
+                     f"**{r['ratio']:.2f}** ({r['ratio_min']:.2f}) | {ort} | {candle} | "
+                     + (f"{r['bf16_ms']:.2f} (fastest {r['bf16_min_ms']:.2f}) | "
+                        f"**{r['bf16_speedup']:.2f}** |" if r.get("bf16_ms") else "– | – |"))
     t = report["tokenization"]
     peak = report["peak_memory"]
+    limits = report["limits"]
+    bf16_peak = (f", bf16 kernel {limits['gemm_bf16_gflops']:.0f} GFLOP/s"
+                 if limits.get("gemm_bf16_gflops") else "")
+    lines += [
+        "",
+        f"Limits of this machine on {report['threads']} threads: the crate's f32 matrix kernel "
+        f"on a {limits['n']}³ product {limits['gemm_f32_gflops']:.0f} GFLOP/s{bf16_peak}; "
+        f"reading memory {limits['read_gb_per_s']:.1f} GB/s. Each case against the one that "
+        "bounds it (1 × 8: the weights, read once per pass; 8 × 128: the arithmetic of the "
+        "matrix products and attention):",
+        "",
+    ]
+    for r in report["forward"]:
+        if "ours_gflops" not in r:
+            continue
+        # A few rows read every weight once and do little with it: memory is their limit.
+        # Many rows reuse each weight from cache: arithmetic is.
+        if r["batch"] * r["seq"] <= 16:
+            measure = lambda side: (  # noqa: E731
+                f"weights read at {r[side + '_weight_gb_per_s']:.1f} GB/s "
+                f"({r[side + '_of_bandwidth']:.0%} of the bandwidth)")
+        else:
+            measure = lambda side: (  # noqa: E731
+                f"{r[side + '_gflops']:.0f} GFLOP/s ({r[side + '_of_peak']:.0%} of the kernel's peak)")
+        part = f"- {r['label']}: f32 {measure('ours')}"
+        if "bf16_gflops" in r:
+            part += (f"; bf16 {measure('bf16')}, "
+                     f"max |bf16 − PyTorch| {r['bf16_max_abs_diff']:.3f}")
+        lines.append(part)
     lines += [
         "",
         "Medians over the alternated rounds (fastest pass in brackets); ratio = transformer-nb / "
@@ -516,7 +609,10 @@ def markdown(report: dict) -> str:
         f"forward: transformer-nb {peak['ours']['peak_mib']:.0f} MiB for "
         f"{peak['ours']['weights_mib']:.0f} MiB of weights "
         f"({peak['ours']['peak_mib'] / peak['ours']['weights_mib']:.2f} ×); "
-        f"PyTorch {peak['torch_mib']:.0f} MiB.",
+        + (f"in bf16 (loaded as f32, then converted) {peak['ours_bf16']['peak_mib']:.0f} MiB "
+           f"at its peak, {peak['ours_bf16']['now_mib']:.0f} MiB held after the forward; "
+           if peak.get("ours_bf16") else "")
+        + f"PyTorch {peak['torch_mib']:.0f} MiB.",
         "",
     ]
     return "\n".join(lines)

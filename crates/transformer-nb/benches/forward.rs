@@ -16,9 +16,13 @@
 //! - `{"op": "tokenize", "model": N, "texts": [...], "iters": K}`: times `K` batch
 //!   tokenizations of the whole corpus.
 //! - `{"op": "rss"}`: the process's peak and current resident memory.
+//! - `{"op": "limits", "n": N}`: what this machine allows: the crate's own matrix kernel on an
+//!   `N × N × N` product (f32, and bf16 where the CPU has it) in GFLOP/s, and the read
+//!   bandwidth from memory in GB/s, on rayon's threads.
 //!
 //! `cargo bench --bench forward -- peak DIR SEQS LEN` instead loads `DIR` in a fresh process,
-//! runs one forward of `SEQS × LEN` random-word texts and prints the peak resident memory.
+//! runs one forward of `SEQS × LEN` random-word texts and prints the peak resident memory (with
+//! `bf16` after `LEN`, converting the model to bf16 first).
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -70,7 +74,7 @@ fn load(dir: &str, implementation: &str) -> Result<Loaded> {
                 bail!("this CPU has no AVX512_BF16: no bf16 row");
             }
             return Ok(Loaded {
-                bert: bert.with_precision(Precision::Bf16),
+                bert: Bert::from_dir_with(dir, Precision::Bf16)?,
                 candle: None,
             });
         }
@@ -103,9 +107,10 @@ fn main() -> Result<()> {
         .filter(|a| !a.starts_with("--"))
         .collect();
     match args.as_slice() {
-        ["peak", dir, seqs, len] => peak(dir, seqs.parse()?, len.parse()?),
+        ["peak", dir, seqs, len] => peak(dir, seqs.parse()?, len.parse()?, Precision::F32),
+        ["peak", dir, seqs, len, "bf16"] => peak(dir, seqs.parse()?, len.parse()?, Precision::Bf16),
         [] | ["worker"] => worker(),
-        _ => bail!("usage: forward [worker] | peak DIR SEQS LEN"),
+        _ => bail!("usage: forward [worker] | peak DIR SEQS LEN [bf16]"),
     }
 }
 
@@ -190,6 +195,20 @@ fn handle(models: &mut HashMap<String, Loaded>, request: &Value) -> Result<Value
             Ok(json!({ "times": times, "tokens": tokens }))
         }
         "rss" => Ok(json!({ "peak_mib": rss_mib("VmHWM")?, "now_mib": rss_mib("VmRSS")? })),
+        "limits" => {
+            let n = request["n"].as_u64().unwrap_or(2048) as usize;
+            let passes = iters.max(3);
+            let gflops = |bf16| {
+                transformer_nb::bench_support::square_product_flops(n, passes, bf16)
+                    .map(|flops| flops / 1e9)
+            };
+            Ok(json!({
+                "n": n,
+                "gemm_f32_gflops": gflops(false),
+                "gemm_bf16_gflops": gflops(true),
+                "read_gb_per_s": read_bandwidth(passes) / 1e9,
+            }))
+        }
         other => bail!("unknown op {other:?}"),
     }
 }
@@ -201,8 +220,11 @@ fn model<'a>(models: &'a HashMap<String, Loaded>, name: &str) -> Result<&'a Load
 }
 
 /// One forward in a fresh process, for its peak resident memory.
-fn peak(dir: &str, seqs: usize, len: usize) -> Result<()> {
-    let bert = Bert::from_dir(dir)?;
+fn peak(dir: &str, seqs: usize, len: usize, precision: Precision) -> Result<()> {
+    let bert = Bert::from_dir_with(dir, precision)?;
+    if bert.precision() != precision {
+        bail!("this CPU cannot run {precision}");
+    }
     let after_load = rss_mib("VmHWM")?;
     let tokenizer = bert.tokenizer().with_max_length(len)?;
     // Enough words that every text reaches `len` tokens.
@@ -217,9 +239,41 @@ fn peak(dir: &str, seqs: usize, len: usize) -> Result<()> {
             "weights_mib": weights as f64 / (1 << 20) as f64,
             "peak_after_load_mib": after_load,
             "peak_mib": rss_mib("VmHWM")?,
+            "now_mib": rss_mib("VmRSS")?,
         })
     );
     Ok(())
+}
+
+/// Bytes per second that rayon's threads read from memory, summing disjoint parts of a buffer
+/// far larger than any cache (512 MiB); the fastest of `passes`.
+fn read_bandwidth(passes: usize) -> f64 {
+    use rayon::prelude::*;
+    const LANES: usize = 16;
+    let values = vec![1f32; 128 << 20];
+    let per_thread = values.len() / rayon::current_num_threads();
+    let mut fastest = f64::INFINITY;
+    let mut total = 0.0;
+    for _ in 0..passes {
+        let start = Instant::now();
+        total += values
+            .par_chunks(per_thread)
+            .map(|part| {
+                // Independent partial sums, so the loads are not serialised on one addition.
+                let mut sums = [0f32; LANES];
+                for chunk in part.chunks_exact(LANES) {
+                    for (sum, v) in sums.iter_mut().zip(chunk) {
+                        *sum += v;
+                    }
+                }
+                sums.iter().sum::<f32>()
+            })
+            .sum::<f32>();
+        fastest = fastest.min(start.elapsed().as_secs_f64());
+    }
+    // Keep the sums observable, so the reads are not optimised away.
+    assert!(total > 0.0);
+    (values.len() * size_of::<f32>()) as f64 / fastest
 }
 
 /// A `/proc/self/status` memory line (`VmHWM`, `VmRSS`) in MiB.

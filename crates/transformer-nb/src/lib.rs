@@ -86,6 +86,12 @@ pub mod view;
 
 pub use view::plot;
 
+/// For the benchmark harness (`benches/forward.rs`) only: not part of the API, no stability.
+#[doc(hidden)]
+pub mod bench_support {
+    pub use crate::kernels::probe::square_product_flops;
+}
+
 /// candle's tensor library, re-exported so that a notebook needs only one `:dep`.
 ///
 /// ```

@@ -15,9 +15,7 @@ fn bf16_minilm() -> Option<Bert> {
         eprintln!("skipped: this CPU has no AVX512_BF16 (or TRANSFORMER_NB_KERNELS caps it)");
         return None;
     }
-    let bert = Bert::from_dir(minilm().dir())
-        .unwrap()
-        .with_precision(Precision::Bf16);
+    let bert = Bert::from_dir_with(minilm().dir(), Precision::Bf16).unwrap();
     assert_eq!(bert.precision(), Precision::Bf16);
     Some(bert)
 }
@@ -189,4 +187,28 @@ fn capped_child() {
             .unwrap()
     };
     assert_eq!(flat(&before), flat(&after));
+}
+
+#[test]
+fn loading_in_bf16_equals_converting_after_loading() {
+    if !Precision::Bf16.is_available() {
+        eprintln!("skipped: this CPU has no AVX512_BF16");
+        return;
+    }
+    let (dir, converted) = tiny_bert();
+    let converted = converted.with_precision(Precision::Bf16);
+    let loaded = Bert::from_dir_with(dir.path(), Precision::Bf16).unwrap();
+    assert_eq!(loaded.precision(), Precision::Bf16);
+    assert_eq!(loaded.summary(), converted.summary());
+    let run = |bert: &Bert| {
+        let out = bert
+            .forward(&bert.tokenizer().encode("a cat and a dog").unwrap())
+            .unwrap();
+        out.last_hidden_state()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    assert_eq!(run(&loaded), run(&converted));
 }

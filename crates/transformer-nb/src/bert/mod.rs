@@ -29,6 +29,7 @@ pub(crate) use summary::{human_bytes, thousands};
 use crate::embed::{self, Embeddings, Pooling, PoolingMode};
 use crate::error::{Error, Result};
 use crate::hub;
+use crate::kernels::{Bf16Isa, Isa};
 use crate::tokenize::{Batch, Encoding, Tokenizer};
 use model::{BertModel, Inputs, ids_tensor, mean_pool};
 use weights::SafeTensors;
@@ -98,6 +99,22 @@ impl Bert {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::from_dir_with(dir, Precision::F32)
+    }
+
+    /// [`from_dir`](Self::from_dir) with the weights of the matrix products held in
+    /// `precision` (see [`Precision`]). For bf16 this is better than
+    /// [`with_precision`](Self::with_precision) after loading: each layer is rounded as it is
+    /// read, so the process never holds the whole model in f32 (BERT-base: 418 MB of weights
+    /// → about 250 MB). On a CPU without AVX512_BF16 it loads f32 and prints a line saying so.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let bert = Bert::from_dir_with("models/bert-base-uncased", Precision::Bf16)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_dir_with(dir: impl AsRef<Path>, precision: Precision) -> Result<Self> {
         let dir = dir.as_ref();
         let config_path = dir.join("config.json");
         if !config_path.is_file() {
@@ -134,7 +151,17 @@ impl Bert {
             });
         }
         let tokenizer = Tokenizer::from_dir(dir)?;
-        let model = load_weights(&weights, &config)?;
+        let bf16 = match precision {
+            Precision::F32 => None,
+            Precision::Bf16 => {
+                let isa = Isa::detect().bf16();
+                if isa.is_none() {
+                    eprintln!("{}", precision::BF16_UNAVAILABLE);
+                }
+                isa
+            }
+        };
+        let model = load_weights(&weights, &config, bf16)?;
         let pooling = Pooling::from_dir(dir)?;
         let embed_tokenizer = match embed::max_seq_length(dir)? {
             Some(n) if n < tokenizer.max_length() => tokenizer.with_max_length(n)?,
@@ -147,7 +174,10 @@ impl Bert {
             embed_tokenizer,
             pooling,
             dir: dir.to_path_buf(),
-            precision: Precision::F32,
+            precision: match bf16 {
+                Some(_) => Precision::Bf16,
+                None => Precision::F32,
+            },
         })
     }
 
@@ -162,6 +192,22 @@ impl Bert {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_pretrained(model_id: &str) -> Result<Self> {
+        Self::from_pretrained_with(model_id, Precision::F32)
+    }
+
+    /// [`from_pretrained`](Self::from_pretrained) with the weights of the matrix products
+    /// held in `precision`; see [`from_dir_with`](Self::from_dir_with).
+    ///
+    /// ```
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let bert = Bert::from_pretrained_with("sentence-transformers/all-MiniLM-L6-v2", Precision::Bf16)?;
+    /// println!("running in {}", bert.precision()); // f32 where the CPU has no AVX512_BF16
+    /// let emb = bert.embed(&["I read a good novel."])?;
+    /// assert_eq!(emb.vectors()[0].len(), 384);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_pretrained_with(model_id: &str, precision: Precision) -> Result<Self> {
         let dir = hub::snapshot_dir(
             model_id,
             &[
@@ -171,7 +217,7 @@ impl Bert {
             ],
             OPTIONAL_FILES,
         )?;
-        Self::from_dir(dir)
+        Self::from_dir_with(dir, precision)
     }
 
     /// The tokenizer that belongs to the model.
@@ -260,7 +306,8 @@ impl Bert {
     }
 
     /// The same model with the weights of its matrix products held and multiplied in
-    /// `precision` (see [`Precision`]). Asking for [`Precision::Bf16`] on a CPU without
+    /// `precision` (see [`Precision`]); to load a model in bf16, prefer
+    /// [`from_pretrained_with`](Self::from_pretrained_with), which needs less memory. Asking for [`Precision::Bf16`] on a CPU without
     /// AVX512_BF16 leaves the model f32 and prints a line saying so on stderr (the notebook
     /// shows it): check [`precision`](Self::precision) or [`Precision::is_available`]. Going
     /// back to `F32` widens the bf16 weights, which keep their rounding: load the model again
@@ -526,7 +573,7 @@ fn pool(hidden: &Tensor, mask: &Tensor, mode: PoolingMode) -> candle_core::Resul
 
 /// Reads `model.safetensors` into the encoder, finding the tensors whether they are stored as
 /// `embeddings.*` (BertModel) or `bert.embeddings.*` (BertForPreTraining, ...).
-fn load_weights(path: &Path, config: &BertConfig) -> Result<BertModel> {
+fn load_weights(path: &Path, config: &BertConfig, bf16: Option<Bf16Isa>) -> Result<BertModel> {
     let file = SafeTensors::open(path)?;
     let root = if file.contains("embeddings.word_embeddings.weight") {
         ""
@@ -540,5 +587,5 @@ fn load_weights(path: &Path, config: &BertConfig) -> Result<BertModel> {
                 .into(),
         });
     };
-    BertModel::read(&file, root, config)
+    BertModel::read(&file, root, config, bf16)
 }

@@ -211,6 +211,18 @@ struct Layer {
 }
 
 impl Layer {
+    /// See [`BertModel::set_bf16`].
+    fn set_bf16(&mut self, bf16: Option<Bf16Isa>) {
+        for linear in [
+            &mut self.qkv,
+            &mut self.attention_output,
+            &mut self.intermediate,
+            &mut self.output,
+        ] {
+            linear.set_bf16(bf16);
+        }
+    }
+
     fn read(file: &SafeTensors, prefix: &str, config: &BertConfig) -> Result<Self> {
         let (hidden, inner, eps) = (
             config.hidden_size,
@@ -386,19 +398,32 @@ pub(crate) struct BertModel {
 
 impl BertModel {
     /// Reads the weights, whether stored as `embeddings.*` (`BertModel`) or `bert.embeddings.*`
-    /// (`BertForPreTraining`, ...); `root` is `""` or `"bert."`.
-    pub fn read(file: &SafeTensors, root: &str, config: &BertConfig) -> Result<Self> {
+    /// (`BertForPreTraining`, ...); `root` is `""` or `"bert."`. With `bf16`, each layer's
+    /// matrices are rounded to bfloat16 as soon as it is read, so that the f32 copies of only
+    /// one layer exist at a time.
+    pub fn read(
+        file: &SafeTensors,
+        root: &str,
+        config: &BertConfig,
+        bf16: Option<Bf16Isa>,
+    ) -> Result<Self> {
         let hidden = config.hidden_size;
         let embeddings = format!("{root}embeddings");
         let table = |name: &str, rows: usize| {
             file.read(&format!("{embeddings}.{name}.weight"), &[rows, hidden])
         };
         let layers = (0..config.num_hidden_layers)
-            .map(|i| Layer::read(file, &format!("{root}encoder.layer.{i}"), config))
+            .map(|i| {
+                let mut layer = Layer::read(file, &format!("{root}encoder.layer.{i}"), config)?;
+                layer.set_bf16(bf16);
+                Ok(layer)
+            })
             .collect::<Result<Vec<_>>>()?;
         let pooler = format!("{root}pooler.dense");
         let pooler = if file.contains(&format!("{pooler}.weight")) {
-            Some(Linear::read(file, &pooler, hidden, hidden)?)
+            let mut pooler = Linear::read(file, &pooler, hidden, hidden)?;
+            pooler.set_bf16(bf16);
+            Some(pooler)
         } else {
             None
         };
@@ -455,14 +480,7 @@ impl BertModel {
     /// embedding tables, biases and layer norms stay f32.
     pub fn set_bf16(&mut self, bf16: Option<Bf16Isa>) {
         for layer in &mut self.layers {
-            for linear in [
-                &mut layer.qkv,
-                &mut layer.attention_output,
-                &mut layer.intermediate,
-                &mut layer.output,
-            ] {
-                linear.set_bf16(bf16);
-            }
+            layer.set_bf16(bf16);
         }
         if let Some(pooler) = &mut self.pooler {
             pooler.set_bf16(bf16);

@@ -17,6 +17,7 @@
 pub(crate) mod gemm;
 mod isa;
 pub(crate) mod math;
+pub mod probe;
 mod strided;
 
 pub(crate) use isa::{Bf16Isa, Isa, Level};
