@@ -609,7 +609,7 @@ def markdown(report: dict) -> str:
         f"forward: transformer-nb {peak['ours']['peak_mib']:.0f} MiB for "
         f"{peak['ours']['weights_mib']:.0f} MiB of weights "
         f"({peak['ours']['peak_mib'] / peak['ours']['weights_mib']:.2f} ×); "
-        + (f"in bf16 (loaded as f32, then converted) {peak['ours_bf16']['peak_mib']:.0f} MiB "
+        + (f"in bf16 (each layer rounded as it is read) {peak['ours_bf16']['peak_mib']:.0f} MiB "
            f"at its peak, {peak['ours_bf16']['now_mib']:.0f} MiB held after the forward; "
            if peak.get("ours_bf16") else "")
         + f"PyTorch {peak['torch_mib']:.0f} MiB.",
