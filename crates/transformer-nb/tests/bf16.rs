@@ -7,7 +7,7 @@ mod util;
 use std::process::Command;
 
 use transformer_nb::prelude::*;
-use util::{as_f32s, as_strings, minilm, reference, tiny_bert};
+use util::{as_f32s, as_strings, last_hidden_values, minilm, reference, tiny_bert};
 
 /// The model in bf16, or `None` (the test is skipped, saying why) on a CPU without AVX512_BF16.
 fn bf16_minilm() -> Option<Bert> {
@@ -170,23 +170,11 @@ fn capped_child() {
     );
     assert!(!Precision::Bf16.is_available());
     let (_dir, bert) = tiny_bert();
-    let before = bert
-        .forward(&bert.tokenizer().encode("a cat").unwrap())
-        .unwrap();
+    let before = last_hidden_values(&bert, "a cat");
     let bert = bert.with_precision(Precision::Bf16);
     assert_eq!(bert.precision(), Precision::F32);
     assert_eq!(bert.summary().modules()[1].dtype, "f32");
-    let after = bert
-        .forward(&bert.tokenizer().encode("a cat").unwrap())
-        .unwrap();
-    let flat = |out: &BertOutput| {
-        out.last_hidden_state()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-    };
-    assert_eq!(flat(&before), flat(&after));
+    assert_eq!(last_hidden_values(&bert, "a cat"), before);
 }
 
 #[test]
@@ -200,15 +188,8 @@ fn loading_in_bf16_equals_converting_after_loading() {
     let loaded = Bert::from_dir_with(dir.path(), Precision::Bf16).unwrap();
     assert_eq!(loaded.precision(), Precision::Bf16);
     assert_eq!(loaded.summary(), converted.summary());
-    let run = |bert: &Bert| {
-        let out = bert
-            .forward(&bert.tokenizer().encode("a cat and a dog").unwrap())
-            .unwrap();
-        out.last_hidden_state()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-    };
-    assert_eq!(run(&loaded), run(&converted));
+    assert_eq!(
+        last_hidden_values(&loaded, "a cat and a dog"),
+        last_hidden_values(&converted, "a cat and a dog")
+    );
 }

@@ -202,35 +202,65 @@ fn run_panels(
     c: StridedMut<'_>,
     first_panel: usize,
 ) {
-    let mr = isa.level().tile_rows();
-    let m = c.rows();
-    for (p, mut block) in (first_panel..).zip(c.column_blocks(NR)) {
-        let panel = b.panel(p);
-        let col = p * NR;
-        let cols = block.cols();
-        let bias = output.bias.map(|bias| &bias[col..col + cols]);
-        let ldc = block.stride();
-        // SAFETY: the tiles below write rows `row..row + rows` of this block, columns
-        // `0..cols`, which is inside the block.
-        let c = unsafe { block.as_mut_ptr() };
-        let mut row = 0;
-        while row < m {
-            let rows = mr.min(m - row);
-            let tile = Tile {
-                k: b.k,
-                a: &a[row * lda..],
-                lda,
-                panel,
-                // In bounds: row `row < m` of the block.
-                c: c.wrapping_add(row * ldc),
-                ldc,
-                rows,
-                cols,
-                bias,
-                accumulate: output.accumulate,
-            };
-            tile.run(isa);
-            row += rows;
+    let tiles = Tiles {
+        a,
+        lda,
+        depth: b.k,
+        tile_rows: isa.level().tile_rows(),
+        output,
+    };
+    tiles.run(c, first_panel, |p| b.panel(p), |tile| tile.run(isa));
+}
+
+/// How [`Tiles::run`] cuts a share of `C` into micro-kernel tiles: `A` (`E` per value, rows
+/// `lda` apart, `depth` of them per row and per panel row), the tile height and the output.
+struct Tiles<'a, E> {
+    a: &'a [E],
+    lda: usize,
+    depth: usize,
+    tile_rows: usize,
+    output: Output<'a>,
+}
+
+impl<'a, E> Tiles<'a, E> {
+    /// Runs `kernel` on every tile of the view `c`, whose first column is the first of panel
+    /// `first_panel`; `panel(p)` is panel `p` of `B`.
+    fn run(
+        &self,
+        c: StridedMut<'_>,
+        first_panel: usize,
+        panel: impl Fn(usize) -> &'a [E],
+        kernel: impl Fn(&Tile<'_, E>),
+    ) {
+        let m = c.rows();
+        for (p, mut block) in (first_panel..).zip(c.column_blocks(NR)) {
+            let panel = panel(p);
+            let col = p * NR;
+            let cols = block.cols();
+            let bias = self.output.bias.map(|bias| &bias[col..col + cols]);
+            let ldc = block.stride();
+            // SAFETY: the tiles below write rows `row..row + rows` of this block, columns
+            // `0..cols`, which is inside the block.
+            let c = unsafe { block.as_mut_ptr() };
+            let mut row = 0;
+            while row < m {
+                let rows = self.tile_rows.min(m - row);
+                let tile = Tile {
+                    k: self.depth,
+                    a: &self.a[row * self.lda..],
+                    lda: self.lda,
+                    panel,
+                    // In bounds: row `row < m` of the block.
+                    c: c.wrapping_add(row * ldc),
+                    ldc,
+                    rows,
+                    cols,
+                    bias,
+                    accumulate: self.output.accumulate,
+                };
+                kernel(&tile);
+                row += rows;
+            }
         }
     }
 }

@@ -35,6 +35,18 @@ pub fn reference() -> &'static Value {
     })
 }
 
+/// Every value of `bert`'s last hidden state for `text`, flat: for comparing two models.
+pub fn last_hidden_values(bert: &Bert, text: &str) -> Vec<f32> {
+    let out = bert
+        .forward(&bert.tokenizer().encode(text).unwrap())
+        .unwrap();
+    out.last_hidden_state()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+}
+
 pub fn as_u32s(value: &Value) -> Vec<u32> {
     value
         .as_array()

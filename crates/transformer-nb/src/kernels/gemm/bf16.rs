@@ -11,8 +11,8 @@
 //! half is row `2q` and high half row `2q + 1`; a row of `A` becomes its values in pairs. An odd
 //! `k` is padded with a zero row.
 
-use super::{NR, Output, PackedB, Tile, split_by_panels};
-use crate::kernels::{Bf16Isa, StridedMut};
+use super::{NR, Output, PackedB, Tile, Tiles, split_by_panels};
+use crate::kernels::{Bf16Isa, Level, StridedMut};
 
 /// Below this many values of `A` to convert, one thread does it.
 const PARALLEL_CONVERT_MIN: usize = 1 << 16;
@@ -134,8 +134,20 @@ pub(crate) fn gemm_bf16(
     }
     let pairs = b.pairs();
     let a_pairs = to_pairs(a, lda, m, k, parallel);
+    let tiles = Tiles {
+        a: &a_pairs,
+        lda: pairs,
+        depth: pairs,
+        tile_rows: Level::Avx512.tile_rows(),
+        output,
+    };
     split_by_panels(c, m * n * k, parallel, |share, first_panel| {
-        run_panels(b, &a_pairs, pairs, output, share, first_panel)
+        tiles.run(
+            share,
+            first_panel,
+            |p| b.panel(p),
+            |tile| tile.run_bf16(b.isa),
+        )
     });
 }
 
@@ -165,54 +177,13 @@ fn to_pairs(a: &[f32], lda: usize, m: usize, k: usize, parallel: bool) -> Vec<u3
     out
 }
 
-/// Computes the view `c` of `C`, whose first column is the first of panel `first_panel`.
-fn run_panels(
-    b: &PackedBf16,
-    a_pairs: &[u32],
-    pairs: usize,
-    output: Output<'_>,
-    c: StridedMut<'_>,
-    first_panel: usize,
-) {
-    const MR: usize = crate::kernels::Level::Avx512.tile_rows();
-    let m = c.rows();
-    for (p, mut block) in (first_panel..).zip(c.column_blocks(NR)) {
-        let panel = b.panel(p);
-        let col = p * NR;
-        let cols = block.cols();
-        let bias = output.bias.map(|bias| &bias[col..col + cols]);
-        let ldc = block.stride();
-        // SAFETY: the tiles below write rows `row..row + rows` of this block, columns
-        // `0..cols`, which is inside the block.
-        let c = unsafe { block.as_mut_ptr() };
-        let mut row = 0;
-        while row < m {
-            let rows = MR.min(m - row);
-            let tile = Tile {
-                k: pairs,
-                a: &a_pairs[row * pairs..],
-                lda: pairs,
-                panel,
-                c: c.wrapping_add(row * ldc),
-                ldc,
-                rows,
-                cols,
-                bias,
-                accumulate: output.accumulate,
-            };
-            tile.run_bf16(b.isa);
-            row += rows;
-        }
-    }
-}
-
 impl Tile<'_, u32> {
     fn run_bf16(&self, _isa: Bf16Isa) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: a `Bf16Isa` only comes from run-time detection of AVX-512 F, BW, DQ, VL and
         // AVX512_BF16 (`kernels::isa`).
         unsafe {
-            dispatch_rows!(self, tile_avx512_bf16, crate::kernels::Level::Avx512)
+            dispatch_rows!(self, tile_avx512_bf16, Level::Avx512)
         }
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!("a Bf16Isa exists only on x86-64")
