@@ -66,18 +66,16 @@ impl Loaded {
 }
 
 fn load(dir: &str, implementation: &str) -> Result<Loaded> {
-    let bert = Bert::from_dir(dir)?;
-    let candle = match implementation {
-        "ours" => None,
-        "ours-bf16" => {
-            if !Precision::Bf16.is_available() {
-                bail!("this CPU has no AVX512_BF16: no bf16 row");
-            }
-            return Ok(Loaded {
-                bert: Bert::from_dir_with(dir, Precision::Bf16)?,
-                candle: None,
-            });
+    let precision = match implementation {
+        "ours-bf16" if !Precision::Bf16.is_available() => {
+            bail!("this CPU has no AVX512_BF16: no bf16 row")
         }
+        "ours-bf16" => Precision::Bf16,
+        _ => Precision::F32,
+    };
+    let bert = Bert::from_dir_with(dir, precision)?;
+    let candle = match implementation {
+        "ours" | "ours-bf16" => None,
         "candle" => {
             let config: CandleConfig = serde_json::from_str(&std::fs::read_to_string(
                 std::path::Path::new(dir).join("config.json"),
