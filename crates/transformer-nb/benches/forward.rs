@@ -29,9 +29,9 @@ use std::io::{BufRead, Write};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::bert::{BertModel as CandleBert, Config as CandleConfig};
 use serde_json::{Value, json};
-use transformer_nb::candle::{DType, Device, Tensor};
 use transformer_nb::prelude::*;
 
 /// A loaded model: ours, or candle-transformers' on the same folder (tokenized by ours).
@@ -40,8 +40,34 @@ struct Loaded {
     candle: Option<CandleBert>,
 }
 
+/// A last hidden state as each implementation returns it: converted only after the clock stops.
+enum Hidden {
+    /// Every hidden state and attention: the full `forward` a notebook calls.
+    Full(BertOutput),
+    Ours(transformer_nb::Tensor),
+    Candle(Tensor),
+}
+
+impl Hidden {
+    fn dims(&self) -> Vec<usize> {
+        match self {
+            Hidden::Full(out) => out.last_hidden_state().dims().to_vec(),
+            Hidden::Ours(t) => t.dims().to_vec(),
+            Hidden::Candle(t) => t.dims().to_vec(),
+        }
+    }
+
+    fn into_values(self) -> Result<Vec<f32>> {
+        Ok(match self {
+            Hidden::Full(out) => out.last_hidden_state().values().to_vec(),
+            Hidden::Ours(t) => t.into_values(),
+            Hidden::Candle(t) => t.flatten_all()?.to_vec1::<f32>()?,
+        })
+    }
+}
+
 impl Loaded {
-    fn last_hidden_state(&self, batch: &Batch, collect: bool) -> Result<Tensor> {
+    fn last_hidden_state(&self, batch: &Batch, collect: bool) -> Result<Hidden> {
         match &self.candle {
             Some(model) => {
                 let rows = |f: fn(&Encoding) -> &[u32]| {
@@ -53,14 +79,14 @@ impl Loaded {
                     Tensor::from_vec(flat, (batch.len(), batch.seq_len()), &Device::Cpu)
                 };
                 let mask = rows(Encoding::attention_mask)?;
-                Ok(model.forward(
+                Ok(Hidden::Candle(model.forward(
                     &rows(Encoding::ids)?,
                     &rows(Encoding::type_ids)?,
                     Some(&mask),
-                )?)
+                )?))
             }
-            None if collect => Ok(self.bert.forward_batch(batch)?.last_hidden_state().clone()),
-            None => Ok(self.bert.last_hidden_state(batch)?),
+            None if collect => Ok(Hidden::Full(self.bert.forward_batch(batch)?)),
+            None => Ok(Hidden::Ours(self.bert.last_hidden_state(batch)?)),
         }
     }
 }
@@ -162,14 +188,15 @@ fn handle(models: &mut HashMap<String, Loaded>, request: &Value) -> Result<Value
                 last = Some(hidden);
             }
             let hidden = last.context("iters must be at least 1")?;
-            let values = hidden.flatten_all()?.to_vec1::<f32>()?;
+            let shape = hidden.dims();
+            let values = hidden.into_values()?;
             if let Some(path) = request["dump"].as_str() {
                 let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
                 std::fs::write(path, bytes).with_context(|| format!("cannot write {path}"))?;
             }
             Ok(json!({
                 "times": times,
-                "shape": hidden.dims(),
+                "shape": shape,
                 "ids": batch.encodings().iter().map(|e| e.ids().to_vec()).collect::<Vec<_>>(),
                 "mean_abs": values.iter().map(|v| f64::from(v.abs())).sum::<f64>()
                     / values.len() as f64,

@@ -125,10 +125,6 @@ pub enum Error {
         message: String,
     },
 
-    /// A tensor operation failed inside candle.
-    #[error("tensor error: {0}")]
-    Candle(#[from] candle_core::Error),
-
     /// A plot could not be drawn.
     #[error("plot error: {0}")]
     Plot(String),

@@ -9,8 +9,8 @@
 //!
 //! The data flows through the modules in this order, each importing only those before it:
 //! [`hub`] finds a model's files, [`tokenize`] turns text into ids, [`positional`] explains
-//! position information, [`bert`] runs the encoder (on the private `kernels`), [`embed`]
-//! pools sentence vectors. These hold data and numbers only. On top sits [`view`], which
+//! position information, [`bert`] runs the encoder (on the private `kernels`) and returns
+//! [`Tensor`]s, [`embed`] pools sentence vectors. These hold data and numbers only. On top sits [`view`], which
 //! imports them and none of them imports: HTML tables, the pictures of each result (a
 //! [`Plot`] draws itself as PNG and SVG), and the `evcxr_display` hooks that put both into a
 //! notebook. Methods such as `pe.heatmap()` are written in `view` as inherent impls, so a
@@ -45,7 +45,6 @@
 //!
 //! ```
 //! use transformer_nb::prelude::*;
-//! use transformer_nb::candle::Tensor;
 //!
 //! let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
 //! let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
@@ -81,6 +80,7 @@ pub mod error;
 pub mod hub;
 mod kernels;
 pub mod positional;
+pub mod tensor;
 pub mod tokenize;
 pub mod view;
 
@@ -92,17 +92,6 @@ pub mod bench_support {
     pub use crate::kernels::probe::square_product_flops;
 }
 
-/// candle's tensor library, re-exported so that a notebook needs only one `:dep`.
-///
-/// ```
-/// use transformer_nb::candle::{Device, Tensor};
-///
-/// let t = Tensor::new(&[1f32, 2., 3.], &Device::Cpu)?;
-/// assert_eq!(t.dims(), [3]);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub use candle_core as candle;
-
 pub use bert::{
     AttentionHead, Bert, BertConfig, BertOutput, FillMask, LayerPredictions, MaskedLm,
     ModelSummary, Precision,
@@ -113,6 +102,7 @@ pub use plot::Plot;
 pub use positional::{
     Layout, PositionalEncoding, positional_encoding, positional_encoding_with_layout,
 };
+pub use tensor::Tensor;
 pub use tokenize::{Batch, Encoding, Tokenizer};
 
 /// Everything a notebook cell needs: `use transformer_nb::prelude::*;`.
@@ -135,6 +125,7 @@ pub mod prelude {
     pub use crate::positional::{
         Layout, PositionalEncoding, positional_encoding, positional_encoding_with_layout,
     };
+    pub use crate::tensor::Tensor;
     pub use crate::tokenize::{Batch, Encoding, Tokenizer};
     pub use crate::view::DebugDisplay;
 }

@@ -10,9 +10,8 @@
 //! `PE(pos)`. (BERT itself *learns* its position embeddings instead; the tutorial shows this
 //! formula because it is what the Transformer paper uses.)
 
-use candle_core::{Device, Tensor};
-
 use crate::error::{Error, Result};
+use crate::tensor::Tensor;
 
 /// The most values one encoding may hold (2^26 f32, 256 MiB): far beyond any model's table
 /// (BERT: 512 × 768), and well below what a 4 GiB notebook machine can allocate.
@@ -227,7 +226,7 @@ impl PositionalEncoding {
         &self.values
     }
 
-    /// The matrix as a `[num_positions, d_model]` f32 tensor on the CPU.
+    /// The matrix as a `[num_positions, d_model]` tensor.
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
@@ -236,11 +235,7 @@ impl PositionalEncoding {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_tensor(&self) -> Result<Tensor> {
-        Ok(Tensor::from_vec(
-            self.values.clone(),
-            (self.num_positions, self.d_model),
-            &Device::Cpu,
-        )?)
+        Tensor::from_vec(self.values.clone(), [self.num_positions, self.d_model])
     }
 
     /// Dot products of every pair of position vectors: `similarity[p][q] = PE(p) · PE(q)`.
@@ -409,7 +404,7 @@ mod tests {
     fn tensor_matches_values() {
         let pe = positional_encoding(5, 6).unwrap();
         let t = pe.to_tensor().unwrap();
-        let flat: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
-        assert_eq!(flat, pe.values());
+        assert_eq!(t.dims(), [5, 6]);
+        assert_eq!(t.values(), pe.values());
     }
 }

@@ -4,8 +4,8 @@
 
 mod util;
 
+use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::bert::{BertModel, Config};
-use transformer_nb::candle::{DType, Device, Tensor};
 use transformer_nb::prelude::*;
 use util::{assert_close, minilm, tiny_bert};
 
@@ -40,11 +40,7 @@ fn candle_transformers_last_hidden(bert: &Bert, batch: &Batch) -> Vec<f32> {
 
 fn ours_last_hidden(bert: &Bert, batch: &Batch) -> Vec<f32> {
     let out = bert.forward_batch(batch).unwrap();
-    out.last_hidden_state()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap()
+    out.last_hidden_state().values().to_vec()
 }
 
 /// Compares only unpadded positions: what a padded query row contains is irrelevant and the

@@ -169,7 +169,7 @@ fn longer_than_the_model_positions_is_refused_real_model() {
 
 #[test]
 fn layer_norms_saved_as_gamma_and_beta_load_like_weight_and_bias() {
-    use transformer_nb::candle::safetensors;
+    use candle_core::safetensors;
     let (dir, bert) = tiny_bert();
     let text = "i read a good novel .";
     let want = util::last_hidden_values(&bert, text);

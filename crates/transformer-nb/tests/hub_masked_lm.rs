@@ -8,7 +8,7 @@
 
 mod util;
 
-use transformer_nb::candle::{Device, Tensor, safetensors};
+use candle_core::{Device, Tensor, safetensors};
 use transformer_nb::prelude::*;
 
 #[test]
@@ -32,12 +32,7 @@ fn a_cached_bert_for_masked_lm_checkpoint_loads_by_its_hub_id_real_model() {
     let hidden = util::MLM_HIDDEN;
     tensors.insert(
         "cls.seq_relationship.weight".into(),
-        Tensor::zeros(
-            (2, hidden),
-            transformer_nb::candle::DType::F32,
-            &Device::Cpu,
-        )
-        .unwrap(),
+        Tensor::zeros((2, hidden), candle_core::DType::F32, &Device::Cpu).unwrap(),
     );
     safetensors::save(&tensors, &weights).unwrap();
 

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-const DOMAIN: [&str; 7] = [
+const DOMAIN: [&str; 8] = [
+    "tensor.rs",
     "error.rs",
     "hub.rs",
     "positional.rs",

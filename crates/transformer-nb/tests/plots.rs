@@ -55,16 +55,14 @@ fn attention_rows_are_probabilities_and_ignore_padding() {
         .encode_batch(&["a cat", "a much longer sentence here"])
         .unwrap();
     let out = bert.forward_batch(&batch).unwrap();
-    let full: Vec<Vec<Vec<f32>>> = out.attentions()[1]
+    let full: Vec<Vec<f32>> = out.attentions()[1]
         .get(0)
         .unwrap()
         .get(0)
         .unwrap()
-        .unsqueeze(0)
-        .unwrap()
-        .to_vec3()
+        .to_vec2()
         .unwrap();
-    for row in &full[0][..4] {
+    for row in &full[..4] {
         assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         assert!(
             row[4..].iter().all(|&p| p == 0.0),

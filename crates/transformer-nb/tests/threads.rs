@@ -48,16 +48,9 @@ fn results(bert: &Bert) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
                 .hidden_states()
                 .iter()
                 .chain(out.attentions())
-                .flat_map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                .flat_map(|t| t.values().to_vec())
                 .collect();
-            values.extend(
-                out.pooler_output()
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1::<f32>()
-                    .unwrap(),
-            );
+            values.extend(out.pooler_output().unwrap().values().to_vec());
             values
         })
         .collect();

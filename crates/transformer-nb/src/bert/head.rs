@@ -103,10 +103,10 @@ impl Bert {
         Error::check_index("layer", layer, config.num_hidden_layers)?;
         Error::check_index("head", head, config.num_attention_heads)?;
         let pass = self.pass(std::slice::from_ref(encoding), true)?;
-        let input: Vec<f32> = pass.hidden_states[layer].flatten_all()?.to_vec1()?;
+        let input: &[f32] = pass.hidden_states[layer].values();
         let hidden = config.hidden_size;
         let d = config.head_size();
-        let qkv = self.model.projections(layer, &input);
+        let qkv = self.model.projections(layer, input);
         let n = encoding
             .attention_mask()
             .iter()

@@ -9,6 +9,7 @@ use super::model::MlmHead;
 use super::weights::SafeTensors;
 use crate::error::{Error, Result};
 use crate::kernels::math;
+use crate::tensor::Tensor;
 use crate::tokenize::{Encoding, Tokenizer};
 
 /// A BERT checkpoint with its masked-language-model head (`BertForMaskedLM`, e.g.
@@ -121,7 +122,7 @@ impl MaskedLm {
     }
 
     /// The encoder's last hidden state for one encoding.
-    fn last_hidden_state(&self, encoding: &Encoding) -> Result<candle_core::Tensor> {
+    fn last_hidden_state(&self, encoding: &Encoding) -> Result<Tensor> {
         let mut pass = self.bert.pass(std::slice::from_ref(encoding), false)?;
         Ok(pass
             .hidden_states
@@ -129,11 +130,11 @@ impl MaskedLm {
             .expect("a pass always returns its last hidden state"))
     }
 
-    fn logits_of(&self, hidden: &candle_core::Tensor, masks: &[usize]) -> Result<Vec<Vec<f32>>> {
+    fn logits_of(&self, hidden: &Tensor, masks: &[usize]) -> Result<Vec<Vec<f32>>> {
         let rows: Vec<f32> = masks
             .iter()
-            .map(|&m| hidden.get(0)?.get(m)?.to_vec1::<f32>())
-            .collect::<candle_core::Result<Vec<_>>>()?
+            .map(|&m| hidden.get(0)?.get(m)?.to_vec1())
+            .collect::<Result<Vec<_>>>()?
             .concat();
         Ok(self.bert.model.mlm_logits(&self.head, &rows))
     }

@@ -16,8 +16,6 @@ mod weights;
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Tensor};
-
 pub use config::{BertConfig, HiddenAct};
 pub use head::AttentionHead;
 pub use masked_lm::{FillMask, LayerPredictions, MaskedLm};
@@ -30,8 +28,9 @@ use crate::embed::{self, Embeddings, Pooling, PoolingMode};
 use crate::error::{Error, Result};
 use crate::hub;
 use crate::kernels::{Bf16Isa, Isa};
+use crate::tensor::Tensor;
 use crate::tokenize::{Batch, Encoding, Tokenizer};
-use model::{BertModel, Inputs, ids_tensor, mean_pool};
+use model::{BertModel, Inputs};
 use weights::SafeTensors;
 
 /// Texts embedded per forward pass by [`Bert::embed`]; bounds memory on a 4 GiB machine.
@@ -454,20 +453,7 @@ impl Bert {
                 .iter()
                 .map(Encoding::attention_mask)
                 .collect();
-            let mask = ids_tensor(&masks, hidden.device())?;
-            let pooled = pool(hidden, &mask, self.pooling.mode)?;
-            let pooled = if self.pooling.normalize {
-                // sentence-transformers' Normalize: x / max(‖x‖, 1e-12)
-                let norms = pooled
-                    .sqr()?
-                    .sum_keepdim(1)?
-                    .sqrt()?
-                    .clamp(1e-12, f64::MAX)?;
-                pooled.broadcast_div(&norms)?
-            } else {
-                pooled
-            };
-            vectors.extend(pooled.to_vec2::<f32>()?);
+            vectors.extend(pool(hidden, &masks, self.pooling));
         }
         Embeddings::new(
             texts.iter().map(|t| t.as_ref().to_string()).collect(),
@@ -548,27 +534,56 @@ impl Bert {
             type_ids: &type_ids,
             attention_mask: &attention_mask,
         };
-        Ok(self.model.forward(&inputs, collect)?)
+        Ok(self.model.forward(&inputs, collect))
     }
 }
 
-/// Pools `[batch, seq, hidden]` into `[batch, hidden]` over unmasked tokens.
-fn pool(hidden: &Tensor, mask: &Tensor, mode: PoolingMode) -> candle_core::Result<Tensor> {
-    match mode {
-        PoolingMode::Mean => mean_pool(hidden, mask),
-        PoolingMode::Cls => hidden.narrow(1, 0, 1)?.squeeze(1),
-        PoolingMode::MeanSqrtLen => {
-            let mean = mean_pool(hidden, mask)?;
-            let counts = mask.to_dtype(DType::F32)?.sum_keepdim(1)?;
-            mean.broadcast_mul(&counts.sqrt()?)
-        }
-        PoolingMode::Max => {
-            // Padding is set far below any real value before the maximum, as sentence-transformers does.
-            let keep = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-            let penalty = ((keep.ones_like()? - &keep)? * -1e9)?;
-            hidden.broadcast_add(&penalty)?.max(1)
+/// Pools the last hidden state `[batch, seq, hidden]` into one vector per sequence over the
+/// tokens its attention mask keeps, as sentence-transformers' `Pooling` (then `Normalize`).
+fn pool(hidden: &Tensor, masks: &[&[u32]], pooling: Pooling) -> Vec<Vec<f32>> {
+    let (seq, width) = (hidden.dims()[1], hidden.dims()[2]);
+    let sequences = hidden.values().chunks_exact((seq * width).max(1));
+    let mut pooled: Vec<Vec<f32>> = sequences
+        .zip(masks)
+        .map(|(sequence, mask)| {
+            let tokens = sequence.chunks_exact(width.max(1)).zip(mask.iter());
+            let kept = || tokens.clone().filter(|&(_, &m)| m != 0).map(|(t, _)| t);
+            let sum = || {
+                kept().fold(vec![0f32; width], |mut sum, token| {
+                    sum.iter_mut().zip(token).for_each(|(s, &v)| *s += v);
+                    sum
+                })
+            };
+            let count = kept().count() as f32;
+            match pooling.mode {
+                PoolingMode::Cls => sequence[..width].to_vec(),
+                // sentence-transformers clamps the count at 1e-9: an all-padding row cannot
+                // divide by 0.
+                PoolingMode::Mean => sum().iter().map(|s| s / count.max(1e-9)).collect(),
+                PoolingMode::MeanSqrtLen => sum()
+                    .iter()
+                    .map(|s| s / count.max(1e-9) * count.sqrt())
+                    .collect(),
+                // Padding is set far below any real value before the maximum, as
+                // sentence-transformers does.
+                PoolingMode::Max => tokens.fold(vec![f32::MIN; width], |mut max, (token, &m)| {
+                    let penalty = if m == 0 { -1e9 } else { 0.0 };
+                    max.iter_mut()
+                        .zip(token)
+                        .for_each(|(x, &v)| *x = x.max(v + penalty));
+                    max
+                }),
+            }
+        })
+        .collect();
+    if pooling.normalize {
+        // sentence-transformers' Normalize: x / max(‖x‖, 1e-12).
+        for vector in &mut pooled {
+            let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            vector.iter_mut().for_each(|v| *v /= norm);
         }
     }
+    pooled
 }
 
 /// Reads `model.safetensors` into the encoder, finding the tensors whether they are stored as

@@ -11,7 +11,6 @@
 //! value are one product; bias, residual, GELU, softmax and layer norm are fused into few
 //! passes; buffers are reused across layers. The results come back as candle tensors.
 
-use candle_core::{D, DType, Device, Tensor};
 use rayon::prelude::*;
 
 use super::config::{BertConfig, HiddenAct};
@@ -19,8 +18,7 @@ use super::weights::SafeTensors;
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{Output, PackedB, PackedBf16, gemm, gemm_bf16, gemm_view};
 use crate::kernels::{Bf16Isa, Isa, StridedMut, math};
-
-type CandleResult<T> = candle_core::Result<T>;
+use crate::tensor::Tensor;
 
 /// Rows per parallel task in the row-wise kernels (layer norm, activation): large enough that
 /// handing out a task costs little next to it.
@@ -544,14 +542,14 @@ impl BertModel {
     /// Runs a padded batch whose ids and types the caller checked against the config.
     /// With `collect`, keeps every hidden state and attention map; without, only the last
     /// hidden state (for embeddings, where the rest would be wasted memory).
-    pub fn forward(&self, inputs: &Inputs<'_>, collect: bool) -> CandleResult<Pass> {
+    pub fn forward(&self, inputs: &Inputs<'_>, collect: bool) -> Pass {
         // The whole pass runs on one of rayon's threads, so that each product's first share and
         // each row block start there at once, instead of every parallel step waking the pool
         // from outside (which costs more than the step itself for one short sentence).
         rayon::scope(|_| self.forward_in_pool(inputs, collect))
     }
 
-    fn forward_in_pool(&self, inputs: &Inputs<'_>, collect: bool) -> CandleResult<Pass> {
+    fn forward_in_pool(&self, inputs: &Inputs<'_>, collect: bool) -> Pass {
         let isa = self.isa;
         let batch = inputs.ids.len();
         let seq = inputs.ids.first().map_or(0, |r| r.len());
@@ -566,7 +564,7 @@ impl BertModel {
             .flat_map(|row| row.iter().map(|&m| if m == 0 { f32::MIN } else { 0.0 }))
             .collect();
 
-        let shape = (batch, seq, hidden_size);
+        let shape = [batch, seq, hidden_size];
         let mut hidden_states = Vec::with_capacity(if collect { self.layers.len() + 1 } else { 1 });
         let mut attentions = Vec::with_capacity(self.layers.len());
         let mut qkv = vec![0f32; rows * 3 * hidden_size];
@@ -604,12 +602,8 @@ impl BertModel {
             layer.output.apply(isa, &inner, rows, &mut next, true);
             layer.output_norm.apply(isa, &mut next);
             if let Some(probs) = probs {
-                hidden_states.push(Tensor::from_vec(hidden, shape, &Device::Cpu)?);
-                attentions.push(Tensor::from_vec(
-                    probs,
-                    (batch, self.heads, seq, seq),
-                    &Device::Cpu,
-                )?);
+                hidden_states.push(Tensor::from_parts(hidden, shape));
+                attentions.push(Tensor::from_parts(probs, [batch, self.heads, seq, seq]));
             }
             hidden = next;
         }
@@ -622,20 +616,16 @@ impl BertModel {
                 let mut pooled = vec![0f32; batch * hidden_size];
                 dense.apply(isa, &first_tokens, batch, &mut pooled, false);
                 math::tanh_inplace(isa, &mut pooled);
-                Some(Tensor::from_vec(
-                    pooled,
-                    (batch, hidden_size),
-                    &Device::Cpu,
-                )?)
+                Some(Tensor::from_parts(pooled, [batch, hidden_size]))
             }
             None => None,
         };
-        hidden_states.push(Tensor::from_vec(hidden, shape, &Device::Cpu)?);
-        Ok(Pass {
+        hidden_states.push(Tensor::from_parts(hidden, shape));
+        Pass {
             hidden_states,
             attentions,
             pooler_output,
-        })
+        }
     }
 
     /// `BertEmbeddings`: word + token type + absolute position, then layer norm.
@@ -734,20 +724,4 @@ impl BertModel {
                 .for_each_init(scratch, |buffers, job| run(buffers, job));
         }
     }
-}
-
-/// `[rows, cols]` u32 tensor from equal-length rows.
-pub(crate) fn ids_tensor(rows: &[&[u32]], device: &Device) -> CandleResult<Tensor> {
-    let cols = rows.first().map_or(0, |r| r.len());
-    let flat: Vec<u32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
-    Tensor::from_vec(flat, (rows.len(), cols), device)
-}
-
-/// Pools the last hidden state `[batch, seq, hidden]` over the tokens that the mask keeps.
-pub(crate) fn mean_pool(hidden: &Tensor, attention_mask: &Tensor) -> CandleResult<Tensor> {
-    let mask = attention_mask.to_dtype(DType::F32)?.unsqueeze(D::Minus1)?;
-    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-    // sentence-transformers clamps the count at 1e-9 so an all-padding row cannot divide by 0.
-    let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-    summed.broadcast_div(&counts)
 }

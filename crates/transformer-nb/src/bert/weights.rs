@@ -10,7 +10,6 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -137,20 +136,21 @@ impl SafeTensors {
                 info.shape
             )));
         }
-        let dtype = match info.dtype.as_str() {
-            "F32" => DType::F32,
-            "F16" => DType::F16,
-            "BF16" => DType::BF16,
-            "F64" => DType::F64,
+        let decode: fn(&[u8]) -> f32 = match info.dtype.as_str() {
+            "F32" => |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            "F16" => |b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])),
+            // bf16 is the upper half of an f32.
+            "BF16" => |b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16),
+            "F64" => |b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32,
             other => {
                 return Err(weights_error(format!(
                     "{name} is {other}, not a float type"
                 )));
             }
         };
+        let size = dtype_size(&info.dtype).expect("a float dtype has a size");
         let count = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
-        let expected_bytes = count.and_then(|n| n.checked_mul(dtype.size_in_bytes()));
-        let count = count.unwrap_or(usize::MAX);
+        let expected_bytes = count.and_then(|n| n.checked_mul(size));
         // `open` checked that `begin <= end <= the data's length`.
         let (begin, end) = info.data_offsets;
         if expected_bytes != usize::try_from(end - begin).ok() {
@@ -163,18 +163,24 @@ impl SafeTensors {
         let mut bytes = vec![0u8; (end - begin) as usize];
         read_at(&self.file, &mut bytes, self.data_start + begin)
             .map_err(|e| Error::io("read", &self.path, e))?;
-        if dtype == DType::F32 {
-            return Ok(bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect());
-        }
-        Ok(
-            Tensor::from_raw_buffer(&bytes, dtype, &[count], &Device::Cpu)?
-                .to_dtype(DType::F32)?
-                .to_vec1()?,
-        )
+        Ok(bytes.chunks_exact(size).map(decode).collect())
     }
+}
+
+/// IEEE 754 half precision to single, exactly (every f16 is an f32).
+fn f16_to_f32(half: u16) -> f32 {
+    let sign = u32::from(half >> 15) << 31;
+    let exponent = u32::from((half >> 10) & 0x1f);
+    let mantissa = u32::from(half & 0x3ff);
+    let magnitude = match (exponent, mantissa) {
+        (0, 0) => 0,
+        // Subnormal: mantissa · 2⁻²⁴, exact in f32.
+        (0, m) => (m as f32 * f32::powi(2.0, -24)).to_bits(),
+        (0x1f, 0) => 0x7f80_0000,
+        (0x1f, m) => 0x7fc0_0000 | (m << 13),
+        (e, m) => ((e + 127 - 15) << 23) | (m << 13),
+    };
+    f32::from_bits(sign | magnitude)
 }
 
 /// Bytes per value of a safetensors dtype; `None` for a name this library does not know (which
@@ -254,6 +260,52 @@ mod tests {
                 .to_string()
                 .contains("no tensor z")
         );
+    }
+
+    #[test]
+    fn half_precision_converts_exactly() {
+        let cases: [(u16, f32); 9] = [
+            (0x3c00, 1.0),
+            (0xc000, -2.0),
+            (0x3555, 0.333_251_95),
+            (0x7bff, 65504.0),             // the largest finite f16
+            (0x0400, f32::powi(2.0, -14)), // the smallest normal
+            (0x0001, f32::powi(2.0, -24)), // the smallest subnormal
+            (0x83ff, -1023.0 * f32::powi(2.0, -24)),
+            (0x7c00, f32::INFINITY),
+            (0x8000, -0.0),
+        ];
+        for (bits, expected) in cases {
+            let got = f16_to_f32(bits);
+            assert_eq!(
+                got.to_bits(),
+                expected.to_bits(),
+                "{bits:#06x}: {got} != {expected}"
+            );
+        }
+        assert!(f16_to_f32(0x7e00).is_nan());
+        // Every finite f16 survives f16 → f32 → f16 by the textbook rounding (no precision is
+        // lost widening), checked through the ordering of all positive values.
+        let positives: Vec<f32> = (0..0x7c00).map(f16_to_f32).collect();
+        assert!(positives.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn reads_bf16_and_f64() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        let bf16s: Vec<u8> = [1.5f32, -0.0078125]
+            .iter()
+            .flat_map(|v| v.to_bits().to_le_bytes()[2..].to_vec())
+            .collect();
+        let f64s: Vec<u8> = [0.1f64].iter().flat_map(|v| v.to_le_bytes()).collect();
+        write(
+            &path,
+            &[("h", "BF16", vec![2], bf16s), ("d", "F64", vec![1], f64s)],
+        );
+        let file = SafeTensors::open(&path).unwrap();
+        assert_eq!(file.read("h", &[2]).unwrap(), [1.5, -0.0078125]);
+        assert_eq!(file.read("d", &[1]).unwrap(), [0.1f32]);
     }
 
     #[test]

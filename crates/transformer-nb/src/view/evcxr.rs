@@ -276,10 +276,10 @@ mod tests {
 
     #[test]
     fn interactive_views_carry_the_spec_twice_a_png_and_a_line() {
-        use candle_core::{Device, Tensor};
+        use crate::tensor::Tensor;
         // One layer, one head, three tokens: uniform attention.
-        let probs = Tensor::from_vec(vec![1.0f32 / 3.0; 9], (1, 1, 3, 3), &Device::Cpu).unwrap();
-        let hidden = Tensor::zeros((1, 3, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let probs = Tensor::from_vec(vec![1.0f32 / 3.0; 9], [1, 1, 3, 3]).unwrap();
+        let hidden = Tensor::from_vec(vec![0.0; 12], [1, 3, 4]).unwrap();
         let out = BertOutput::new(
             vec![hidden.clone(), hidden],
             vec![probs],

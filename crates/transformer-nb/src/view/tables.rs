@@ -1,7 +1,7 @@
 //! Results as HTML tables: what a notebook shows for an encoding, a batch, a forward pass's
 //! outputs and the similarities of embeddings.
 
-use candle_core::Tensor;
+use crate::tensor::Tensor;
 
 use super::html::{
     CELL, HEAD_CELL, PAD_CELL, SPECIAL_CELL, TABLE, TEXT_CELL, TEXT_HEAD_CELL, escape, shorten,

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use candle_core::{Device, Tensor};
 use serde_json::Value;
-use transformer_nb::candle::{Device, Tensor};
 use transformer_nb::hub::DEFAULT_MODEL;
 use transformer_nb::prelude::*;
 
@@ -40,11 +40,7 @@ pub fn last_hidden_values(bert: &Bert, text: &str) -> Vec<f32> {
     let out = bert
         .forward(&bert.tokenizer().encode(text).unwrap())
         .unwrap();
-    out.last_hidden_state()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap()
+    out.last_hidden_state().values().to_vec()
 }
 
 pub fn as_u32s(value: &Value) -> Vec<u32> {
@@ -206,7 +202,7 @@ pub fn write_tiny_bert(
             (name, tensor)
         })
         .collect();
-    transformer_nb::candle::safetensors::save(&tensors, dir.join("model.safetensors")).unwrap();
+    candle_core::safetensors::save(&tensors, dir.join("model.safetensors")).unwrap();
 }
 
 /// A fresh tiny BERT in a temporary folder.
@@ -289,7 +285,7 @@ pub fn write_seeded_masked_lm(dir: &Path) {
             (name, Tensor::from_vec(values, shape, &Device::Cpu).unwrap())
         })
         .collect();
-    transformer_nb::candle::safetensors::save(&tensors, dir.join("model.safetensors")).unwrap();
+    candle_core::safetensors::save(&tensors, dir.join("model.safetensors")).unwrap();
 }
 
 /// The references of the seeded masked LM, made by scripts/make-references.py.
@@ -317,7 +313,7 @@ pub fn decode_png(png: &[u8]) -> (u32, u32, Vec<u8>, usize) {
 /// The tensors of a safetensors file with every LayerNorm's `weight` and `bias` renamed `gamma`
 /// and `beta`, as original BERT checkpoints (bert-base-uncased among them) name them.
 pub fn gamma_beta_layer_norms(path: &Path) -> HashMap<String, Tensor> {
-    transformer_nb::candle::safetensors::load(path, &Device::Cpu)
+    candle_core::safetensors::load(path, &Device::Cpu)
         .unwrap()
         .into_iter()
         .map(|(name, tensor)| {
