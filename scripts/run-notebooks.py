@@ -21,7 +21,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 KERNEL = "transformer-nb"
-# The first :dep on a cold machine compiles candle and friends: allow it plenty of time.
+# The first :dep on a cold machine compiles the library and its dependencies: allow it plenty of time.
 CELL_TIMEOUT_S = 1800
 
 

@@ -8,8 +8,12 @@
 //! candle (or ndarray) on an output, build its tensor from [`Tensor::values`] and
 //! [`Tensor::dims`]:
 //!
-//! ```ignore
-//! let t = candle_core::Tensor::from_slice(out.values(), out.dims(), &candle_core::Device::Cpu)?;
+//! ```
+//! # use transformer_nb::prelude::*;
+//! let ours: Tensor = positional_encoding(4, 8)?.to_tensor()?;
+//! let theirs = candle_core::Tensor::from_slice(ours.values(), ours.dims(), &candle_core::Device::Cpu)?;
+//! assert_eq!(theirs.dims(), ours.dims());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::fmt;
@@ -133,7 +137,7 @@ impl Tensor {
                 "a tensor of rank 0 (one number) has no axis to index: use values()[0]",
             ));
         };
-        Error::check_index("index", index, first)?;
+        Error::check_index("index on the first axis", index, first)?;
         let size: usize = rest.iter().product();
         Ok(Tensor {
             dims: rest.to_vec(),

@@ -9,7 +9,8 @@
 //! on candle ops, because that is what makes it faster than PyTorch on a 2-core machine (see
 //! BENCHMARKS.md): the weights are packed for the matrix kernel once, at load; query, key and
 //! value are one product; bias, residual, GELU, softmax and layer norm are fused into few
-//! passes; buffers are reused across layers. The results come back as candle tensors.
+//! passes; buffers are reused across layers. The results come back as the crate's own
+//! [`Tensor`]s.
 
 use rayon::prelude::*;
 

@@ -1,6 +1,6 @@
-//! CPU kernels for the BERT forward pass, below candle.
+//! CPU kernels for the BERT forward pass.
 //!
-//! candle's generic ops cost the encoder a separate pass over memory for every elementwise step,
+//! Generic tensor ops (candle's, which the encoder first ran on) cost the encoder a separate pass over memory for every elementwise step,
 //! an allocation per op, AVX2 matrix products on AVX-512 machines and a scalar `erf`. The encoder
 //! needs only a handful of operations, so they are written here on plain `f32` slices:
 //!
