@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use super::Bert;
 use super::model::MlmHead;
 use super::weights::SafeTensors;
+use super::{Bert, Precision};
 use crate::error::{Error, Result};
 use crate::kernels::math;
 use crate::tensor::Tensor;
@@ -41,6 +41,28 @@ impl MaskedLm {
     /// [`Bert::from_pretrained`].
     pub fn from_pretrained(model_id: &str) -> Result<Self> {
         Self::with_head(Bert::from_pretrained(model_id)?)
+    }
+
+    /// [`from_dir`](Self::from_dir) with the encoder's matrix products in `precision`, as
+    /// [`Bert::from_dir_with`]. The head stays f32: its output layer is the word embeddings,
+    /// which every precision keeps in f32.
+    pub fn from_dir_with(dir: impl AsRef<Path>, precision: Precision) -> Result<Self> {
+        Self::with_head(Bert::from_dir_with(dir, precision)?)
+    }
+
+    /// [`from_pretrained`](Self::from_pretrained) with the encoder's matrix products in
+    /// `precision`, as [`Bert::from_pretrained_with`]; on a CPU without AVX512_BF16 it stays
+    /// f32 and says so.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let mlm = MaskedLm::from_pretrained_with("bert-base-uncased", Precision::Bf16)?;
+    /// println!("encoder in {}", mlm.bert().precision());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_pretrained_with(model_id: &str, precision: Precision) -> Result<Self> {
+        Self::with_head(Bert::from_pretrained_with(model_id, precision)?)
     }
 
     fn with_head(bert: Bert) -> Result<Self> {
