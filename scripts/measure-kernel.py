@@ -13,9 +13,15 @@ kernel as scripts/run-notebooks.py does, and reports the wall time of each.
 
 Usage:
     .venv/bin/python scripts/measure-kernel.py [--cold] [--notebooks] [--notebook PATH]
+                                               [--trace-cargo] [--rust-src DIR]
 
 --cold deletes what the kernel has built first, as on a machine that never ran it: evcxr's
 compile cache (~/.cache/evcxr) and the kernel's build slots (.cache/kernel); the run rebuilds both.
+
+--trace-cargo splits each tutorial cell's time into cargo's (every `cargo` run evcxr makes,
+timed by a stand-in for the `mold` that evcxr runs it through when one is on PATH, in a copy of
+the kernelspec) and the rest (evcxr itself, mostly its embedded rust-analyzer). --rust-src
+points that analyser at other standard-library sources (RUST_SRC_PATH), for experiments.
 """
 
 import argparse
@@ -23,11 +29,13 @@ import json
 import os
 import shutil
 import statistics
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,12 +77,56 @@ class PeakSampler(threading.Thread):
             time.sleep(0.1)
 
 
+MOLD_STAND_IN = """#!/bin/bash
+# evcxr runs `mold -run cargo ARGS` when a mold is on PATH: time the cargo run, then return its status.
+shift
+start=$(date +%s.%N)
+"$@"
+status=$?
+echo "$start $(date +%s.%N)" >> "$(dirname "$0")/cargo-runs.log"
+exit $status
+"""
+
+
+def tracing_kernelspec(folder):
+    """A copy of the transformer-nb kernelspec whose PATH starts with a timing `mold`; returns
+    its name and the log its cargo runs go to."""
+    spec = KernelSpecManager().get_kernel_spec("transformer-nb")
+    bin_dir = Path(folder) / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "mold").write_text(MOLD_STAND_IN)
+    (bin_dir / "mold").chmod(0o755)
+    copy = Path(folder) / "kernels" / "transformer-nb-trace"
+    shutil.copytree(spec.resource_dir, copy)
+    kernel = json.loads((copy / "kernel.json").read_text())
+    kernel["env"]["PATH"] = f"{bin_dir}:{kernel['env'].get('PATH', os.environ['PATH'])}"
+    (copy / "kernel.json").write_text(json.dumps(kernel))
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [folder, os.environ.get("JUPYTER_PATH")]))
+    return "transformer-nb-trace", bin_dir / "cargo-runs.log"
+
+
+def cargo_seconds(log, start, end):
+    """Seconds of the cargo runs that started between `start` and `end` (wall clock)."""
+    if not log.exists():
+        return 0.0
+    runs = [tuple(map(float, line.split())) for line in log.read_text().splitlines()]
+    return sum(e - s for s, e in runs if start <= s < end)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cold", action="store_true")
     parser.add_argument("--notebook", type=Path, default=REPO / "notebooks/00-tutorial.ipynb")
     parser.add_argument("--notebooks", action="store_true", help="also time every notebook headless")
+    parser.add_argument("--trace-cargo", action="store_true", help="split each cell into cargo and the rest")
+    parser.add_argument("--rust-src", type=Path, help="RUST_SRC_PATH for the kernel's analyser")
     args = parser.parse_args()
+    kernel_name, cargo_log = "transformer-nb", None
+    trace_dir = tempfile.TemporaryDirectory(prefix="measure-kernel.") if args.trace_cargo else None
+    if trace_dir:
+        kernel_name, cargo_log = tracing_kernelspec(trace_dir.name)
+    if args.rust_src:
+        os.environ["RUST_SRC_PATH"] = str(args.rust_src.resolve())
 
     if args.cold:
         cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "evcxr"
@@ -89,7 +141,7 @@ def main():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     started = time.monotonic()
-    km = KernelManager(kernel_name="transformer-nb")
+    km = KernelManager(kernel_name=kernel_name)
     km.start_kernel(cwd=str(args.notebook.parent))
     sampler = PeakSampler(km.provisioner.process.pid)
     sampler.start()
@@ -99,6 +151,7 @@ def main():
     ready = time.monotonic() - started
     first_output = None
     cell_seconds = []
+    traced = []
 
     def on_output(msg):
         nonlocal first_output
@@ -107,9 +160,13 @@ def main():
 
     try:
         for code in cells:
-            t = time.monotonic()
+            t, wall = time.monotonic(), time.time()
             reply = kc.execute_interactive(code, timeout=3600, output_hook=on_output)
             cell_seconds.append(time.monotonic() - t)
+            if cargo_log:
+                cargo = cargo_seconds(cargo_log, wall, time.time())
+                traced.append({"cell": code.splitlines()[0][:50], "s": round(cell_seconds[-1], 2),
+                               "cargo_s": round(cargo, 2), "rest_s": round(cell_seconds[-1] - cargo, 2)})
             if reply["content"]["status"] != "ok":
                 raise SystemExit(f"cell failed: {code[:60]!r}")
         trivial = []
@@ -133,6 +190,10 @@ def main():
         "trivial_cell_median_s": round(statistics.median(trivial), 2),
         "peak_rss_mib": round(sampler.peak / 2**20),
     }
+    if cargo_log:
+        result["cells_traced"] = traced
+    if args.rust_src:
+        result["rust_src"] = str(args.rust_src)
     if args.notebooks:
         result["notebooks_s"] = time_notebooks()
     print(json.dumps(result, indent=1))
