@@ -14,7 +14,7 @@
 /// assert_eq!(enc.word_ids()[0], None);           // [CLS] belongs to no word
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Encoding {
     tokens: Vec<String>,
     ids: Vec<u32>,
@@ -27,16 +27,36 @@ pub struct Encoding {
 }
 
 impl Encoding {
-    pub(crate) fn from_hf(encoding: tokenizers::Encoding) -> Self {
-        Encoding {
-            tokens: encoding.get_tokens().to_vec(),
-            ids: encoding.get_ids().to_vec(),
-            type_ids: encoding.get_type_ids().to_vec(),
-            attention_mask: encoding.get_attention_mask().to_vec(),
-            special_tokens_mask: encoding.get_special_tokens_mask().to_vec(),
-            offsets: encoding.get_offsets().to_vec(),
-            word_ids: encoding.get_word_ids().to_vec(),
-            truncated: !encoding.get_overflowing().is_empty(),
+    /// Appends one token; `special` tokens get no word and a zero offset from the template.
+    pub(super) fn push(
+        &mut self,
+        id: u32,
+        token: String,
+        type_id: u32,
+        special: bool,
+        offsets: (usize, usize),
+        word: Option<u32>,
+    ) {
+        self.ids.push(id);
+        self.tokens.push(token);
+        self.type_ids.push(type_id);
+        self.attention_mask.push(1);
+        self.special_tokens_mask.push(u32::from(special));
+        self.offsets.push(offsets);
+        self.word_ids.push(word);
+    }
+
+    pub(super) fn set_truncated(&mut self, truncated: bool) {
+        self.truncated = truncated;
+    }
+
+    /// Right-pads to `len` tokens with `pad`, which the model does not attend to.
+    pub(super) fn pad_to(&mut self, len: usize, pad_id: u32, pad_token: &str) {
+        while self.ids.len() < len {
+            self.push(pad_id, pad_token.to_string(), 0, true, (0, 0), None);
+            if let Some(last) = self.attention_mask.last_mut() {
+                *last = 0;
+            }
         }
     }
 

@@ -5,20 +5,18 @@
 //! then add `[CLS]`/`[SEP]`. Like `tokenizer(text, truncation=True)` in Python, texts longer than
 //! the model's maximum are cut to it, and the [`Encoding`] says so.
 
+mod added;
 mod encoding;
+mod files;
+mod normalize;
+mod pipeline;
+mod wordpiece;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::Deserialize;
-use tokenizers::{
-    AddedToken, TruncationDirection, TruncationParams, TruncationStrategy,
-    decoders::wordpiece::WordPiece as WordPieceDecoder,
-    models::wordpiece::WordPiece,
-    normalizers::BertNormalizer,
-    pre_tokenizers::bert::BertPreTokenizer,
-    processors::bert::BertProcessing,
-    utils::padding::{PaddingDirection, PaddingParams, PaddingStrategy, pad_encodings},
-};
 
 pub use encoding::{Batch, Encoding};
 
@@ -41,7 +39,8 @@ const DEFAULT_MAX_LENGTH: usize = 512;
 /// ```
 #[derive(Clone)]
 pub struct Tokenizer {
-    inner: tokenizers::Tokenizer,
+    // Shared: copies made by `with_max_length` (one per `embed` call) need not copy the vocabulary.
+    pipeline: Arc<pipeline::Pipeline>,
     max_length: usize,
     pad_id: u32,
     pad_token: String,
@@ -99,14 +98,22 @@ impl Tokenizer {
         let config: TokenizerConfig = read_optional_json(&dir.join("tokenizer_config.json"))?;
         let tokenizer_json = dir.join("tokenizer.json");
         let vocab_txt = dir.join("vocab.txt");
-        let mut inner = if tokenizer_json.is_file() {
-            tokenizers::Tokenizer::from_file(&tokenizer_json).map_err(|e| Error::InvalidFile {
-                path: tokenizer_json.clone(),
-                what: "tokenizer.json",
-                message: e.to_string(),
-            })?
+        let pipeline = if tokenizer_json.is_file() {
+            files::from_tokenizer_json(&tokenizer_json)?
         } else if vocab_txt.is_file() {
-            wordpiece_from_vocab(&vocab_txt, &config)?
+            files::from_vocab_txt(
+                &vocab_txt,
+                files::VocabOptions {
+                    lowercase: config.do_lower_case.unwrap_or(true),
+                    strip_accents: config.strip_accents,
+                    tokenize_chinese_chars: config.tokenize_chinese_chars.unwrap_or(true),
+                    unk: config.unk_token.clone().unwrap_or_else(|| "[UNK]".into()),
+                    sep: config.sep_token.clone().unwrap_or_else(|| "[SEP]".into()),
+                    cls: config.cls_token.clone().unwrap_or_else(|| "[CLS]".into()),
+                    pad: config.pad_token.clone().unwrap_or_else(|| "[PAD]".into()),
+                    mask: config.mask_token.clone().unwrap_or_else(|| "[MASK]".into()),
+                },
+            )?
         } else {
             return Err(Error::MissingFile {
                 dir: dir.to_path_buf(),
@@ -121,23 +128,14 @@ impl Tokenizer {
             _ => max_position_embeddings(dir)?.unwrap_or(DEFAULT_MAX_LENGTH),
         };
         let pad_token = config.pad_token.unwrap_or_else(|| "[PAD]".to_string());
-        let pad_id = inner.token_to_id(&pad_token).unwrap_or(0);
+        let pad_id = pipeline.token_to_id(&pad_token).unwrap_or(0);
 
         // tokenizer.json may carry the padding/truncation of whoever saved it (all-MiniLM-L6-v2's
-        // pads every text to 128). HF transformers overrides both on each call; so do we.
-        inner.with_padding(None);
-        inner
-            .with_truncation(Some(TruncationParams {
-                max_length,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
-                direction: TruncationDirection::Right,
-            }))
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-
+        // pads every text to 128). HF transformers overrides both on each call; so do we: they
+        // are not read.
         let mask_token = config.mask_token.unwrap_or_else(|| "[MASK]".to_string());
         Ok(Tokenizer {
-            inner,
+            pipeline: Arc::new(pipeline),
             max_length,
             pad_id,
             pad_token,
@@ -180,11 +178,9 @@ impl Tokenizer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn encode(&self, text: &str) -> Result<Encoding> {
-        let encoding = self
-            .inner
-            .encode_char_offsets(text, true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok(Encoding::from_hf(encoding))
+        Ok(self
+            .pipeline
+            .encode(text, None, true, Some(self.max_length)))
     }
 
     /// Tokenizes a pair of texts: `[CLS] a [SEP] b [SEP]`, token type 0 for `a`, 1 for `b`.
@@ -198,11 +194,9 @@ impl Tokenizer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn encode_pair(&self, first: &str, second: &str) -> Result<Encoding> {
-        let encoding = self
-            .inner
-            .encode_char_offsets((first, second), true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok(Encoding::from_hf(encoding))
+        Ok(self
+            .pipeline
+            .encode(first, Some(second), true, Some(self.max_length)))
     }
 
     /// Tokenizes several texts and right-pads them with `[PAD]` to the longest, as
@@ -221,28 +215,22 @@ impl Tokenizer {
             return Err(Error::EmptyBatch { what: "texts" });
         }
         let inputs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
-        let mut encodings = self
-            .inner
-            .encode_batch_char_offsets(inputs, true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        pad_encodings(
-            &mut encodings,
-            &PaddingParams {
-                strategy: PaddingStrategy::BatchLongest,
-                direction: PaddingDirection::Right,
-                pad_to_multiple_of: None,
-                pad_id: self.pad_id,
-                pad_type_id: 0,
-                pad_token: self.pad_token.clone(),
-            },
-        )
-        .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok(Batch::new(
-            encodings.into_iter().map(Encoding::from_hf).collect(),
-        ))
+        let mut encodings: Vec<Encoding> = inputs
+            .par_iter()
+            .map(|text| {
+                self.pipeline
+                    .encode(text, None, true, Some(self.max_length))
+            })
+            .collect();
+        let longest = encodings.iter().map(Encoding::len).max().unwrap_or(0);
+        for encoding in &mut encodings {
+            encoding.pad_to(longest, self.pad_id, &self.pad_token);
+        }
+        Ok(Batch::new(encodings))
     }
 
-    /// The word pieces of a text, without special tokens (HF's `tokenizer.tokenize(text)`).
+    /// The word pieces of a text, without special tokens and never truncated (HF's
+    /// `tokenizer.tokenize(text)`).
     ///
     /// ```
     /// use transformer_nb::prelude::*;
@@ -252,11 +240,8 @@ impl Tokenizer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn tokenize(&self, text: &str) -> Result<Vec<String>> {
-        let encoding = self
-            .inner
-            .encode(text, false)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok(encoding.get_tokens().to_vec())
+        let encoding = self.pipeline.encode(text, None, false, None);
+        Ok(encoding.tokens().to_vec())
     }
 
     /// Turns ids back into text, special tokens included, like HF's `tokenizer.decode(ids)`.
@@ -296,9 +281,7 @@ impl Tokenizer {
                 len: vocab_size,
             });
         }
-        self.inner
-            .decode(ids, skip_special_tokens)
-            .map_err(|e| Error::Tokenizer(e.to_string()))
+        Ok(self.pipeline.decode(ids, skip_special_tokens))
     }
 
     /// The id of a token, if the vocabulary has it.
@@ -311,7 +294,7 @@ impl Tokenizer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
+        self.pipeline.token_to_id(token)
     }
 
     /// The token of an id, if the id is in the vocabulary.
@@ -324,7 +307,7 @@ impl Tokenizer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn id_to_token(&self, id: u32) -> Option<String> {
-        self.inner.id_to_token(id)
+        self.pipeline.id_to_token(id)
     }
 
     /// How many tokens the vocabulary has, special tokens included.
@@ -337,7 +320,7 @@ impl Tokenizer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
+        self.pipeline.vocab_size()
     }
 
     /// The longest encoding this tokenizer produces; longer texts are truncated to it.
@@ -374,14 +357,6 @@ impl Tokenizer {
             )));
         }
         let mut copy = self.clone();
-        copy.inner
-            .with_truncation(Some(TruncationParams {
-                max_length,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
-                direction: TruncationDirection::Right,
-            }))
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
         copy.max_length = max_length;
         Ok(copy)
     }
@@ -410,60 +385,6 @@ impl Tokenizer {
     pub fn source(&self) -> &Path {
         &self.source
     }
-}
-
-/// Builds what `BertTokenizerFast` builds from a bare `vocab.txt`.
-fn wordpiece_from_vocab(vocab: &Path, config: &TokenizerConfig) -> Result<tokenizers::Tokenizer> {
-    let vocab_str = vocab.to_str().ok_or_else(|| {
-        Error::invalid(format!("the path {} is not valid UTF-8", vocab.display()))
-    })?;
-    let unk = config.unk_token.clone().unwrap_or_else(|| "[UNK]".into());
-    let sep = config.sep_token.clone().unwrap_or_else(|| "[SEP]".into());
-    let cls = config.cls_token.clone().unwrap_or_else(|| "[CLS]".into());
-    let pad = config.pad_token.clone().unwrap_or_else(|| "[PAD]".into());
-    let mask = config.mask_token.clone().unwrap_or_else(|| "[MASK]".into());
-    let model = WordPiece::from_file(vocab_str)
-        .unk_token(unk.clone())
-        .build()
-        .map_err(|e| Error::InvalidFile {
-            path: vocab.to_path_buf(),
-            what: "WordPiece vocab.txt",
-            message: e.to_string(),
-        })?;
-    let mut tokenizer = tokenizers::Tokenizer::new(model);
-    let id_of = |token: &str, tokenizer: &tokenizers::Tokenizer| {
-        tokenizer
-            .token_to_id(token)
-            .ok_or_else(|| Error::InvalidFile {
-                path: vocab.to_path_buf(),
-                what: "WordPiece vocab.txt",
-                message: format!("the special token {token} is not in the vocabulary"),
-            })
-    };
-    id_of(&unk, &tokenizer)?;
-    let sep_id = id_of(&sep, &tokenizer)?;
-    let cls_id = id_of(&cls, &tokenizer)?;
-    tokenizer
-        .with_normalizer(Some(BertNormalizer::new(
-            true,
-            config.tokenize_chinese_chars.unwrap_or(true),
-            config.strip_accents,
-            config.do_lower_case.unwrap_or(true),
-        )))
-        .map_err(|e| Error::Tokenizer(e.to_string()))?
-        .with_pre_tokenizer(Some(BertPreTokenizer))
-        .with_post_processor(Some(BertProcessing::new((sep, sep_id), (cls, cls_id))))
-        .with_decoder(Some(WordPieceDecoder::default()));
-    let specials: Vec<AddedToken> = [unk, pad, mask]
-        .into_iter()
-        .chain(["[SEP]".to_string(), "[CLS]".to_string()])
-        .filter(|t| tokenizer.token_to_id(t).is_some())
-        .map(|t| AddedToken::from(t, true))
-        .collect();
-    tokenizer
-        .add_special_tokens(specials)
-        .map_err(|e| Error::Tokenizer(e.to_string()))?;
-    Ok(tokenizer)
 }
 
 fn read_optional_json<T: Default + serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

@@ -1,0 +1,531 @@
+//! The tokenization pipeline of a BERT `tokenizer.json`, run the way HF `tokenizers` runs it:
+//! added tokens, normalizer, pre-tokenizer, WordPiece, truncation, template, padding; and back
+//! from ids to text.
+
+use std::collections::{HashMap, HashSet};
+
+use super::added::{self, AddedToken};
+use super::encoding::Encoding;
+use super::normalize::{self, Aligned, BertNormalizer};
+use super::wordpiece::WordPiece;
+
+/// Everything a tokenizer does, as read from its files.
+#[derive(Debug, Clone)]
+pub(super) struct Pipeline {
+    pub added_tokens: Vec<AddedToken>,
+    pub normalizer: Option<BertNormalizer>,
+    /// `BertPreTokenizer`; without one a normalized piece is one word.
+    pub split_words: bool,
+    pub model: WordPiece,
+    /// `None`: no special tokens are added (a `tokenizer.json` without `post_processor`).
+    pub template: Option<Template>,
+    pub decoder: Option<Decoder>,
+    raw_patterns: Vec<(usize, String)>,
+    normalized_patterns: Vec<(usize, String)>,
+    added_by_content: HashMap<String, u32>,
+    added_by_id: HashMap<u32, usize>,
+    /// What an added token decodes to: its content, normalized if it is matched normalized.
+    added_texts: Vec<String>,
+    special: HashSet<String>,
+}
+
+/// Where special tokens go around one text (`single`) or two (`pair`), with token types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Template {
+    pub single: Vec<TemplatePiece>,
+    pub pair: Vec<TemplatePiece>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum TemplatePiece {
+    /// The first (`second: false`) or second text's tokens.
+    Text { second: bool, type_id: u32 },
+    /// Special tokens, e.g. `[CLS]`, with their ids.
+    Special {
+        ids: Vec<u32>,
+        tokens: Vec<String>,
+        type_id: u32,
+    },
+}
+
+impl Template {
+    /// `[CLS] A [SEP]` and `[CLS] A [SEP] B [SEP]`, the second text and its `[SEP]` of type 1.
+    pub(super) fn bert(cls: (String, u32), sep: (String, u32)) -> Self {
+        let special = |(token, id): &(String, u32), type_id| TemplatePiece::Special {
+            ids: vec![*id],
+            tokens: vec![token.clone()],
+            type_id,
+        };
+        let text = |second, type_id| TemplatePiece::Text { second, type_id };
+        Template {
+            single: vec![special(&cls, 0), text(false, 0), special(&sep, 0)],
+            pair: vec![
+                special(&cls, 0),
+                text(false, 0),
+                special(&sep, 0),
+                text(true, 1),
+                special(&sep, 1),
+            ],
+        }
+    }
+
+    fn pieces(&self, pair: bool) -> &[TemplatePiece] {
+        if pair { &self.pair } else { &self.single }
+    }
+
+    /// How many special tokens the template adds.
+    fn added(&self, pair: bool) -> usize {
+        self.pieces(pair)
+            .iter()
+            .map(|piece| match piece {
+                TemplatePiece::Special { ids, .. } => ids.len(),
+                TemplatePiece::Text { .. } => 0,
+            })
+            .sum()
+    }
+}
+
+/// The `WordPiece` decoder: continuation pieces glued to the piece before, others after a space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Decoder {
+    pub prefix: String,
+    /// Remove the spaces tokenization put before punctuation and English contractions.
+    pub cleanup: bool,
+}
+
+/// The tokens of one text, before special tokens: offsets in bytes of the text.
+#[derive(Debug, Default)]
+struct Tokens {
+    ids: Vec<u32>,
+    tokens: Vec<String>,
+    offsets: Vec<(usize, usize)>,
+    words: Vec<Option<u32>>,
+    /// Tokenizing stops after the word that brings the tokens to this many.
+    limit: usize,
+    stopped: bool,
+    /// Whether anything was left out for the limit.
+    cut_early: bool,
+}
+
+impl Tokens {
+    /// Whether another token may come; if not, the text was cut.
+    fn accepts(&mut self) -> bool {
+        self.cut_early |= self.stopped;
+        !self.stopped
+    }
+
+    fn end_word(&mut self) {
+        self.stopped |= self.ids.len() >= self.limit;
+    }
+
+    fn push(&mut self, id: u32, token: String, offsets: (usize, usize), word: u32) {
+        self.ids.push(id);
+        self.tokens.push(token);
+        self.offsets.push(offsets);
+        self.words.push(Some(word));
+    }
+
+    fn truncate(&mut self, len: usize) -> bool {
+        let cut = self.ids.len() > len;
+        self.ids.truncate(len);
+        self.tokens.truncate(len);
+        self.offsets.truncate(len);
+        self.words.truncate(len);
+        cut
+    }
+
+    /// Byte offsets to character offsets, as Python counts them.
+    fn offsets_in_chars(&mut self, text: &str) {
+        let char_starts: Vec<usize> = text.char_indices().map(|(at, _)| at).collect();
+        let to_char = |byte: usize| char_starts.partition_point(|&start| start < byte);
+        for offset in &mut self.offsets {
+            *offset = (to_char(offset.0), to_char(offset.1));
+        }
+    }
+}
+
+impl Pipeline {
+    pub(super) fn new(
+        added_tokens: Vec<AddedToken>,
+        normalizer: Option<BertNormalizer>,
+        split_words: bool,
+        model: WordPiece,
+        template: Option<Template>,
+        decoder: Option<Decoder>,
+    ) -> Self {
+        // Ids as `tokenizers` gives them when it reads a file: a token the vocabulary has keeps
+        // its id, the others are numbered after the vocabulary (the ids written in the file
+        // agree for any file it saved). A repeated token keeps its first id, its last options.
+        let mut tokens: Vec<AddedToken> = Vec::with_capacity(added_tokens.len());
+        let mut next_id = u32::try_from(model.vocab.len()).unwrap_or(u32::MAX);
+        for mut token in added_tokens.into_iter().filter(|t| !t.content.is_empty()) {
+            match tokens.iter().position(|t| t.content == token.content) {
+                Some(i) => {
+                    token.id = tokens[i].id;
+                    tokens[i] = token;
+                }
+                None => {
+                    token.id = match model.vocab.get(&token.content) {
+                        Some(&id) => id,
+                        None => {
+                            next_id = next_id.saturating_add(1);
+                            next_id - 1
+                        }
+                    };
+                    tokens.push(token);
+                }
+            }
+        }
+        let added_tokens = tokens;
+
+        // A `normalized` token is looked for, and decoded, in its normalized form.
+        let mut raw_patterns = Vec::new();
+        let mut normalized_patterns = Vec::new();
+        let mut added_texts = Vec::with_capacity(added_tokens.len());
+        for (index, token) in added_tokens.iter().enumerate() {
+            if token.normalized {
+                let mut content = Aligned::new(&token.content, 0);
+                if let Some(normalizer) = &normalizer {
+                    normalizer.normalize(&mut content);
+                }
+                normalized_patterns.push((index, content.text()));
+                added_texts.push(content.text());
+            } else {
+                raw_patterns.push((index, token.content.clone()));
+                added_texts.push(token.content.clone());
+            }
+        }
+        let added_by_content = added_tokens
+            .iter()
+            .map(|t| (t.content.clone(), t.id))
+            .collect();
+        let added_by_id = added_tokens
+            .iter()
+            .enumerate()
+            .map(|(index, t)| (t.id, index))
+            .collect();
+        let special = added_tokens
+            .iter()
+            .filter(|t| t.special)
+            .map(|t| t.content.clone())
+            .collect();
+        Pipeline {
+            special,
+            added_texts,
+            added_tokens,
+            normalizer,
+            split_words,
+            model,
+            template,
+            decoder,
+            raw_patterns,
+            normalized_patterns,
+            added_by_content,
+            added_by_id,
+        }
+    }
+
+    /// Tokenizes one or two texts. With `max_length`, the texts are truncated (longest first)
+    /// so that the result, special tokens included, fits.
+    pub(super) fn encode(
+        &self,
+        first: &str,
+        second: Option<&str>,
+        add_special_tokens: bool,
+        max_length: Option<usize>,
+    ) -> Encoding {
+        let mut a = self.tokens(first, max_length);
+        let mut b = second.map(|text| self.tokens(text, max_length));
+        let template = self.template.as_ref().filter(|_| add_special_tokens);
+
+        let mut truncated = false;
+        if let Some(max_length) = max_length {
+            let added = template.map_or(0, |t| t.added(b.is_some()));
+            let (n1, n2) = fit(
+                a.ids.len(),
+                b.as_ref().map(|b| b.ids.len()),
+                max_length.saturating_sub(added),
+            );
+            truncated = a.cut_early || b.as_ref().is_some_and(|b| b.cut_early);
+            truncated |= a.truncate(n1);
+            if let Some(b) = &mut b {
+                truncated |= b.truncate(n2);
+            }
+        }
+        a.offsets_in_chars(first);
+        if let (Some(b), Some(text)) = (&mut b, second) {
+            b.offsets_in_chars(text);
+        }
+
+        let mut encoding = Encoding::default();
+        match template {
+            Some(template) => {
+                for piece in template.pieces(b.is_some()) {
+                    match piece {
+                        TemplatePiece::Text { second, type_id } => {
+                            let tokens = if *second { b.as_ref() } else { Some(&a) };
+                            if let Some(tokens) = tokens {
+                                push_text(&mut encoding, tokens, *type_id);
+                            }
+                        }
+                        TemplatePiece::Special {
+                            ids,
+                            tokens,
+                            type_id,
+                        } => {
+                            for (id, token) in ids.iter().zip(tokens) {
+                                encoding.push(*id, token.clone(), *type_id, true, (0, 0), None);
+                            }
+                        }
+                    }
+                }
+            }
+            None => {
+                push_text(&mut encoding, &a, 0);
+                if let Some(b) = &b {
+                    push_text(&mut encoding, b, 1);
+                }
+            }
+        }
+        encoding.set_truncated(truncated);
+        encoding
+    }
+
+    /// Added tokens, normalization, words, WordPiece: one text's tokens, offsets in bytes.
+    ///
+    /// With a `limit`, words stop being tokenized once the tokens reach it (whole words and
+    /// added tokens are kept, so there may be more): `tokenizers` stops early like this when it
+    /// truncates, and how a pair is then cut depends on the lengths this leaves.
+    fn tokens(&self, text: &str, limit: Option<usize>) -> Tokens {
+        let mut tokens = Tokens {
+            limit: limit.unwrap_or(usize::MAX),
+            ..Tokens::default()
+        };
+        let mut word = 0;
+        let mut rest_from = 0;
+        let found = added::find(text, &self.added_tokens, &self.raw_patterns);
+        for found in found.iter().map(Some).chain([None]) {
+            let rest_to = found.map_or(text.len(), |f| f.bytes.start);
+            if rest_from < rest_to {
+                let mut piece = Aligned::new(&text[rest_from..rest_to], rest_from);
+                if let Some(normalizer) = &self.normalizer {
+                    normalizer.normalize(&mut piece);
+                }
+                self.tokens_of_normalized(&piece, &mut tokens, &mut word);
+            }
+            if let Some(found) = found {
+                let token = &self.added_tokens[found.index];
+                let span = (found.bytes.start, found.bytes.end);
+                if tokens.accepts() {
+                    tokens.push(token.id, text[found.bytes.clone()].to_string(), span, word);
+                }
+                word += 1;
+                rest_from = found.bytes.end;
+            }
+        }
+        tokens
+    }
+
+    /// A normalized piece: its normalized added tokens, then words and their WordPiece pieces.
+    fn tokens_of_normalized(&self, piece: &Aligned, tokens: &mut Tokens, word: &mut u32) {
+        if piece.is_empty() {
+            return;
+        }
+        let text = piece.text();
+        let found = added::find(&text, &self.added_tokens, &self.normalized_patterns);
+        // Byte positions in `text` to character positions in `piece`.
+        let char_at = |byte: usize| text[..byte].chars().count();
+        let mut rest_from = 0;
+        for found in found.iter().map(Some).chain([None]) {
+            let rest_to = found.map_or(piece.len(), |f| char_at(f.bytes.start));
+            if rest_from < rest_to {
+                self.words(&piece.slice(rest_from..rest_to), tokens, word);
+            }
+            if let Some(found) = found {
+                let chars = char_at(found.bytes.start)..char_at(found.bytes.end);
+                let token = &self.added_tokens[found.index];
+                let span = piece.original_span(chars.clone()).unwrap_or_default();
+                if tokens.accepts() {
+                    tokens.push(token.id, piece.slice(chars.clone()).text(), span, *word);
+                }
+                *word += 1;
+                rest_from = chars.end;
+            }
+        }
+    }
+
+    fn words(&self, piece: &Aligned, tokens: &mut Tokens, word: &mut u32) {
+        let words = if self.split_words {
+            normalize::split_words(piece)
+        } else {
+            std::iter::once(0..piece.len()).collect()
+        };
+        for range in words {
+            if !tokens.accepts() {
+                return;
+            }
+            let chars = &piece.chars()[range.clone()];
+            for p in self.model.tokenize(chars) {
+                let at = range.start + p.chars.start..range.start + p.chars.end;
+                let span = piece.original_span(at).unwrap_or_default();
+                tokens.push(p.id, p.token, span, *word);
+            }
+            tokens.end_word();
+            *word += 1;
+        }
+    }
+
+    /// Ids back to text, like `tokenizers`' `decode`; ids with no token are left out.
+    pub(super) fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> String {
+        let tokens: Vec<&str> = ids
+            .iter()
+            .filter_map(|&id| match self.added_by_id.get(&id) {
+                Some(&index) => Some(self.added_texts[index].as_str()),
+                None => self.model.vocab_r.get(&id).map(String::as_str),
+            })
+            // By text, as `tokenizers` does: a normalized special token that normalization
+            // changed is not recognised as special here.
+            .filter(|token| !(skip_special_tokens && self.special.contains(*token)))
+            .collect();
+        match &self.decoder {
+            Some(decoder) => decoder.decode(&tokens),
+            None => tokens.join(" "),
+        }
+    }
+
+    pub(super) fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.added_by_content
+            .get(token)
+            .or_else(|| self.model.vocab.get(token))
+            .copied()
+    }
+
+    pub(super) fn id_to_token(&self, id: u32) -> Option<String> {
+        match self.added_by_id.get(&id) {
+            Some(&index) => Some(self.added_texts[index].clone()),
+            None => self.model.vocab_r.get(&id).cloned(),
+        }
+    }
+
+    /// The vocabulary with the added tokens it lacks.
+    pub(super) fn vocab_size(&self) -> usize {
+        let extra = self
+            .added_by_content
+            .keys()
+            .filter(|t| !self.model.vocab.contains_key(*t))
+            .count();
+        self.model.vocab.len() + extra
+    }
+}
+
+fn push_text(encoding: &mut Encoding, tokens: &Tokens, type_id: u32) {
+    for i in 0..tokens.ids.len() {
+        let token = tokens.tokens[i].clone();
+        encoding.push(
+            tokens.ids[i],
+            token,
+            type_id,
+            false,
+            tokens.offsets[i],
+            tokens.words[i],
+        );
+    }
+}
+
+/// How many tokens of each text to keep so that both fit in `max_length`: the longer one is cut
+/// first, and when both must be cut they share the room (`tokenizers`' `LongestFirst`).
+fn fit(n1: usize, n2: Option<usize>, max_length: usize) -> (usize, usize) {
+    let Some(n2) = n2 else {
+        return (n1.min(max_length), 0);
+    };
+    if n1 + n2 <= max_length {
+        return (n1, n2);
+    }
+    let short = n1.min(n2);
+    let (mut short_kept, mut long_kept) = if short > max_length {
+        (short, short)
+    } else {
+        (short, short.max(max_length - short))
+    };
+    if short_kept + long_kept > max_length {
+        short_kept = max_length / 2;
+        long_kept = short_kept + max_length % 2;
+    }
+    if n1 > n2 {
+        (long_kept, short_kept)
+    } else {
+        (short_kept, long_kept)
+    }
+}
+
+impl Decoder {
+    fn decode(&self, tokens: &[&str]) -> String {
+        let mut text = String::new();
+        for (i, token) in tokens.iter().enumerate() {
+            let piece = match token.strip_prefix(self.prefix.as_str()) {
+                Some(rest) if i != 0 => rest.to_string(),
+                _ if i != 0 => format!(" {token}"),
+                _ => token.to_string(),
+            };
+            if self.cleanup {
+                text.push_str(&cleanup(&piece));
+            } else {
+                text.push_str(&piece);
+            }
+        }
+        text
+    }
+}
+
+/// `tokenizers`' clean-up of tokenization spaces, applied piece by piece as it does.
+fn cleanup(piece: &str) -> String {
+    piece
+        .replace(" .", ".")
+        .replace(" ?", "?")
+        .replace(" !", "!")
+        .replace(" ,", ",")
+        .replace(" ' ", "'")
+        .replace(" n't", "n't")
+        .replace(" 'm", "'m")
+        .replace(" do not", " don't")
+        .replace(" 's", "'s")
+        .replace(" 've", "'ve")
+        .replace(" 're", "'re")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_text_is_cut_to_the_room_left() {
+        assert_eq!(fit(10, None, 4), (4, 0));
+        assert_eq!(fit(3, None, 4), (3, 0));
+    }
+
+    #[test]
+    fn a_pair_cuts_the_longer_text_first_then_both() {
+        assert_eq!(fit(2, Some(10), 6), (2, 4));
+        assert_eq!(fit(10, Some(2), 6), (4, 2));
+        assert_eq!(fit(10, Some(9), 7), (4, 3));
+        assert_eq!(fit(9, Some(10), 7), (3, 4));
+        assert_eq!(fit(2, Some(3), 6), (2, 3));
+        assert_eq!(fit(5, Some(5), 0), (0, 0));
+    }
+
+    #[test]
+    fn decoding_glues_continuations_and_cleans_up_punctuation() {
+        let decoder = Decoder {
+            prefix: "##".into(),
+            cleanup: true,
+        };
+        let text = decoder.decode(&["i", "read", "novel", "##s", ".", "don", "'", "t"]);
+        // Piece by piece, as `tokenizers` does: " '" alone is not " ' ".
+        assert_eq!(text, "i read novels. don ' t");
+        let raw = Decoder {
+            cleanup: false,
+            ..decoder
+        };
+        assert_eq!(raw.decode(&["a", "##b", "."]), "ab .");
+    }
+}
