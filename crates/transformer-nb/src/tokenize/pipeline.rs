@@ -12,14 +12,14 @@ use super::wordpiece::WordPiece;
 /// Everything a tokenizer does, as read from its files.
 #[derive(Debug, Clone)]
 pub(super) struct Pipeline {
-    pub added_tokens: Vec<AddedToken>,
-    pub normalizer: Option<BertNormalizer>,
+    added_tokens: Vec<AddedToken>,
+    normalizer: Option<BertNormalizer>,
     /// `BertPreTokenizer`; without one a normalized piece is one word.
-    pub split_words: bool,
-    pub model: WordPiece,
+    split_words: bool,
+    model: WordPiece,
     /// `None`: no special tokens are added (a `tokenizer.json` without `post_processor`).
-    pub template: Option<Template>,
-    pub decoder: Option<Decoder>,
+    template: Option<Template>,
+    decoder: Option<Decoder>,
     raw_patterns: Vec<(usize, String)>,
     normalized_patterns: Vec<(usize, String)>,
     added_by_content: HashMap<String, u32>,
