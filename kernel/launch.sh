@@ -49,7 +49,7 @@ if [ -z "$checkout" ] || [ ! -f "$checkout/crates/transformer-nb/Cargo.toml" ]; 
 fi
 
 if [ ! -d "$slots/slot-1/target" ] && [ "${TRANSFORMER_NB_WARMING:-}" != 1 ]; then
-  say "the kernel's compile cache ($slots) is not there, so this cell compiles the library and its dependencies: one to two minutes and up to 1.5 GiB of memory. Run scripts/setup.sh to build the cache outside the notebook (it also checks the rest of the install), or run this cell again to build it here."
+  say "the kernel's compile cache ($slots) is not there, so this cell compiles the library and its dependencies: about a minute and up to 1.2 GiB of memory. Run scripts/setup.sh to build the cache outside the notebook (it also checks the rest of the install), or run this cell again to build it here."
 fi
 
 slot=
