@@ -87,7 +87,7 @@ pub enum Error {
         hint: String,
     },
 
-    /// The tokenizer library reported an error.
+    /// The tokenizer lacks something a task needs (e.g. fill-mask without a mask token).
     #[error("tokenizer error: {0}")]
     Tokenizer(String),
 

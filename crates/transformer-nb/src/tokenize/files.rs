@@ -137,8 +137,12 @@ pub(super) fn from_tokenizer_json(path: &Path) -> Result<Pipeline> {
             },
         }
     };
-    let unsupported =
-        |what: &str, kind: &str| invalid(format!("its {what} is {kind}, but {SUPPORTED}"));
+    // A well-formed file of another kind (BPE, Unigram, …): say what this crate runs.
+    let unsupported = |what: &str, kind: &str| Error::InvalidFile {
+        path: path.to_path_buf(),
+        what: "BERT tokenizer.json",
+        message: format!("its {what} is {kind}; {SUPPORTED}"),
+    };
 
     let normalizer = match part(&file.normalizer, "normalizer")? {
         None => None,
