@@ -157,10 +157,12 @@ impl Pipeline {
         // its id, the others are numbered after the vocabulary (the ids written in the file
         // agree for any file it saved). A repeated token keeps its first id, its last options.
         let mut tokens: Vec<AddedToken> = Vec::with_capacity(added_tokens.len());
+        // Content to position in `tokens`: a file may list many thousands of added tokens.
+        let mut position: HashMap<String, usize> = HashMap::new();
         let mut next_id = u32::try_from(model.vocab.len()).unwrap_or(u32::MAX);
         for mut token in added_tokens.into_iter().filter(|t| !t.content.is_empty()) {
-            match tokens.iter().position(|t| t.content == token.content) {
-                Some(i) => {
+            match position.get(&token.content) {
+                Some(&i) => {
                     token.id = tokens[i].id;
                     tokens[i] = token;
                 }
@@ -172,6 +174,7 @@ impl Pipeline {
                             next_id - 1
                         }
                     };
+                    position.insert(token.content.clone(), tokens.len());
                     tokens.push(token);
                 }
             }
