@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Starts the "Rust (transformer-nb)" kernel: evcxr_jupyter in a build folder of its own.
 #
-# scripts/setup.sh copies this file, init.evcxr and notice-mold into the kernelspec folder, so it
-# still runs when the checkout it was installed from is gone, and says so.
+# scripts/setup.sh copies this file, init.evcxr, warm-up.evcxr and notice-mold into the kernelspec
+# folder, so it still runs when the checkout it was installed from is gone, and says so.
 #
 # Why a launcher: evcxr builds every kernel in a new temporary folder, so each kernel compiled the
 # library and re-ran its dependencies' build scripts (~25 s before the first result). With
@@ -12,6 +12,7 @@
 # inherit the lock, so a dying kernel's compilers keep it until they are gone too). A slot that
 # does not exist yet starts as a copy of slot 1, which the setup's warm-up built: a copy of
 # a warm target folder is warm (cargo's fingerprints hold no path of the folder itself).
+# In a warm slot the kernel also loads the library while it starts (warm-up.evcxr).
 #
 # Environment (written into kernel.json by scripts/setup.sh):
 #   TRANSFORMER_NB_CHECKOUT  the checkout whose library the notebooks use; its slots live in
@@ -70,9 +71,32 @@ if command -v flock >/dev/null 2>&1 && mkdir -p "$slots"; then
     exec {lock}>&-
   done
 fi
-if [ -n "$slot" ]; then
-  export EVCXR_TMPDIR=$slot
-else
+if [ -z "$slot" ]; then
   echo "transformer-nb kernel: no free build slot (or no flock); using a temporary folder" >&2
+  exec "$evcxr" --control_file "$1"
+fi
+export EVCXR_TMPDIR=$slot
+
+# A warm slot loads the library while the kernel starts (warm-up.evcxr says why): the same work
+# as the notebook's first cells, done once and in one build, and before the learner has read the
+# first paragraph. Only warm: a cold build belongs in a cell, after the notice above. evcxr stops
+# when its start-up configuration fails (say the learner's edit of the library does not compile),
+# so then the kernel starts again without it, and the notebook's `:dep` cell shows the errors.
+if [ -d "$slot/target" ] && [ -z "${TRANSFORMER_NB_NOTICE:-}" ] && [ "${TRANSFORMER_NB_WARMING:-}" != 1 ]; then
+  library=$(cd "$checkout/crates/transformer-nb" && pwd -P)
+  mkdir -p "$slot/config"
+  {
+    cat "$here/init.evcxr"
+    # The path as evcxr writes a notebook's relative one (canonical), so that line is a no-op.
+    printf ':dep transformer-nb = { path = "%s" }\n' "$library"
+    cat "$here/warm-up.evcxr"
+  } >"$slot/config/init.evcxr"
+  EVCXR_CONFIG_DIR=$slot/config "$evcxr" --control_file "$1"
+  status=$?
+  # 0: shut down by Jupyter; above 128: killed by a signal. Both end the kernel.
+  if [ "$status" = 0 ] || [ "$status" -gt 128 ]; then
+    exit "$status"
+  fi
+  echo "transformer-nb kernel: loading the library at start failed (status $status, errors above); starting without it" >&2
 fi
 exec "$evcxr" --control_file "$1"

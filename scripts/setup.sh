@@ -9,7 +9,7 @@
 #   - the offline model (scripts/fetch-model.sh)
 #   - the library's crates (`cargo fetch --locked`): the kernel resolves them offline
 #   - the kernelspec "transformer-nb" ("Rust (transformer-nb)") in the user's Jupyter data dir:
-#     kernel/launch.sh, init.evcxr and notice-mold copied into it (see launch.sh)
+#     kernel/launch.sh, init.evcxr, warm-up.evcxr and notice-mold copied into it (see launch.sh)
 #   - the warm-up (scripts/warm-kernel.py): one kernel `:dep`s the library, which builds the
 #     kernel's first build slot (.cache/kernel/slot-1) and fills evcxr's compile cache
 #
@@ -93,7 +93,7 @@ step "kernelspec transformer-nb"
 spec=$(mktemp -d)
 trap 'rm -rf "$spec"' EXIT
 mkdir -p "$spec/transformer-nb"
-cp kernel/launch.sh kernel/notice-mold kernel/init.evcxr "$spec/transformer-nb/"
+cp kernel/launch.sh kernel/notice-mold kernel/init.evcxr kernel/warm-up.evcxr "$spec/transformer-nb/"
 # Jupyter may be started without cargo on PATH (a desktop launcher, SageMaker's conda env),
 # so the kernelspec carries the environment the kernel needs.
 "$py" - "$spec/transformer-nb/kernel.json" "$evcxr" "$(command -v cargo)" "$repo" "$display_name" <<'PY'

@@ -1,5 +1,7 @@
-"""The kernel launcher (kernel/launch.sh): build slots shared by no two kernels, library edits seen
-after a restart, and a clear message when the checkout or the cache behind the kernel is gone."""
+"""The kernel launcher (kernel/launch.sh): build slots shared by no two kernels, the library loaded
+while a warm kernel starts (and a kernel that still starts when it does not compile), library
+edits seen after a restart, and a clear message when the checkout or the cache behind the kernel
+is gone."""
 
 import json
 import shutil
@@ -112,6 +114,48 @@ def test_an_edit_to_the_library_is_seen_after_a_restart(tmp_path):
         kernel.close()
 
 
+def test_a_warm_kernel_has_loaded_the_library_when_it_answers():
+    kernel = Kernel()
+    try:
+        # What kernel/warm-up.evcxr computed while the kernel started, through the library.
+        assert kernel.run("_transformer_nb_warm_up") == ("ok", "Some((1, 2))")
+        # The notebook's own `:dep` names the same library: it stays, and the cells run on.
+        statuses = [kernel.run(code)[0] for code in FIRST_CELLS]
+        assert statuses == ["ok"] * len(FIRST_CELLS)
+    finally:
+        kernel.close()
+
+
+def copy_of_checkout(checkout):
+    """The files git knows of this checkout (as after `git clean -xdf`), copied to `checkout`."""
+    files = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard", "-z"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    for name in filter(None, files.split("\0")):
+        if (REPO / name).is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, checkout / name)
+
+
+def test_a_library_that_does_not_compile_still_gets_a_kernel_that_says_why(tmp_path):
+    # A checkout with a warm slot whose library a learner broke: the kernel's start-up build of
+    # it fails, and the kernel must still start, and show the compiler's error in the `:dep` cell.
+    checkout = tmp_path / "checkout"
+    copy_of_checkout(checkout)
+    lib = checkout / "crates/transformer-nb/src/lib.rs"
+    lib.write_text(lib.read_text() + '\ncompile_error!("a learner\'s edit that does not compile");\n')
+    shutil.copytree(REPO / ".cache/kernel/slot-1", checkout / ".cache/kernel/slot-1", symlinks=True)
+    kernel = Kernel(installed_spec(tmp_path, TRANSFORMER_NB_CHECKOUT=str(checkout)), cwd=checkout / "notebooks")
+    try:
+        status, shown = kernel.run(FIRST_CELLS[0])
+        assert status == "error" and "a learner's edit that does not compile" in shown, shown
+        assert kernel.run("1 + 1") == ("ok", "2")
+    finally:
+        kernel.close()
+    shutil.rmtree(checkout)
+
+
 def test_a_kernel_whose_checkout_is_gone_says_so(tmp_path):
     gone = tmp_path / "deleted-checkout"
     kernel = Kernel(installed_spec(tmp_path, TRANSFORMER_NB_CHECKOUT=str(gone)))
@@ -129,16 +173,9 @@ def test_a_kernel_whose_checkout_is_gone_says_so(tmp_path):
 
 
 def test_a_kernel_whose_cache_is_gone_says_so_once_then_builds(tmp_path):
-    # A checkout without its .cache (as after `git clean -xdf`): the files git knows.
+    # A checkout without its .cache (as after `git clean -xdf`).
     checkout = tmp_path / "checkout"
-    files = subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard", "-z"],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    for name in filter(None, files.split("\0")):
-        if (REPO / name).is_file():
-            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, checkout / name)
+    copy_of_checkout(checkout)
     kernel = Kernel(installed_spec(tmp_path, TRANSFORMER_NB_CHECKOUT=str(checkout)), cwd=checkout / "notebooks")
     try:
         status, shown = kernel.run(FIRST_CELLS[0])
