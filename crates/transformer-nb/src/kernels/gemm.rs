@@ -33,6 +33,9 @@ impl PackedB {
     /// Packs a PyTorch `Linear` weight `[n_out, k_in]` (row-major) as `B = weightᵀ`.
     pub(crate) fn from_weight(weight: &[f32], n_out: usize, k_in: usize) -> Self {
         let mut packed = PackedB::default();
+        // A weight is streamed once per pass: huge pages, asked for before the packing writes.
+        packed.data.reserve_exact(n_out.div_ceil(NR) * k_in * NR);
+        super::huge_pages::advise(&mut packed.data);
         packed.pack(weight, k_in, n_out, 1, k_in);
         packed
     }

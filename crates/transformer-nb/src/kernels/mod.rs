@@ -9,12 +9,14 @@
 //!   fallback; split across rayon's threads.
 //!   With AVX512_BF16, an opt-in variant keeps the weights in bf16 and multiplies with
 //!   `vdpbf16ps` (f32 sums): half the bytes to read, twice the multiply-adds per instruction.
+//! - [`huge_pages`]: the packed weights in 2 MiB pages, for the page walks of streaming them.
 //! - [`math`]: vectorisable `exp`, `erf`, GELU, softmax and layer norm.
 //!
 //! Every kernel has the same result on every instruction set up to float rounding; the tests
 //! run each available one against a plain reference.
 
 pub(crate) mod gemm;
+mod huge_pages;
 mod isa;
 pub(crate) mod math;
 pub mod probe;

@@ -57,6 +57,7 @@ impl PackedBf16 {
         let pairs = k.div_ceil(2);
         let panels = n.div_ceil(NR);
         let mut data = Vec::with_capacity(panels * pairs * NR);
+        crate::kernels::huge_pages::advise(&mut data);
         for p in 0..panels {
             let panel = b.panel(p);
             for q in 0..pairs {
