@@ -113,6 +113,39 @@ impl Isa {
     }
 }
 
+/// Overrides whether the matrix kernels prefetch the weights they stream: `1` or `0`. For
+/// comparing on one machine; unset, [`prefetch_weights`] decides by the CPU's vendor.
+pub(crate) const PREFETCH_ENV: &str = "TRANSFORMER_NB_PREFETCH";
+
+/// Whether the matrix micro-kernels should ask for their panel of `B` a few KiB ahead of where
+/// they read it; detected once per process.
+///
+/// On the Intel Xeon measured here (2 cores of a large server part) the hardware prefetchers
+/// did not keep one core's stream of weights fed: a BERT-base 1 × 8 pass read them at ~15 GB/s
+/// and took 25 ms, with the hint 17 ms, and the 8 × 128 passes gained ~6 % (BENCHMARKS.md).
+/// On AMD Zen 4 the weights already streamed at 59–99 % of the measured bandwidth without
+/// it, and no run there has measured the hint, so AMD keeps what was measured.
+pub(crate) fn prefetch_weights() -> bool {
+    static PREFETCH: OnceLock<bool> = OnceLock::new();
+    *PREFETCH.get_or_init(|| match std::env::var(PREFETCH_ENV).as_deref() {
+        Ok("1") => true,
+        Ok("0") => false,
+        _ => is_intel(),
+    })
+}
+
+/// Whether the CPU says it is an Intel one (`cpuid` leaf 0: "GenuineIntel").
+fn is_intel() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let vendor = std::arch::x86_64::__cpuid(0);
+        let name = [vendor.ebx, vendor.edx, vendor.ecx].map(u32::to_le_bytes);
+        name.concat() == b"GenuineIntel"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// Proof, checked at run time, that this CPU runs the AVX-512 kernels and AVX512_BF16; made
 /// only by [`Isa::bf16`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +160,19 @@ mod tests {
         assert_eq!(Level::parse(" AVX2 "), Some(Level::Avx2));
         assert_eq!(Level::parse("sse"), None);
         assert!(Level::Generic < Level::Avx2 && Level::Avx2 < Level::Avx512);
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    fn the_vendor_agrees_with_the_kernel() {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
+        let vendor = cpuinfo
+            .lines()
+            .find_map(|line| line.strip_prefix("vendor_id"))
+            .and_then(|rest| rest.split(':').nth(1))
+            .map(str::trim)
+            .expect("a vendor_id line");
+        assert_eq!(is_intel(), vendor == "GenuineIntel", "vendor_id {vendor}");
     }
 
     #[test]

@@ -141,6 +141,7 @@ pub(crate) fn gemm_bf16(
         depth: pairs,
         tile_rows: Level::Avx512.tile_rows(),
         output,
+        prefetch: crate::kernels::isa::prefetch_weights(),
     };
     split_by_panels(c, m * n * k, parallel, |share, first_panel| {
         tiles.run(
@@ -213,6 +214,9 @@ unsafe fn tile_avx512_bf16<const MR: usize>(tile: &Tile<'_, u32>) {
                 std::mem::transmute::<__m512, __m512bh>(_mm512_maskz_loadu_ps(!0, b));
             let b1: __m512bh =
                 std::mem::transmute::<__m512, __m512bh>(_mm512_maskz_loadu_ps(!0, b.add(16)));
+            if tile.prefetch {
+                super::prefetch_panel_avx512(b);
+            }
             for_each_row!(MR, |i| {
                 let ai = _mm512_broadcastss_ps(_mm_load_ss(rows[i].add(q).cast::<f32>()));
                 let ai = std::mem::transmute::<__m512, __m512bh>(ai);
