@@ -19,6 +19,9 @@
 //! - `{"op": "limits", "n": N}`: what this machine allows: the crate's own matrix kernel on an
 //!   `N × N × N` product (f32, and bf16 where the CPU has it) in GFLOP/s, and the read
 //!   bandwidth from memory in GB/s, on rayon's threads.
+//! - `{"op": "product", "m": M, "k": K, "n": N, "bf16": false, "iters": K}`: the crate's
+//!   matrix kernel on one `M × K` by `K × N` product (a layer's shape), fastest of `K`, in
+//!   GFLOP/s (`null` for bf16 on a CPU without it).
 //!
 //! `cargo bench --bench forward -- peak DIR SEQS LEN` instead loads `DIR` in a fresh process,
 //! runs one forward of `SEQS × LEN` random-word texts and prints the peak resident memory (with
@@ -220,6 +223,15 @@ fn handle(models: &mut HashMap<String, Loaded>, request: &Value) -> Result<Value
             Ok(json!({ "times": times, "tokens": tokens }))
         }
         "rss" => Ok(json!({ "peak_mib": rss_mib("VmHWM")?, "now_mib": rss_mib("VmRSS")? })),
+        "product" => {
+            let dim = |name: &str| request[name].as_u64().map(|v| v as usize);
+            let (Some(m), Some(k), Some(n)) = (dim("m"), dim("k"), dim("n")) else {
+                bail!("product needs m, k and n");
+            };
+            let bf16 = request["bf16"].as_bool().unwrap_or(false);
+            let flops = transformer_nb::bench_support::product_flops(m, k, n, iters.max(1), bf16);
+            Ok(json!({ "gflops": flops.map(|flops| flops / 1e9) }))
+        }
         "limits" => {
             let n = request["n"].as_u64().unwrap_or(2048) as usize;
             let passes = iters.max(3);

@@ -89,7 +89,7 @@ pub use view::plot;
 /// For the benchmark harness (`benches/forward.rs`) only: not part of the API, no stability.
 #[doc(hidden)]
 pub mod bench_support {
-    pub use crate::kernels::probe::square_product_flops;
+    pub use crate::kernels::probe::{product_flops, square_product_flops};
 }
 
 pub use bert::{

@@ -9,9 +9,10 @@ use crate::kernels::Isa;
 ///
 /// - `F32`, the default: the checkpoint's values, results within 1e-4 of PyTorch's.
 /// - `Bf16`: the weights rounded to bfloat16 (8 significant bits, f32's range) and multiplied
-///   with `vdpbf16ps`, sums in f32. Half the memory for the weights and faster on CPUs with
-///   AVX512_BF16 (AMD Zen 4 and later, Intel Cooper Lake and Sapphire Rapids and later), at the
-///   cost of a small error: BENCHMARKS.md measures both. Embedding tables, biases, layer norms,
+///   with `vdpbf16ps` (on Xeons with AMX tiles, batches of 32 rows or more with `tdpbf16ps`),
+///   sums in f32. Half the memory for the weights and faster on CPUs with AVX512_BF16 (AMD
+///   Zen 4 and later, Intel Cooper Lake and Sapphire Rapids and later), at the cost of a small
+///   error: BENCHMARKS.md measures both. Embedding tables, biases, layer norms,
 ///   softmax and attention stay f32.
 ///
 /// ```

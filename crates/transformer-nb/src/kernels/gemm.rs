@@ -330,6 +330,8 @@ macro_rules! dispatch_rows {
 }
 
 // After the macros, which it uses.
+#[cfg(target_arch = "x86_64")]
+mod amx;
 mod bf16;
 pub(crate) use bf16::{PackedBf16, gemm_bf16};
 

@@ -8,7 +8,10 @@
 //!   model loads), an AVX-512 or AVX2+FMA micro-kernel picked at run time, and a portable
 //!   fallback; split across rayon's threads.
 //!   With AVX512_BF16, an opt-in variant keeps the weights in bf16 and multiplies with
-//!   `vdpbf16ps` (f32 sums): half the bytes to read, twice the multiply-adds per instruction.
+//!   `vdpbf16ps` (f32 sums): half the bytes to read, twice the multiply-adds per instruction;
+//!   on Xeons with AMX, blocks of 32 rows go to the tile unit (`tdpbf16ps`, `gemm/amx.rs`).
+//!   On Intel the micro-kernels also prefetch the weights they stream
+//!   (`isa::prefetch_weights`).
 //! - [`huge_pages`]: the packed weights in 2 MiB pages, for the page walks of streaming them.
 //! - [`math`]: vectorisable `exp`, `erf`, GELU, softmax and layer norm.
 //!

@@ -143,7 +143,39 @@ pub(crate) fn gemm_bf16(
         output,
         prefetch: crate::kernels::isa::prefetch_weights(),
     };
+    // AMX takes the rows in blocks of 32 where the weights' depth is whole tile steps (every
+    // BERT layer's is); the vector kernel takes the rest, and all of a product of a few rows,
+    // which reading the weights bounds anyway.
+    #[cfg(target_arch = "x86_64")]
+    let amx = super::amx::Amx::detect()
+        .filter(|_| pairs.is_multiple_of(super::amx::STEP_PAIRS) && m >= super::amx::BLOCK_ROWS);
     split_by_panels(c, m * n * k, parallel, |share, first_panel| {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(amx) = amx {
+            let whole = m / super::amx::BLOCK_ROWS * super::amx::BLOCK_ROWS;
+            let (blocks, rest) = share.split_rows(whole);
+            super::amx::run_panels(
+                amx,
+                &a_pairs,
+                pairs,
+                pairs,
+                |p| b.panel(p),
+                output,
+                blocks,
+                first_panel,
+            );
+            let rest_tiles = Tiles {
+                a: &a_pairs[whole * pairs..],
+                ..tiles
+            };
+            rest_tiles.run(
+                rest,
+                first_panel,
+                |p| b.panel(p),
+                |tile| tile.run_bf16(b.isa),
+            );
+            return;
+        }
         tiles.run(
             share,
             first_panel,
@@ -289,6 +321,11 @@ mod tests {
             (8, 384, 384),
             (13, 33, 17),
             (37, 97, 65),
+            // Depths of whole AMX steps (16 pairs), rows in blocks of 32 and a rest: on a CPU
+            // with AMX, the tiles and the vector kernel share the product.
+            (70, 40, 64),
+            (96, 65, 32),
+            (32, 33, 96),
         ] {
             let a = matrix(m * k, 1);
             let w = matrix(n * k, 2);

@@ -1,0 +1,275 @@
+//! AMX tiles for the bf16 product, on the Xeons that have them (Sapphire Rapids and later).
+//!
+//! `tdpbf16ps` multiplies a 16 × 32 block of `A` by a 32 × 16 block of `B` into 16 × 16 f32
+//! sums: 8192 multiply-adds in one instruction, where `vdpbf16ps` does 32. On the Intel Xeon
+//! measured here `vdpbf16ps` ran no faster than f32 FMAs, so without the tiles the bf16 path
+//! gains only where it is bound by reading weights; with them an 8 × 128 pass is several times
+//! faster (BENCHMARKS.md).
+//!
+//! The layouts are the bf16 kernel's own: a tile of `A` is 16 rows of 16 pairs (64 bytes), a
+//! tile of `B` 16 pair-rows of a panel's first or second 16 columns (64 of its 128 bytes). A
+//! block of `C` is 32 × 32: four accumulator tiles, two of `A` and two of `B`, the eight tile
+//! registers. The sums go through a small buffer so that bias and residual are added as the
+//! vector kernel adds them.
+//!
+//! Rust has no stable AMX intrinsics, so the few instructions are inline assembly. Linux gives
+//! a process the tiles' 8 KiB of register state only when asked
+//! (`arch_prctl(ARCH_REQ_XCOMP_PERM)`), once; each thread loads a tile configuration before its
+//! products and releases the tiles after.
+
+use std::sync::OnceLock;
+
+use super::{NR, Output, Tile};
+use crate::kernels::StridedMut;
+
+/// Rows of `C` per block: two tiles of 16.
+pub(super) const BLOCK_ROWS: usize = 32;
+
+/// Pairs of `k` per step: a tile row of `A` holds 16 pairs.
+pub(super) const STEP_PAIRS: usize = 16;
+
+/// Turns the tiles off (`0`) for comparing with the vector kernel on one machine.
+pub(crate) const AMX_ENV: &str = "TRANSFORMER_NB_AMX";
+
+/// Proof, checked at run time, that this CPU has AMX-TILE and AMX-BF16 and that Linux lets this
+/// process use them; made only by [`Amx::detect`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Amx(());
+
+impl Amx {
+    /// The tiles, when this CPU has them, Linux grants them and [`AMX_ENV`] is not `0`;
+    /// detected (and asked for) once per process.
+    pub(crate) fn detect() -> Option<Amx> {
+        static GRANTED: OnceLock<bool> = OnceLock::new();
+        GRANTED
+            .get_or_init(|| std::env::var(AMX_ENV).as_deref() != Ok("0") && request_tiles())
+            .then_some(Amx(()))
+    }
+}
+
+/// Whether the CPU has the tiles and Linux grants this process their state.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn request_tiles() -> bool {
+    use std::arch::x86_64::{__cpuid, __cpuid_count};
+    use std::ffi::c_long;
+    if __cpuid(0).eax < 7 {
+        return false;
+    }
+    // Leaf 7: EDX bit 22 is AMX-BF16, bit 24 AMX-TILE.
+    let features = __cpuid_count(7, 0).edx;
+    if features & (1 << 22) == 0 || features & (1 << 24) == 0 {
+        return false;
+    }
+    unsafe extern "C" {
+        fn syscall(number: c_long, ...) -> c_long;
+    }
+    const SYS_ARCH_PRCTL: c_long = 158;
+    const ARCH_REQ_XCOMP_PERM: c_long = 0x1023;
+    const XFEATURE_XTILEDATA: c_long = 18;
+    // SAFETY: this request only asks the kernel to let the process use the tile state; it
+    // touches no memory of ours. A kernel without AMX support answers with an error.
+    unsafe { syscall(SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0 }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+fn request_tiles() -> bool {
+    false
+}
+
+/// A tile configuration (palette 1): every one of the eight tiles 16 rows of 64 bytes.
+#[repr(C, align(64))]
+struct TileConfig([u8; 64]);
+
+impl TileConfig {
+    fn sixteen_by_sixty_four() -> TileConfig {
+        let mut config = [0u8; 64];
+        config[0] = 1;
+        for tile in 0..8 {
+            config[16 + 2 * tile] = 64;
+            config[48 + tile] = 16;
+        }
+        TileConfig(config)
+    }
+}
+
+/// One 32 × 32 block of f32 sums, rows 128 bytes apart.
+#[repr(C, align(64))]
+struct Block([[f32; NR]; BLOCK_ROWS]);
+
+/// Computes the view `c` (whose first column is the first of panel `first_panel`) as `A · B`
+/// with bias and residual as `output` says: `A` as bf16 pairs, rows `lda` lanes apart, `pairs`
+/// of them per row; `panel(p)` is panel `p` of `B`, `pairs × NR` lanes.
+///
+/// Needs `c.rows()` a multiple of [`BLOCK_ROWS`] and `pairs` a non-zero multiple of
+/// [`STEP_PAIRS`]; the caller runs the rest with the vector kernel.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_panels<'a>(
+    _amx: Amx,
+    a: &[u32],
+    lda: usize,
+    pairs: usize,
+    panel: impl Fn(usize) -> &'a [u32],
+    output: Output<'_>,
+    c: StridedMut<'_>,
+    first_panel: usize,
+) {
+    let m = c.rows();
+    assert!(m.is_multiple_of(BLOCK_ROWS) && pairs > 0 && pairs.is_multiple_of(STEP_PAIRS));
+    assert!(
+        lda >= pairs && (m == 0 || a.len() >= (m - 1) * lda + pairs),
+        "A is too small"
+    );
+    let config = TileConfig::sixteen_by_sixty_four();
+    // SAFETY: `Amx` proves the CPU has the tiles and the process may use them; the
+    // configuration is 64 bytes, aligned.
+    unsafe { std::arch::asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack)) };
+    let mut sums = Block([[0.0; NR]; BLOCK_ROWS]);
+    for (p, mut block) in (first_panel..).zip(c.column_blocks(NR)) {
+        let panel = panel(p);
+        assert_eq!(panel.len(), pairs * NR, "a panel holds pairs × NR lanes");
+        let col = p * NR;
+        let cols = block.cols();
+        let ldc = block.stride();
+        // SAFETY: the stores below write rows `row..row + 32` of this block, columns
+        // `0..cols`, which is inside the block.
+        let c = unsafe { block.as_mut_ptr() };
+        for row in (0..m).step_by(BLOCK_ROWS) {
+            // SAFETY: the tiles are configured on this thread (above); rows `row..row + 32`
+            // of A hold `pairs` lanes each from `a[row * lda]` (asserted), the panel `pairs`
+            // rows of 128 bytes; `sums` is 32 rows of 128 bytes.
+            unsafe {
+                multiply_block(
+                    a[row * lda..].as_ptr(),
+                    lda * 4,
+                    panel.as_ptr(),
+                    pairs / STEP_PAIRS,
+                    &mut sums,
+                )
+            };
+            let tile = Tile {
+                k: pairs,
+                a,
+                lda,
+                panel,
+                // In bounds: row `row < m` of the block.
+                c: c.wrapping_add(row * ldc),
+                ldc,
+                rows: BLOCK_ROWS,
+                cols,
+                bias: output.bias.map(|bias| &bias[col..col + cols]),
+                accumulate: output.accumulate,
+                prefetch: false,
+            };
+            // SAFETY: the CPU has AVX-512 F (AMX-BF16 comes with it on every CPU that has
+            // it, and the bf16 path that calls this holds a `Bf16Isa`).
+            unsafe { store(&tile, &sums) };
+        }
+    }
+    // SAFETY: releases the tile state this thread configured above.
+    unsafe { std::arch::asm!("tilerelease", options(nostack, nomem)) };
+}
+
+/// `sums = A[0..32] · panel` over `steps` steps of 16 pairs.
+///
+/// # Safety
+/// This thread has loaded [`TileConfig::sixteen_by_sixty_four`]; `a` starts 32 rows,
+/// `lda_bytes` apart, of at least `steps · 64` readable bytes; `panel` holds `steps · 16` rows
+/// of 128 bytes.
+#[cfg(target_arch = "x86_64")]
+unsafe fn multiply_block(
+    a: *const u32,
+    lda_bytes: usize,
+    panel: *const u32,
+    steps: usize,
+    sums: &mut Block,
+) {
+    let lower_a = a.wrapping_byte_add(16 * lda_bytes);
+    // tmm0..3: the four 16 × 16 blocks of sums (upper left, upper right, lower left, lower
+    // right); tmm4, tmm5: the upper and lower 16 rows of A; tmm6, tmm7: the panel's left and
+    // right 16 columns.
+    // SAFETY: the reads stay in the rows the caller vouches for; the stores fill `sums`.
+    unsafe {
+        std::arch::asm!(
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "tilezero tmm2",
+            "tilezero tmm3",
+            "2:",
+            "tileloadd tmm4, [{a} + {lda}*1]",
+            "tileloadd tmm5, [{lower_a} + {lda}*1]",
+            "tileloadd tmm6, [{b} + {row}*1]",
+            "tileloadd tmm7, [{b} + {row}*1 + 64]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tdpbf16ps tmm1, tmm4, tmm7",
+            "tdpbf16ps tmm2, tmm5, tmm6",
+            "tdpbf16ps tmm3, tmm5, tmm7",
+            "add {a}, 64",
+            "add {lower_a}, 64",
+            "add {b}, 2048",
+            "dec {steps}",
+            "jnz 2b",
+            "tilestored [{sums} + {row}*1], tmm0",
+            "tilestored [{sums} + {row}*1 + 64], tmm1",
+            "tilestored [{sums} + {row}*1 + 2048], tmm2",
+            "tilestored [{sums} + {row}*1 + 2112], tmm3",
+            a = inout(reg) a => _,
+            lower_a = inout(reg) lower_a => _,
+            b = inout(reg) panel => _,
+            steps = inout(reg) steps => _,
+            lda = in(reg) lda_bytes,
+            row = in(reg) NR * 4,
+            sums = in(reg) sums.0.as_mut_ptr(),
+            options(nostack),
+        );
+    }
+}
+
+/// Writes a block's sums to the tile's part of `C`, with bias and residual.
+///
+/// # Safety
+/// The CPU must have AVX-512 F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn store(tile: &Tile<'_, u32>, sums: &Block) {
+    use std::arch::x86_64::*;
+    let rows: [[__m512; 2]; BLOCK_ROWS] = std::array::from_fn(|i| {
+        // SAFETY: each row of `sums` is 32 values, 64-byte aligned.
+        unsafe {
+            [
+                _mm512_load_ps(sums.0[i].as_ptr()),
+                _mm512_load_ps(sums.0[i][16..].as_ptr()),
+            ]
+        }
+    });
+    // SAFETY: the CPU has AVX-512 F (this function's contract); `tile.rows` is 32.
+    unsafe { tile.store_avx512(&rows) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where Linux lists the tiles among the CPU's flags, this process gets them (unless
+    /// turned off), so the bf16 tests on such a machine run the tiles.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_tiles_are_granted_where_linux_lists_them() {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
+        let flags = cpuinfo
+            .lines()
+            .find(|line| line.starts_with("flags"))
+            .expect("a flags line");
+        let listed = ["amx_tile", "amx_bf16"]
+            .iter()
+            .all(|flag| flags.split_whitespace().any(|f| f == *flag));
+        if std::env::var(AMX_ENV).as_deref() == Ok("0") {
+            assert!(Amx::detect().is_none());
+        } else {
+            assert_eq!(
+                Amx::detect().is_some(),
+                listed,
+                "/proc/cpuinfo lists the tiles: {listed}"
+            );
+        }
+    }
+}
