@@ -12,7 +12,7 @@
 //! Threads split the panels, so each reads a disjoint part of the weights: with a handful of
 //! rows (one short sentence) the product streams the weights once, which is its memory bound.
 
-use super::{Isa, Level, StridedMut};
+use super::{CacheTuning, Isa, Level, StridedMut};
 
 /// Columns per packed panel of `B`: two AVX-512 registers.
 pub(crate) const NR: usize = 32;
@@ -211,7 +211,7 @@ fn run_panels(
         depth: b.k,
         tile_rows: isa.level().tile_rows(),
         output,
-        prefetch: super::isa::prefetch_weights(),
+        tuning: CacheTuning::detect(),
     };
     tiles.run(c, first_panel, |p| b.panel(p), |tile| tile.run(isa));
 }
@@ -224,13 +224,14 @@ struct Tiles<'a, E> {
     depth: usize,
     tile_rows: usize,
     output: Output<'a>,
-    /// Whether the micro-kernels prefetch the panel ([`super::isa::prefetch_weights`]).
-    prefetch: bool,
+    /// Prefetching and row blocks.
+    tuning: CacheTuning,
 }
 
 impl<'a, E> Tiles<'a, E> {
     /// Runs `kernel` on every tile of the view `c`, whose first column is the first of panel
-    /// `first_panel`; `panel(p)` is panel `p` of `B`.
+    /// `first_panel`; `panel(p)` is panel `p` of `B`. Rows go in blocks as the tuning says,
+    /// each block under every panel before the next.
     fn run(
         &self,
         c: StridedMut<'_>,
@@ -238,6 +239,29 @@ impl<'a, E> Tiles<'a, E> {
         panel: impl Fn(usize) -> &'a [E],
         kernel: impl Fn(&Tile<'_, E>),
     ) {
+        let block_rows = match self.tuning.a_block_bytes {
+            // Whole tiles, at least one.
+            Some(bytes) => {
+                let rows = bytes / (self.depth.max(1) * size_of::<E>());
+                rows.max(self.tile_rows) / self.tile_rows * self.tile_rows
+            }
+            None => c.rows().max(1),
+        };
+        for (first_row, c) in (0..).step_by(block_rows).zip(c.row_blocks(block_rows)) {
+            self.run_rows(c, first_row, first_panel, &panel, &kernel);
+        }
+    }
+
+    /// [`Tiles::run`] on the rows of `c`, which are rows `first_row..` of `A`.
+    fn run_rows(
+        &self,
+        c: StridedMut<'_>,
+        first_row: usize,
+        first_panel: usize,
+        panel: &impl Fn(usize) -> &'a [E],
+        kernel: &impl Fn(&Tile<'_, E>),
+    ) {
+        let a = &self.a[first_row * self.lda..];
         let m = c.rows();
         for (p, mut block) in (first_panel..).zip(c.column_blocks(NR)) {
             let panel = panel(p);
@@ -253,7 +277,7 @@ impl<'a, E> Tiles<'a, E> {
                 let rows = self.tile_rows.min(m - row);
                 let tile = Tile {
                     k: self.depth,
-                    a: &self.a[row * self.lda..],
+                    a: &a[row * self.lda..],
                     lda: self.lda,
                     panel,
                     // In bounds: row `row < m` of the block.
@@ -263,7 +287,7 @@ impl<'a, E> Tiles<'a, E> {
                     cols,
                     bias,
                     accumulate: self.output.accumulate,
-                    prefetch: self.prefetch,
+                    prefetch: self.tuning.prefetch,
                 };
                 kernel(&tile);
                 row += rows;
@@ -640,6 +664,58 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn every_cache_tuning_gives_the_same_products() {
+        // Row blocks change which rows run under a panel first, not any value's sum; the
+        // prefetch is a hint. 40 rows of depth 100 in blocks of 256 bytes: 8 rows a block.
+        let (m, n, k) = (40, 70, 100);
+        let a = matrix(m * k, 1);
+        let w = matrix(n * k, 2);
+        let bias = matrix(n, 3);
+        let b = PackedB::from_weight(&w, n, k);
+        let expected = reference(&a, k, m, &w, n, k, &bias, &vec![0.0; m * n], n, false);
+        let tunings = [
+            CacheTuning::PLAIN,
+            CacheTuning::INTEL,
+            CacheTuning {
+                prefetch: false,
+                a_block_bytes: Some(256),
+            },
+            CacheTuning {
+                prefetch: true,
+                a_block_bytes: Some(1),
+            },
+        ];
+        for isa in Isa::available() {
+            let products: Vec<Vec<f32>> = tunings
+                .iter()
+                .map(|&tuning| {
+                    let mut c = vec![0.0; m * n];
+                    let tiles = Tiles {
+                        a: &a,
+                        lda: k,
+                        depth: k,
+                        tile_rows: isa.level().tile_rows(),
+                        output: Output {
+                            bias: Some(&bias),
+                            accumulate: false,
+                        },
+                        tuning,
+                    };
+                    let view = StridedMut::new(&mut c, m, n, n).unwrap();
+                    tiles.run(view, 0, |p| b.panel(p), |tile| tile.run(isa));
+                    c
+                })
+                .collect();
+            for (tuning, product) in tunings.iter().zip(&products) {
+                assert_eq!(product, &products[0], "{isa:?} {tuning:?}");
+            }
+            for (got, want) in products[0].iter().zip(&expected) {
+                assert!((got - want).abs() <= 1e-5 * (k as f32).sqrt() * 4.0);
             }
         }
     }

@@ -113,25 +113,49 @@ impl Isa {
     }
 }
 
-/// Overrides whether the matrix kernels prefetch the weights they stream: `1` or `0`. For
-/// comparing on one machine; unset, [`prefetch_weights`] decides by the CPU's vendor.
-pub(crate) const PREFETCH_ENV: &str = "TRANSFORMER_NB_PREFETCH";
+/// Chooses the matrix kernels' memory tuning instead of the CPU's vendor: `intel` or `plain`.
+/// For comparing the two on one machine.
+pub(crate) const TUNING_ENV: &str = "TRANSFORMER_NB_TUNING";
 
-/// Whether the matrix micro-kernels should ask for their panel of `B` a few KiB ahead of where
-/// they read it; detected once per process.
-///
-/// On the Intel Xeon measured here (2 cores of a large server part) the hardware prefetchers
-/// did not keep one core's stream of weights fed: a BERT-base 1 × 8 pass read them at ~15 GB/s
-/// and took 25 ms, with the hint 17 ms, and the 8 × 128 passes gained ~6 % (BENCHMARKS.md).
-/// On AMD Zen 4 the weights already streamed at 59–99 % of the measured bandwidth without
-/// it, and no run there has measured the hint, so AMD keeps what was measured.
-pub(crate) fn prefetch_weights() -> bool {
-    static PREFETCH: OnceLock<bool> = OnceLock::new();
-    *PREFETCH.get_or_init(|| match std::env::var(PREFETCH_ENV).as_deref() {
-        Ok("1") => true,
-        Ok("0") => false,
-        _ => is_intel(),
-    })
+/// How the matrix kernels meet the CPU's caches and memory: measured per CPU vendor, since a
+/// blocking tuned on one microarchitecture does not carry over (BENCHMARKS.md, "Intel Xeon").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CacheTuning {
+    /// Whether the micro-kernels ask for their panel of `B` a few KiB ahead of their reads.
+    pub prefetch: bool,
+    /// How many bytes of `A` a block of rows may hold: every panel of `B` passes over one block
+    /// before the next, which then stays in L2. `None`: all rows at once.
+    pub a_block_bytes: Option<usize>,
+}
+
+impl CacheTuning {
+    /// On the Intel Xeon measured here (2 cores of a large server part, 2 MiB of L2 each) the
+    /// hardware prefetchers did not keep one core's stream of weights fed (a BERT-base 1 × 8
+    /// pass read them at ~15 GB/s: 25 ms, with the hint 17 ms), and a product over 1024 rows
+    /// of depth 768 ran 8–20 % faster with its rows in blocks of 1 MiB than all at once.
+    pub(crate) const INTEL: CacheTuning = CacheTuning {
+        prefetch: true,
+        a_block_bytes: Some(1 << 20),
+    };
+
+    /// Elsewhere, what was measured on AMD Zen 4: the weights already streamed at 59–99 % of
+    /// the measured bandwidth, the 8 × 128 products at the cores' peak. Neither the hint nor
+    /// the blocking has been measured there, so they stay off.
+    pub(crate) const PLAIN: CacheTuning = CacheTuning {
+        prefetch: false,
+        a_block_bytes: None,
+    };
+
+    /// This CPU's tuning (or [`TUNING_ENV`]'s); detected once per process.
+    pub(crate) fn detect() -> CacheTuning {
+        static TUNING: OnceLock<CacheTuning> = OnceLock::new();
+        *TUNING.get_or_init(|| match std::env::var(TUNING_ENV).as_deref() {
+            Ok("intel") => CacheTuning::INTEL,
+            Ok("plain") => CacheTuning::PLAIN,
+            _ if is_intel() => CacheTuning::INTEL,
+            _ => CacheTuning::PLAIN,
+        })
+    }
 }
 
 /// Whether the CPU says it is an Intel one (`cpuid` leaf 0: "GenuineIntel").

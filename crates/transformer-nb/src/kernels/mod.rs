@@ -10,8 +10,8 @@
 //!   With AVX512_BF16, an opt-in variant keeps the weights in bf16 and multiplies with
 //!   `vdpbf16ps` (f32 sums): half the bytes to read, twice the multiply-adds per instruction;
 //!   on Xeons with AMX, blocks of 32 rows go to the tile unit (`tdpbf16ps`, `gemm/amx.rs`).
-//!   On Intel the micro-kernels also prefetch the weights they stream
-//!   (`isa::prefetch_weights`).
+//!   On Intel the micro-kernels also prefetch the weights they stream and take the rows in
+//!   blocks that stay in L2 (`isa::CacheTuning`).
 //! - [`huge_pages`]: the packed weights in 2 MiB pages, for the page walks of streaming them.
 //! - [`math`]: vectorisable `exp`, `erf`, GELU, softmax and layer norm.
 //!
@@ -25,5 +25,5 @@ pub(crate) mod math;
 pub mod probe;
 mod strided;
 
-pub(crate) use isa::{Bf16Isa, Isa, Level};
+pub(crate) use isa::{Bf16Isa, CacheTuning, Isa, Level};
 pub(crate) use strided::StridedMut;

@@ -141,7 +141,7 @@ pub(crate) fn gemm_bf16(
         depth: pairs,
         tile_rows: Level::Avx512.tile_rows(),
         output,
-        prefetch: crate::kernels::isa::prefetch_weights(),
+        tuning: crate::kernels::CacheTuning::detect(),
     };
     // AMX takes the rows in blocks of 32 where the weights' depth is whole tile steps (every
     // BERT layer's is); the vector kernel takes the rest, and all of a product of a few rows,
