@@ -149,6 +149,8 @@ pub(crate) fn gemm_bf16(
     #[cfg(target_arch = "x86_64")]
     let amx = super::amx::Amx::detect()
         .filter(|_| pairs.is_multiple_of(super::amx::STEP_PAIRS) && m >= super::amx::BLOCK_ROWS);
+    let panel = |p: usize| b.panel(p);
+    let kernel = |tile: &Tile<'_, u32>| tile.run_bf16(b.isa);
     split_by_panels(c, m * n * k, parallel, |share, first_panel| {
         #[cfg(target_arch = "x86_64")]
         if let Some(amx) = amx {
@@ -159,29 +161,16 @@ pub(crate) fn gemm_bf16(
                 &a_pairs,
                 pairs,
                 pairs,
-                |p| b.panel(p),
+                panel,
                 output,
                 blocks,
                 first_panel,
             );
-            let rest_tiles = Tiles {
-                a: &a_pairs[whole * pairs..],
-                ..tiles
-            };
-            rest_tiles.run(
-                rest,
-                first_panel,
-                |p| b.panel(p),
-                |tile| tile.run_bf16(b.isa),
-            );
+            // The rows after the last whole block: rows `whole..` of A.
+            tiles.run_rows(rest, whole, first_panel, &panel, &kernel);
             return;
         }
-        tiles.run(
-            share,
-            first_panel,
-            |p| b.panel(p),
-            |tile| tile.run_bf16(b.isa),
-        )
+        tiles.run(share, first_panel, panel, kernel)
     });
 }
 
