@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Alternates Rust bench workers alone (no PyTorch, no kernel): for comparing two builds, or one
+build under two settings, on a noisy machine, where only ratios within one run mean anything.
+
+Usage (after scripts/bench.sh has built the worker and made .cache/bench/bert-base-random):
+
+    scripts/bench/alternate.py [--rounds N] [--impl ours|ours-bf16] [--cases m1,m128,b1,b128] SIDE...
+
+Each SIDE is a worker command, optionally after environment settings, as one argument:
+
+    W=$(ls -t target/release/deps/forward-* | grep -v '\\.d$' | head -1)
+    scripts/bench/alternate.py "TRANSFORMER_NB_TUNING=plain $W" "$W"
+    scripts/bench/alternate.py --impl ours-bf16 "TRANSFORMER_NB_AMX=0 $W" "$W"
+    scripts/bench/alternate.py target/notebook/deps/forward-<hash> "$W"
+
+Cases: MiniLM and the BERT-base shape, "I read a good novel." (1 x 8) and 8 x "the " x 200
+truncated to 128 tokens (8 x 128). Every round runs each case on each side in turn; the first
+pass of each request is not counted. Prints the median and fastest pass per case and side, in ms.
+"""
+
+import argparse
+import glob
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SENTENCE = "I read a good novel."
+LONG = ["the " * 200] * 8
+CASES = {
+    "m1": ("minilm", [SENTENCE], 512, 200),
+    "m128": ("minilm", LONG, 128, 6),
+    "b1": ("bert-base", [SENTENCE], 512, 30),
+    "b128": ("bert-base", LONG, 128, 2),
+}
+
+
+def minilm_dir() -> str:
+    hub = os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface"))
+    found = glob.glob(f"{hub}/hub/models--sentence-transformers--all-MiniLM-L6-v2/snapshots/*")
+    if not found:
+        sys.exit("alternate: MiniLM is not in the model cache; run scripts/fetch-model.sh")
+    return found[0]
+
+
+class Side:
+    def __init__(self, spec: str):
+        words = shlex.split(spec)
+        env = dict(os.environ, RAYON_NUM_THREADS=os.environ.get("RAYON_NUM_THREADS", "2"))
+        while words and "=" in words[0] and not words[0].startswith(("/", ".")):
+            key, value = words.pop(0).split("=", 1)
+            env[key] = value
+        if not words:
+            sys.exit(f"alternate: no worker in {spec!r}")
+        self.label = spec
+        self.process = subprocess.Popen(
+            words, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+
+    def ask(self, **request) -> dict:
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        reply = json.loads(self.process.stdout.readline())
+        if "error" in reply:
+            sys.exit(f"alternate: {self.label}: {reply['error']}")
+        return reply
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sides", nargs="+")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--impl", default="ours", choices=["ours", "ours-bf16"])
+    parser.add_argument("--cases", default="m1,m128,b1,b128")
+    args = parser.parse_args()
+    cases = args.cases.split(",")
+    if unknown := [c for c in cases if c not in CASES]:
+        sys.exit(f"alternate: unknown cases {unknown}; known: {', '.join(CASES)}")
+    bert_base = ROOT / ".cache/bench/bert-base-random"
+    if any(CASES[c][0] == "bert-base" for c in cases) and not bert_base.is_dir():
+        sys.exit(f"alternate: {bert_base} is missing; scripts/bench.sh makes it")
+    sides = [Side(spec) for spec in args.sides]
+    for side in sides:
+        side.ask(op="load", name="minilm", dir=minilm_dir(), impl=args.impl)
+        if any(CASES[c][0] == "bert-base" for c in cases):
+            side.ask(op="load", name="bert-base", dir=str(bert_base), impl=args.impl)
+    times = {(i, case): [] for i in range(len(sides)) for case in cases}
+    for _ in range(args.rounds):
+        for case in cases:
+            model, texts, max_length, iters = CASES[case]
+            for i, side in enumerate(sides):
+                reply = side.ask(op="forward", model=model, texts=texts,
+                                 max_length=max_length, iters=iters + 1)
+                times[(i, case)] += reply["times"][1:]
+    for i, side in enumerate(sides):
+        print(f"side {i}: {side.label}")
+    for case in cases:
+        cells = []
+        for i in range(len(sides)):
+            t = times[(i, case)]
+            cells.append(f"side {i} median {statistics.median(t) * 1e3:8.2f} fastest {min(t) * 1e3:8.2f}")
+        print(f"{case:5} " + "   ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
