@@ -39,6 +39,18 @@ function colouredShare(img) {
   return coloured / (data.length / 4);
 }
 """
+# The pictures of an nbconvert page that are loaded and have a size on screen (their coloured
+# shares), and for a failure message what every output <img> looked like.
+VISIBLE_PICTURES = COLOURED_SHARE + """
+const images = [...document.querySelectorAll('.jp-OutputArea-output > img')];
+const visible = img => img.complete && img.naturalWidth > 0 &&
+  img.getBoundingClientRect().width > 0 && img.getBoundingClientRect().height > 0;
+return {
+  shares: images.filter(visible).map(colouredShare),
+  images: images.map(img => [img.complete, img.naturalWidth, Math.round(img.getBoundingClientRect().width)]),
+  readyState: document.readyState,
+};
+"""
 # Pictures must have at least this share of coloured pixels (a line chart has about 4 %).
 MIN_COLOURED = 0.01
 
@@ -265,19 +277,23 @@ def test_nbconvert_html_shows_every_picture(tmp_path):
                 check=True, capture_output=True,
             )
             driver.get(html.as_uri())
-            shares = driver.execute_script(
-                COLOURED_SHARE + """
-                return [...document.querySelectorAll('.jp-OutputArea-output > img')]
-                  .filter(img => img.complete && img.naturalWidth > 0 &&
-                                 img.getBoundingClientRect().width > 0 &&
-                                 img.getBoundingClientRect().height > 0)
-                  .map(colouredShare);"""
-            )
+            # Polled, not read once: one CI run found 0 of 4 pictures on a page that showed all of
+            # them in every rerun; if it happens again, the message says what each <img> was.
+            deadline = time.monotonic() + 30
+            while True:
+                state = driver.execute_script(VISIBLE_PICTURES)
+                if len(state["shares"]) >= expected or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            shares = state["shares"]
             first = driver.find_elements("css selector", ".jp-OutputArea-output > img")
             if first:
                 driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", first[0])
             driver.save_screenshot(str(shots / f"{path.stem}.png"))
-            assert len(shares) == expected, f"{path.name}: {len(shares)} of {expected} pictures visible"
+            assert len(shares) == expected, (
+                f"{path.name}: {len(shares)} of {expected} pictures visible; page "
+                f"{state['readyState']}, every <img> as (complete, natural width, width): {state['images']}"
+            )
             assert all(share > MIN_COLOURED for share in shares), (path.name, shares)
     finally:
         driver.quit()
