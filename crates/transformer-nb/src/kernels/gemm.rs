@@ -147,76 +147,35 @@ pub(crate) fn gemm_view(
     if let Some(bias) = output.bias {
         assert!(bias.len() >= n, "bias is too short");
     }
-    split_by_panels(c, m * n * k, parallel, |share, first_panel| {
-        run_panels(isa, a, lda, b, output, share, first_panel)
-    });
-}
-
-/// Runs `work(share, first_panel)` on blocks of whole `NR`-column panels of `c`, on several of
-/// rayon's threads when the product (`flops` multiply-adds) is worth it and `parallel` allows.
-/// Each thread thus reads a disjoint part of `B`.
-fn split_by_panels(
-    c: StridedMut<'_>,
-    flops: usize,
-    parallel: bool,
-    work: impl Fn(StridedMut<'_>, usize) + Sync,
-) {
-    let panels = c.cols().div_ceil(NR);
-    let threads = if parallel && flops >= PARALLEL_MIN_FLOPS {
-        rayon::current_num_threads().min(panels)
-    } else {
-        1
-    };
-    if threads <= 1 {
-        work(c, 0);
-        return;
-    }
-    // Thread `t` takes panels `panels · t / threads ..`: a block of whole panels of C.
-    let mut shares = Vec::with_capacity(threads);
-    let mut rest = c;
-    let mut first_panel = 0;
-    for t in 1..=threads {
-        let end = panels * t / threads;
-        let (share, tail) = rest.split_columns((end - first_panel) * NR);
-        shares.push((first_panel, share));
-        rest = tail;
-        first_panel = end;
-    }
-    let mut shares = shares.into_iter();
-    let (first, own) = shares.next().expect("at least two shares");
-    let work = &work;
-    rayon::scope(|scope| {
-        for (first_panel, share) in shares {
-            scope.spawn(move |_| work(share, first_panel));
-        }
-        // The first share runs here, on this thread, while the others are picked up.
-        work(own, first);
-    });
-}
-
-/// Computes the view `c` of `C`, whose first column is the first of panel `first_panel`,
-/// for all rows.
-fn run_panels(
-    isa: Isa,
-    a: &[f32],
-    lda: usize,
-    b: &PackedB,
-    output: Output<'_>,
-    c: StridedMut<'_>,
-    first_panel: usize,
-) {
     let tiles = Tiles {
         a,
         lda,
-        depth: b.k,
+        depth: k,
         tile_rows: isa.level().tile_rows(),
         output,
         tuning: CacheTuning::detect(),
     };
-    tiles.run(c, first_panel, |p| b.panel(p), |tile| tile.run(isa));
+    let panel = |p: usize| b.panel(p);
+    let kernel = |tile: &Tile<'_>| tile.run(isa);
+    schedule::for_each_item(
+        c,
+        tiles.block_rows(m),
+        threads_for(m * n * k, parallel),
+        |item, first_row, p| tiles.run_rows(item, first_row, p, &panel, &kernel),
+    );
 }
 
-/// How [`Tiles::run`] cuts a share of `C` into micro-kernel tiles: `A` (`E` per value, rows
+/// How many of rayon's threads a product of `flops` multiply-adds takes: one below
+/// [`PARALLEL_MIN_FLOPS`] or when `parallel` is off (attention calls the product from inside
+/// its own parallel loop).
+fn threads_for(flops: usize, parallel: bool) -> usize {
+    match parallel && flops >= PARALLEL_MIN_FLOPS {
+        true => rayon::current_num_threads(),
+        false => 1,
+    }
+}
+
+/// How a product's items (`schedule`) are cut into micro-kernel tiles: `A` (`E` per value, rows
 /// `lda` apart, `depth` of them per row and per panel row), the tile height and the output.
 struct Tiles<'a, E> {
     a: &'a [E],
@@ -229,30 +188,21 @@ struct Tiles<'a, E> {
 }
 
 impl<'a, E> Tiles<'a, E> {
-    /// Runs `kernel` on every tile of the view `c`, whose first column is the first of panel
-    /// `first_panel`; `panel(p)` is panel `p` of `B`. Rows go in blocks as the tuning says,
-    /// each block under every panel before the next.
-    fn run(
-        &self,
-        c: StridedMut<'_>,
-        first_panel: usize,
-        panel: impl Fn(usize) -> &'a [E],
-        kernel: impl Fn(&Tile<'_, E>),
-    ) {
-        let block_rows = match self.tuning.a_block_bytes {
-            // Whole tiles, at least one.
+    /// Rows per block (whole tiles, at least one): every panel passes over one block of rows
+    /// before the next block, as the tuning says; all `m` rows when it says nothing.
+    fn block_rows(&self, m: usize) -> usize {
+        match self.tuning.a_block_bytes {
             Some(bytes) => {
                 let rows = bytes / (self.depth.max(1) * size_of::<E>());
                 rows.max(self.tile_rows) / self.tile_rows * self.tile_rows
             }
-            None => c.rows().max(1),
-        };
-        for (first_row, c) in (0..).step_by(block_rows).zip(c.row_blocks(block_rows)) {
-            self.run_rows(c, first_row, first_panel, &panel, &kernel);
+            None => m.max(1),
         }
     }
 
-    /// [`Tiles::run`] on the rows of `c`, which are rows `first_row..` of `A`.
+    /// Runs `kernel` on every tile of the view `c`, whose rows are rows `first_row..` of `A`
+    /// and whose first column is the first of panel `first_panel`; `panel(p)` is panel `p`
+    /// of `B`.
     fn run_rows(
         &self,
         c: StridedMut<'_>,
@@ -357,6 +307,7 @@ macro_rules! dispatch_rows {
 #[cfg(target_arch = "x86_64")]
 mod amx;
 mod bf16;
+mod schedule;
 pub(crate) use bf16::{PackedBf16, gemm_bf16};
 
 impl Tile<'_> {
@@ -707,7 +658,11 @@ mod tests {
                         tuning,
                     };
                     let view = StridedMut::new(&mut c, m, n, n).unwrap();
-                    tiles.run(view, 0, |p| b.panel(p), |tile| tile.run(isa));
+                    let panel = |p: usize| b.panel(p);
+                    let kernel = |tile: &Tile<'_>| tile.run(isa);
+                    schedule::for_each_item(view, tiles.block_rows(m), 2, |item, row, p| {
+                        tiles.run_rows(item, row, p, &panel, &kernel)
+                    });
                     c
                 })
                 .collect();

@@ -11,7 +11,7 @@
 //! half is row `2q` and high half row `2q + 1`; a row of `A` becomes its values in pairs. An odd
 //! `k` is padded with a zero row.
 
-use super::{NR, Output, PackedB, Tile, Tiles, split_by_panels};
+use super::{NR, Output, PackedB, Tile, Tiles, schedule, threads_for};
 use crate::kernels::{Bf16Isa, Level, StridedMut};
 
 /// Below this many values of `A` to convert, one thread does it.
@@ -151,26 +151,35 @@ pub(crate) fn gemm_bf16(
         .filter(|_| pairs.is_multiple_of(super::amx::STEP_PAIRS) && m >= super::amx::BLOCK_ROWS);
     let panel = |p: usize| b.panel(p);
     let kernel = |tile: &Tile<'_, u32>| tile.run_bf16(b.isa);
-    split_by_panels(c, m * n * k, parallel, |share, first_panel| {
+    // AMX runs each panel over all rows (row blocks were not measured with it).
+    #[cfg(target_arch = "x86_64")]
+    let block_rows = match amx {
+        Some(_) => m,
+        None => tiles.block_rows(m),
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let block_rows = tiles.block_rows(m);
+    let threads = threads_for(m * n * k, parallel);
+    schedule::for_each_item(c, block_rows, threads, |item, first_row, p| {
         #[cfg(target_arch = "x86_64")]
         if let Some(amx) = amx {
-            let whole = m / super::amx::BLOCK_ROWS * super::amx::BLOCK_ROWS;
-            let (blocks, rest) = share.split_rows(whole);
+            let whole = item.rows() / super::amx::BLOCK_ROWS * super::amx::BLOCK_ROWS;
+            let (blocks, rest) = item.split_rows(whole);
             super::amx::run_panels(
                 amx,
-                &a_pairs,
+                &a_pairs[first_row * pairs..],
                 pairs,
                 pairs,
                 panel,
                 output,
                 blocks,
-                first_panel,
+                p,
             );
-            // The rows after the last whole block: rows `whole..` of A.
-            tiles.run_rows(rest, whole, first_panel, &panel, &kernel);
+            // The rows after the last whole block.
+            tiles.run_rows(rest, first_row + whole, p, &panel, &kernel);
             return;
         }
-        tiles.run(share, first_panel, panel, kernel)
+        tiles.run_rows(item, first_row, p, &panel, &kernel)
     });
 }
 
