@@ -9,7 +9,7 @@
 use super::{Isa, Level};
 
 /// Compiles `$generic` (an `#[inline(always)]` function over slices) for each instruction set
-/// and defines `$name` to call the best one.
+/// and defines `$name` to call the best one: with fused multiply-adds where the set has them.
 macro_rules! multiversion {
     ($(#[$meta:meta])* $name:ident => $generic:ident($($arg:ident: $ty:ty),*)) => {
         $(#[$meta])*
@@ -17,9 +17,9 @@ macro_rules! multiversion {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-                unsafe fn avx512($($arg: $ty),*) { $generic($($arg),*) }
+                unsafe fn avx512($($arg: $ty),*) { $generic::<Fused>($($arg),*) }
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) { $generic($($arg),*) }
+                unsafe fn avx2($($arg: $ty),*) { $generic::<Fused>($($arg),*) }
                 match isa.level() {
                     // SAFETY: an `Isa` of level AVX-512 only comes from run-time detection of
                     // AVX-512 F, BW, DQ and VL, AVX2 and FMA (`kernels::isa`).
@@ -31,9 +31,34 @@ macro_rules! multiversion {
                 }
             }
             let _ = isa;
-            $generic($($arg),*)
+            $generic::<Unfused>($($arg),*)
         }
     };
+}
+
+/// How the kernels compute `a · b + c`: as one fused multiply-add ([`Fused`], one rounding)
+/// where the instruction set has it, else as a multiply and an add ([`Unfused`]: on the
+/// baseline target `f32::mul_add` is a call into a software `fmaf`). Halves the instructions of
+/// the `exp` and `erf` polynomials (GELU, softmax) on AVX2 and AVX-512.
+trait MulAdd {
+    fn mul_add(a: f32, b: f32, c: f32) -> f32;
+}
+
+struct Fused;
+struct Unfused;
+
+impl MulAdd for Fused {
+    #[inline(always)]
+    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+impl MulAdd for Unfused {
+    #[inline(always)]
+    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
 }
 
 const LN2_HI: f32 = 0.693_359_4;
@@ -44,20 +69,21 @@ const ROUND_MAGIC: f32 = 12_582_912.0;
 
 /// `e^x` for `x` in `[-87, 88]`, and `0` below; relative error about 2 ulp.
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+fn exp<F: MulAdd>(x: f32) -> f32 {
     let clamped = x.clamp(-87.0, 88.0);
-    // x = n·ln2 + r with |r| <= ln2 / 2, then e^x = 2^n · e^r.
-    let shifted = clamped * std::f32::consts::LOG2_E + ROUND_MAGIC;
+    // x = n·ln2 + r with |r| <= ln2 / 2, then e^x = 2^n · e^r. (Fused or not, `shifted` rounds
+    // to an integer plus the magic number, and `r` is taken from that same `n`.)
+    let shifted = F::mul_add(clamped, std::f32::consts::LOG2_E, ROUND_MAGIC);
     let n = shifted - ROUND_MAGIC;
-    let r = clamped - n * LN2_HI - n * LN2_LO;
+    let r = F::mul_add(-n, LN2_LO, F::mul_add(-n, LN2_HI, clamped));
     // Cephes expf's minimax polynomial for e^r on that interval.
     let mut p = 1.987_569_1e-4_f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 5e-1;
-    let er = p * r * r + r + 1.0;
+    p = F::mul_add(p, r, 1.398_199_9e-3);
+    p = F::mul_add(p, r, 8.333_452e-3);
+    p = F::mul_add(p, r, 4.166_579_6e-2);
+    p = F::mul_add(p, r, 1.666_666_5e-1);
+    p = F::mul_add(p, r, 5e-1);
+    let er = F::mul_add(p * r, r, r + 1.0);
     // 2^n straight into the exponent bits: the low bits of `shifted` hold n + 2^22.
     let n_bits = shifted.to_bits().wrapping_sub(ROUND_MAGIC.to_bits());
     let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
@@ -67,51 +93,54 @@ fn exp(x: f32) -> f32 {
 /// The error function; absolute error below `1e-6` (Eigen's rational approximation, exact to
 /// `f32` beyond |x| = 4).
 #[inline(always)]
-fn erf(x: f32) -> f32 {
+fn erf<F: MulAdd>(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
     let mut p = -2.726_142_3e-10_f32;
-    p = p * x2 + 2.770_681_4e-8;
-    p = p * x2 + -2.101_024e-6;
-    p = p * x2 + -5.692_506_4e-5;
-    p = p * x2 + -7.349_906_3e-4;
-    p = p * x2 + -2.954_6e-3;
-    p = p * x2 + -1.609_603_3e-2;
+    p = F::mul_add(p, x2, 2.770_681_4e-8);
+    p = F::mul_add(p, x2, -2.101_024e-6);
+    p = F::mul_add(p, x2, -5.692_506_4e-5);
+    p = F::mul_add(p, x2, -7.349_906_3e-4);
+    p = F::mul_add(p, x2, -2.954_6e-3);
+    p = F::mul_add(p, x2, -1.609_603_3e-2);
     let mut q = -1.456_607_2e-5_f32;
-    q = q * x2 + -2.133_740_6e-4;
-    q = q * x2 + -1.682_827e-3;
-    q = q * x2 + -7.373_329_2e-3;
-    q = q * x2 + -1.426_474e-2;
+    q = F::mul_add(q, x2, -2.133_740_6e-4);
+    q = F::mul_add(q, x2, -1.682_827e-3);
+    q = F::mul_add(q, x2, -7.373_329_2e-3);
+    q = F::mul_add(q, x2, -1.426_474e-2);
     x * p / q
 }
 
 /// `tanh(x) = 1 - 2 / (e^{2x} + 1)`; absolute error about `1e-7`.
 #[inline(always)]
-fn tanh(x: f32) -> f32 {
-    1.0 - 2.0 / (exp(2.0 * x) + 1.0)
+fn tanh<F: MulAdd>(x: f32) -> f32 {
+    1.0 - 2.0 / (exp::<F>(2.0 * x) + 1.0)
 }
 
 #[inline(always)]
-fn gelu_erf_generic(values: &mut [f32]) {
+fn gelu_erf_generic<F: MulAdd>(values: &mut [f32]) {
     for v in values {
         let x = *v;
-        *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+        let half = 0.5 * x;
+        *v = F::mul_add(half, erf::<F>(x * std::f32::consts::FRAC_1_SQRT_2), half);
     }
 }
 
 #[inline(always)]
-fn gelu_tanh_generic(values: &mut [f32]) {
+fn gelu_tanh_generic<F: MulAdd>(values: &mut [f32]) {
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
     for v in values {
         let x = *v;
-        *v = 0.5 * x * (1.0 + tanh(SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)));
+        let inner = SQRT_2_OVER_PI * F::mul_add(0.044_715 * x * x, x, x);
+        let half = 0.5 * x;
+        *v = F::mul_add(half, tanh::<F>(inner), half);
     }
 }
 
 #[inline(always)]
-fn tanh_generic(values: &mut [f32]) {
+fn tanh_generic<F: MulAdd>(values: &mut [f32]) {
     for v in values {
-        *v = tanh(*v);
+        *v = tanh::<F>(*v);
     }
 }
 
@@ -150,14 +179,19 @@ fn lane_max(values: &[f32]) -> f32 {
 
 /// `softmax(row · scale + mask)` in place, for each `row` of `rows` (`mask` as long as a row).
 #[inline(always)]
-fn scaled_masked_softmax_generic(rows: &mut [f32], width: usize, scale: f32, mask: &[f32]) {
+fn scaled_masked_softmax_generic<F: MulAdd>(
+    rows: &mut [f32],
+    width: usize,
+    scale: f32,
+    mask: &[f32],
+) {
     for row in rows.chunks_exact_mut(width) {
         for (v, &m) in row.iter_mut().zip(mask) {
-            *v = *v * scale + m;
+            *v = F::mul_add(*v, scale, m);
         }
         let max = lane_max(row);
         for v in row.iter_mut() {
-            *v = exp(*v - max);
+            *v = exp::<F>(*v - max);
         }
         let inv = 1.0 / lane_sum(row, |v| v);
         for v in row.iter_mut() {
@@ -168,14 +202,20 @@ fn scaled_masked_softmax_generic(rows: &mut [f32], width: usize, scale: f32, mas
 
 /// Layer norm of each `width`-long row, in place: `(x - mean) / sqrt(var + eps) · gamma + beta`.
 #[inline(always)]
-fn layer_norm_generic(rows: &mut [f32], width: usize, gamma: &[f32], beta: &[f32], eps: f32) {
+fn layer_norm_generic<F: MulAdd>(
+    rows: &mut [f32],
+    width: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+) {
     let inv_width = 1.0 / width as f32;
     for row in rows.chunks_exact_mut(width) {
         let mean = lane_sum(row, |v| v) * inv_width;
         let var = lane_sum(row, |v| (v - mean) * (v - mean)) * inv_width;
         let inv_std = 1.0 / (var + eps).sqrt();
         for ((v, &g), &b) in row.iter_mut().zip(gamma).zip(beta) {
-            *v = (*v - mean) * inv_std * g + b;
+            *v = F::mul_add((*v - mean) * inv_std, g, b);
         }
     }
 }
@@ -215,15 +255,19 @@ mod tests {
 
     #[test]
     fn exp_is_within_a_few_ulp_of_std() {
-        for x in grid(-87.0, 88.0, 100_001) {
-            let (got, want) = (exp(x), x.exp());
-            assert!(
-                ((got - want) / want).abs() < 4e-7,
-                "exp({x}) = {got}, want {want}"
-            );
+        fn check<F: MulAdd>(name: &str) {
+            for x in grid(-87.0, 88.0, 100_001) {
+                let (got, want) = (exp::<F>(x), x.exp());
+                assert!(
+                    ((got - want) / want).abs() < 4e-7,
+                    "{name} exp({x}) = {got}, want {want}"
+                );
+            }
+            assert_eq!(exp::<F>(-100.0), 0.0);
+            assert_eq!(exp::<F>(f32::MIN), 0.0);
         }
-        assert_eq!(exp(-100.0), 0.0);
-        assert_eq!(exp(f32::MIN), 0.0);
+        check::<Fused>("fused");
+        check::<Unfused>("unfused");
     }
 
     /// erf from its Taylor series (small |x|) and continued fraction, in f64.
@@ -242,8 +286,14 @@ mod tests {
     #[test]
     fn erf_matches_the_integral() {
         for x in grid(-6.0, 6.0, 2401) {
-            let (got, want) = (f64::from(erf(x)), erf_f64(f64::from(x)));
-            assert!((got - want).abs() < 1e-6, "erf({x}) = {got}, want {want}");
+            let want = erf_f64(f64::from(x));
+            for (name, got) in [("fused", erf::<Fused>(x)), ("unfused", erf::<Unfused>(x))] {
+                let got = f64::from(got);
+                assert!(
+                    (got - want).abs() < 1e-6,
+                    "{name} erf({x}) = {got}, want {want}"
+                );
+            }
         }
     }
 
