@@ -5,12 +5,13 @@
 //! it as one contiguous stream. Weights are packed once when a model loads (PyTorch's `Linear`
 //! keeps them `[out, in]`, which is `B` transposed); attention packs its keys and values per
 //! head. `A` is read in place. The micro-kernel keeps an `MR × NR` block of `C` in registers:
-//! 8 × 32 on AVX-512, 6 × 16 twice on AVX2, 4 × 8 four times portable. (12 × 32 would fill 24
-//! of AVX-512's 32 registers and is no faster in a release build, but evcxr's build, opt-level 2
-//! with debug assertions, then spills accumulators to memory: 8 rows keep a notebook cell within
-//! 1.2 × of the release build.)
-//! Threads split the panels, so each reads a disjoint part of the weights: with a handful of
-//! rows (one short sentence) the product streams the weights once, which is its memory bound.
+//! 8 × 32 on AVX-512 (the inner loop of a full 8-row tile in assembly), 6 × 16 twice on AVX2,
+//! 4 × 8 four times portable. (12 × 32 from intrinsics would fill 24 of AVX-512's 32 registers
+//! and was no faster in a release build, but evcxr's build, opt-level 2 with debug assertions,
+//! spilled its accumulators to memory.)
+//! Threads share the panels (`schedule`): each first streams its own range of the weights, so
+//! that with a handful of rows (one short sentence) the product reads the weights once, which
+//! is its memory bound.
 
 use super::{CacheTuning, Isa, Level, StridedMut};
 
@@ -441,6 +442,13 @@ fn multiply_add(a: f32, b: f32, c: f32) -> f32 {
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
     use std::arch::x86_64::*;
+    if MR == 8 {
+        // SAFETY: the CPU has AVX-512 F and the tile 8 rows (this function's contract).
+        let acc = unsafe { full_tile_avx512(tile) };
+        // SAFETY: as above.
+        unsafe { tile.store_avx512(&acc) };
+        return;
+    }
     let rows = tile.row_pointers::<MR>();
     let mut b = tile.panel.as_ptr();
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
@@ -465,6 +473,115 @@ unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
     }
     // SAFETY: the CPU has AVX-512 F (this function's contract).
     unsafe { tile.store_avx512(&acc) };
+}
+
+/// The inner loop of an 8-row AVX-512 tile, written out in assembly: `A`'s eight rows from
+/// eight base registers and one offset that counts up from `-4k` to zero (so that its own zero
+/// flag ends the loop), which makes a step of `k` two loads of `B`, eight broadcasts, sixteen
+/// FMAs and two integer operations. From the intrinsics (the shorter tiles above) the compiler
+/// made a chain of adds to reach the rows, twelve integer operations a step, some of them on
+/// the two ports that also run the FMAs: BERT-base 8 × 128 ran 4 % slower on the Intel Xeon.
+/// The assembly is also the same in evcxr's build as in release.
+///
+/// # Safety
+/// The CPU must have AVX-512 F; `tile.rows == 8`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn full_tile_avx512(tile: &Tile<'_>) -> [[std::arch::x86_64::__m512; 2]; 8] {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); 2]; 8];
+    if tile.k == 0 {
+        return acc;
+    }
+    let end = tile.k * size_of::<f32>();
+    // Each row's end: the offset reaches the row's first value at `-end`.
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = tile
+        .row_pointers::<8>()
+        .map(|row| row.wrapping_byte_add(end));
+    /// The loop, with or without the prefetch of the panel [`PREFETCH_AHEAD`] values ahead.
+    macro_rules! tile_loop {
+        ($($prefetch:literal,)*) => {
+            // SAFETY: rows 0..8 of A hold `k` values each and the panel `k · NR` (checked in
+            // `gemm_view`); the loop reads `k` values of each row (`end` bytes before its end
+            // pointer up to it) and `k` panel rows of 128 bytes; prefetches are hints, which
+            // never fault. zmm16–18 hold the two `B` vectors and the broadcast.
+            unsafe {
+                std::arch::asm!(
+                    "2:",
+                    "vmovups zmm16, [{b}]",
+                    "vmovups zmm17, [{b} + 64]",
+                    $($prefetch,)*
+                    "vbroadcastss zmm18, [{a0} + {k}]",
+                    "vfmadd231ps zmm0, zmm18, zmm16",
+                    "vfmadd231ps zmm1, zmm18, zmm17",
+                    "vbroadcastss zmm18, [{a1} + {k}]",
+                    "vfmadd231ps zmm2, zmm18, zmm16",
+                    "vfmadd231ps zmm3, zmm18, zmm17",
+                    "vbroadcastss zmm18, [{a2} + {k}]",
+                    "vfmadd231ps zmm4, zmm18, zmm16",
+                    "vfmadd231ps zmm5, zmm18, zmm17",
+                    "vbroadcastss zmm18, [{a3} + {k}]",
+                    "vfmadd231ps zmm6, zmm18, zmm16",
+                    "vfmadd231ps zmm7, zmm18, zmm17",
+                    "vbroadcastss zmm18, [{a4} + {k}]",
+                    "vfmadd231ps zmm8, zmm18, zmm16",
+                    "vfmadd231ps zmm9, zmm18, zmm17",
+                    "vbroadcastss zmm18, [{a5} + {k}]",
+                    "vfmadd231ps zmm10, zmm18, zmm16",
+                    "vfmadd231ps zmm11, zmm18, zmm17",
+                    "vbroadcastss zmm18, [{a6} + {k}]",
+                    "vfmadd231ps zmm12, zmm18, zmm16",
+                    "vfmadd231ps zmm13, zmm18, zmm17",
+                    "vbroadcastss zmm18, [{a7} + {k}]",
+                    "vfmadd231ps zmm14, zmm18, zmm16",
+                    "vfmadd231ps zmm15, zmm18, zmm17",
+                    "add {b}, 128",
+                    "add {k}, 4",
+                    "jnz 2b",
+                    a0 = in(reg) a0,
+                    a1 = in(reg) a1,
+                    a2 = in(reg) a2,
+                    a3 = in(reg) a3,
+                    a4 = in(reg) a4,
+                    a5 = in(reg) a5,
+                    a6 = in(reg) a6,
+                    a7 = in(reg) a7,
+                    b = inout(reg) tile.panel.as_ptr() => _,
+                    k = inout(reg) end.wrapping_neg() => _,
+                    ahead = const PREFETCH_AHEAD * size_of::<f32>(),
+                    out("zmm16") _,
+                    out("zmm17") _,
+                    out("zmm18") _,
+                    inout("zmm0") acc[0][0],
+                    inout("zmm1") acc[0][1],
+                    inout("zmm2") acc[1][0],
+                    inout("zmm3") acc[1][1],
+                    inout("zmm4") acc[2][0],
+                    inout("zmm5") acc[2][1],
+                    inout("zmm6") acc[3][0],
+                    inout("zmm7") acc[3][1],
+                    inout("zmm8") acc[4][0],
+                    inout("zmm9") acc[4][1],
+                    inout("zmm10") acc[5][0],
+                    inout("zmm11") acc[5][1],
+                    inout("zmm12") acc[6][0],
+                    inout("zmm13") acc[6][1],
+                    inout("zmm14") acc[7][0],
+                    inout("zmm15") acc[7][1],
+                    options(nostack, readonly),
+                )
+            }
+        };
+    }
+    if tile.prefetch {
+        tile_loop!(
+            "prefetcht0 [{b} + {ahead}]",
+            "prefetcht0 [{b} + {ahead} + 64]",
+        );
+    } else {
+        tile_loop!("/* no prefetch, {ahead} unused */",);
+    }
+    acc
 }
 
 /// Asks for the two cache lines of the panel row [`PREFETCH_AHEAD`] values past `b` (32-bit
