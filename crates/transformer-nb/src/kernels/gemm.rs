@@ -68,10 +68,13 @@ impl PackedB {
                     panel[kk * NR..kk * NR + cols].copy_from_slice(&src[from..from + cols]);
                 }
             } else {
-                for j in 0..cols {
-                    let column = (p * NR + j) * n_stride;
-                    for kk in 0..k {
-                        panel[kk * NR + j] = src[column + kk * k_stride];
+                // A transpose: the panel's rows are written whole, each gathered from `cols`
+                // places (scattering the writes instead made every store another cache line).
+                let first = p * NR * n_stride;
+                for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
+                    let from = first + kk * k_stride;
+                    for (j, value) in row[..cols].iter_mut().enumerate() {
+                        *value = src[from + j * n_stride];
                     }
                 }
             }
