@@ -14,8 +14,9 @@ Each SIDE is a worker command, optionally after environment settings, as one arg
     scripts/bench/alternate.py target/notebook/deps/forward-<hash> "$W"
 
 Cases: MiniLM and the BERT-base shape, "I read a good novel." (1 x 8) and 8 x "the " x 200
-truncated to 128 tokens (8 x 128). Every round runs each case on each side in turn; the first
-pass of each request is not counted. Prints the median and fastest pass per case and side, in ms.
+truncated to 128 tokens (8 x 128); m128all and b128all are those two through the full forward
+that keeps every hidden state and attention. Every round runs each case on each side in turn;
+the first pass of each request is not counted. Prints the median and fastest pass per case and side, in ms.
 """
 
 import argparse
@@ -37,6 +38,9 @@ CASES = {
     "b1": ("bert-base", [SENTENCE], 512, 30),
     "b128": ("bert-base", LONG, 128, 2),
 }
+# The same 8 x 128 passes through the full `forward` a notebook calls (every hidden state and
+# attention kept), as bench.py's "all hidden states + attentions" rows.
+COLLECT = {"m128all": "m128", "b128all": "b128"}
 
 
 def minilm_dir() -> str:
@@ -78,23 +82,24 @@ def main() -> None:
     parser.add_argument("--cases", default="m1,m128,b1,b128")
     args = parser.parse_args()
     cases = args.cases.split(",")
-    if unknown := [c for c in cases if c not in CASES]:
-        sys.exit(f"alternate: unknown cases {unknown}; known: {', '.join(CASES)}")
+    if unknown := [c for c in cases if c not in CASES and c not in COLLECT]:
+        sys.exit(f"alternate: unknown cases {unknown}; known: {', '.join([*CASES, *COLLECT])}")
     bert_base = ROOT / ".cache/bench/bert-base-random"
-    if any(CASES[c][0] == "bert-base" for c in cases) and not bert_base.is_dir():
+    uses_bert_base = any(CASES[COLLECT.get(c, c)][0] == "bert-base" for c in cases)
+    if uses_bert_base and not bert_base.is_dir():
         sys.exit(f"alternate: {bert_base} is missing; scripts/bench.sh makes it")
     sides = [Side(spec) for spec in args.sides]
     for side in sides:
         side.ask(op="load", name="minilm", dir=minilm_dir(), impl=args.impl)
-        if any(CASES[c][0] == "bert-base" for c in cases):
+        if uses_bert_base:
             side.ask(op="load", name="bert-base", dir=str(bert_base), impl=args.impl)
     times = {(i, case): [] for i in range(len(sides)) for case in cases}
     for _ in range(args.rounds):
         for case in cases:
-            model, texts, max_length, iters = CASES[case]
+            model, texts, max_length, iters = CASES[COLLECT.get(case, case)]
             for i, side in enumerate(sides):
-                reply = side.ask(op="forward", model=model, texts=texts,
-                                 max_length=max_length, iters=iters + 1)
+                reply = side.ask(op="forward", model=model, texts=texts, max_length=max_length,
+                                 iters=iters + 1, collect=case in COLLECT)
                 times[(i, case)] += reply["times"][1:]
     for i, side in enumerate(sides):
         print(f"side {i}: {side.label}")

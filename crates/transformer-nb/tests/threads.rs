@@ -1,5 +1,6 @@
 //! One model shared by several threads: the types are `Send + Sync`, and every thread gets
-//! exactly what a single thread gets.
+//! exactly what a single thread gets. One model run many times: every pass gets what a fresh
+//! model gets, whatever ran before (a pass reuses the buffers of the one before it).
 
 mod util;
 
@@ -73,6 +74,39 @@ fn threads_sharing_one_model_get_exactly_the_sequential_results() {
             assert_eq!(result, sequential);
         }
     }
+}
+
+/// Every hidden state and attention of a padded batch, as one list of values.
+fn batch_values(bert: &Bert, texts: &[&str]) -> Vec<f32> {
+    let batch = bert.tokenizer().encode_batch(texts).unwrap();
+    let out = bert.forward_batch(&batch).unwrap();
+    let mut values: Vec<f32> = out
+        .hidden_states()
+        .iter()
+        .chain(out.attentions())
+        .flat_map(|t| t.values().to_vec())
+        .collect();
+    values.extend(bert.last_hidden_state(&batch).unwrap().values().to_vec());
+    values
+}
+
+#[test]
+fn a_pass_gets_what_a_fresh_model_gets_after_larger_and_smaller_ones() {
+    let (_dir, used) = tiny_bert();
+    let (_fresh_dir, fresh) = tiny_bert();
+    let long = TEXTS.repeat(3);
+    let long_batch = batch_values(&fresh, &long);
+    let (_dir_2, fresh_2) = tiny_bert();
+    let short = results(&fresh_2);
+    // Larger first, then smaller ones, then larger again: the buffers shrink and grow with
+    // what the earlier passes left in them.
+    assert_eq!(batch_values(&used, &long), long_batch);
+    assert_eq!(results(&used), short);
+    assert_eq!(batch_values(&used, &long), long_batch);
+    assert_eq!(
+        batch_values(&used, &TEXTS[..1]),
+        batch_values(&fresh, &TEXTS[..1])
+    );
 }
 
 #[test]

@@ -9,8 +9,10 @@
 //! on candle ops, because that is what makes it faster than PyTorch on a 2-core machine (see
 //! BENCHMARKS.md): the weights are packed for the matrix kernel once, at load; query, key and
 //! value are one product; bias, residual, GELU, softmax and layer norm are fused into few
-//! passes; buffers are reused across layers. The results come back as the crate's own
+//! passes; buffers are reused across layers and passes. The results come back as the crate's own
 //! [`Tensor`]s.
+
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
@@ -32,6 +34,36 @@ const ATTENTION_PARALLEL_MIN: usize = 1 << 18;
 /// error rather than an allocation failure; BERT-base keeps 8 texts × 256 tokens with every
 /// attention map well inside it.
 pub(crate) const MAX_ACTIVATION_VALUES: usize = 1 << 28;
+
+/// The most scratch one model keeps between passes (64 MiB: BERT-base's for 8 texts × 256
+/// tokens); a larger pass frees its scratch when done, so a one-off big batch does not leave a
+/// learner's 4 GiB machine short.
+const SCRATCH_KEPT_BYTES: usize = 64 << 20;
+
+/// The buffers a pass works in (query/key/value, attention context, intermediate), kept
+/// between passes: a model run again and again (`embed` over many batches, a benchmark, a
+/// notebook's repeated cells) would otherwise have the kernel map and zero fresh pages for them
+/// on every pass, ~1.3 µs per 4 KiB page: ~6,000 pages, 1–2 % of a BERT-base 8 × 128 pass.
+#[derive(Default)]
+struct Scratch {
+    qkv: Vec<f32>,
+    context: Vec<f32>,
+    inner: Vec<f32>,
+}
+
+impl Scratch {
+    /// Sizes the buffers for `rows` rows. What they held before stays in them: each is
+    /// overwritten whole before it is read.
+    fn fit(&mut self, rows: usize, hidden: usize, inner: usize) {
+        self.qkv.resize(rows * 3 * hidden, 0.0);
+        self.context.resize(rows * hidden, 0.0);
+        self.inner.resize(rows * inner, 0.0);
+    }
+
+    fn held_bytes(&self) -> usize {
+        held(&self.qkv) + held(&self.context) + held(&self.inner)
+    }
+}
 
 /// A `Linear` layer: the weight packed for the matrix kernels, and the bias.
 struct Linear {
@@ -393,6 +425,9 @@ pub(crate) struct BertModel {
     layers: Vec<Layer>,
     pooler: Option<Linear>,
     isa: Isa,
+    /// Taken by a pass and given back when it ends; a pass that finds it taken (another
+    /// thread's pass) allocates its own.
+    scratch: Mutex<Scratch>,
 }
 
 impl BertModel {
@@ -444,6 +479,7 @@ impl BertModel {
             layers,
             pooler,
             isa: Isa::detect(),
+            scratch: Mutex::default(),
         })
     }
 
@@ -568,20 +604,20 @@ impl BertModel {
         let shape = [batch, seq, hidden_size];
         let mut hidden_states = Vec::with_capacity(if collect { self.layers.len() + 1 } else { 1 });
         let mut attentions = Vec::with_capacity(self.layers.len());
-        let mut qkv = vec![0f32; rows * 3 * hidden_size];
-        let mut context = vec![0f32; rows * hidden_size];
-        let mut inner = vec![0f32; rows * self.inner];
+        let mut scratch = match self.scratch.try_lock() {
+            Ok(mut kept) => std::mem::take(&mut *kept),
+            Err(_) => Scratch::default(),
+        };
+        scratch.fit(rows, hidden_size, self.inner);
+        let Scratch {
+            qkv,
+            context,
+            inner,
+        } = &mut scratch;
         for layer in &self.layers {
-            layer.qkv.apply(isa, &hidden, rows, &mut qkv, false);
+            layer.qkv.apply(isa, &hidden, rows, qkv, false);
             let mut probs = collect.then(|| vec![0f32; batch * self.heads * seq * seq]);
-            self.attention(
-                &qkv,
-                &mask_add,
-                batch,
-                seq,
-                &mut context,
-                probs.as_deref_mut(),
-            );
+            self.attention(qkv, &mask_add, batch, seq, context, probs.as_deref_mut());
             // The residual stream: a copy when the layer's input is kept, else updated in place.
             let mut next = if collect {
                 hidden.clone()
@@ -590,23 +626,26 @@ impl BertModel {
             };
             layer
                 .attention_output
-                .apply(isa, &context, rows, &mut next, true);
+                .apply(isa, context, rows, &mut next, true);
             layer.attention_norm.apply(isa, &mut next);
-            layer
-                .intermediate
-                .apply(isa, &next, rows, &mut inner, false);
-            for_row_blocks(&mut inner, self.inner, |block| match self.act {
+            layer.intermediate.apply(isa, &next, rows, inner, false);
+            for_row_blocks(inner, self.inner, |block| match self.act {
                 HiddenAct::Gelu => math::gelu_erf(isa, block),
                 HiddenAct::GeluApproximate => math::gelu_tanh(isa, block),
                 HiddenAct::Relu => block.iter_mut().for_each(|v| *v = v.max(0.0)),
             });
-            layer.output.apply(isa, &inner, rows, &mut next, true);
+            layer.output.apply(isa, inner, rows, &mut next, true);
             layer.output_norm.apply(isa, &mut next);
             if let Some(probs) = probs {
                 hidden_states.push(Tensor::from_parts(hidden, shape));
                 attentions.push(Tensor::from_parts(probs, [batch, self.heads, seq, seq]));
             }
             hidden = next;
+        }
+        if scratch.held_bytes() <= SCRATCH_KEPT_BYTES
+            && let Ok(mut kept) = self.scratch.try_lock()
+        {
+            *kept = scratch;
         }
         let pooler_output = match &self.pooler {
             Some(dense) => {
