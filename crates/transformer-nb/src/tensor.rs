@@ -20,6 +20,8 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
+pub(crate) mod pool;
+
 /// An n-dimensional array of `f32`, stored row-major (the last axis varies fastest), as the
 /// forward pass returns its hidden states `[batch, seq, hidden]` and attentions
 /// `[batch, heads, seq, seq]`.
@@ -39,6 +41,13 @@ use crate::error::{Error, Result};
 pub struct Tensor {
     dims: Vec<usize>,
     values: Vec<f32>,
+}
+
+/// A large tensor's buffer goes to the pool that the next forward pass takes its outputs from.
+impl Drop for Tensor {
+    fn drop(&mut self) {
+        pool::recycle(std::mem::take(&mut self.values));
+    }
 }
 
 impl Tensor {
@@ -109,8 +118,8 @@ impl Tensor {
     }
 
     /// The values, without copying them.
-    pub fn into_values(self) -> Vec<f32> {
-        self.values
+    pub fn into_values(mut self) -> Vec<f32> {
+        std::mem::take(&mut self.values)
     }
 
     /// The rows along the last axis, in order: for hidden states `[batch, seq, hidden]`, one

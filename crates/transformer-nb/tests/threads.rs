@@ -7,7 +7,7 @@ mod util;
 use std::sync::Arc;
 
 use transformer_nb::prelude::*;
-use util::tiny_bert;
+use util::{minilm, tiny_bert};
 
 fn assert_send_sync<T: Send + Sync + 'static>() {}
 
@@ -107,6 +107,21 @@ fn a_pass_gets_what_a_fresh_model_gets_after_larger_and_smaller_ones() {
         batch_values(&used, &TEXTS[..1]),
         batch_values(&fresh, &TEXTS[..1])
     );
+}
+
+#[test]
+fn outputs_in_buffers_of_dropped_outputs_are_exact_real_model() {
+    // Outputs this large (8 × 12 heads × 128² probabilities) reuse the buffers of dropped
+    // ones, whose old values must not show through: the padded batch has rows of zeros in its
+    // attention maps where the other had probabilities.
+    let bert = minilm();
+    let padded: Vec<String> = (0..8).map(|i| "a good novel ".repeat(4 + 5 * i)).collect();
+    let padded: Vec<&str> = padded.iter().map(String::as_str).collect();
+    let full = "the ".repeat(126); // 128 tokens with [CLS] and [SEP]
+    let full = vec![full.as_str(); 8];
+    let first = batch_values(bert, &padded);
+    drop(batch_values(bert, &full));
+    assert_eq!(batch_values(bert, &padded), first);
 }
 
 #[test]

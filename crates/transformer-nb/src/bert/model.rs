@@ -21,7 +21,7 @@ use super::weights::SafeTensors;
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{Output, PackedB, PackedBf16, gemm, gemm_bf16, gemm_view};
 use crate::kernels::{Bf16Isa, Isa, StridedMut, math};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, pool};
 
 /// Rows per parallel task in the row-wise kernels (layer norm, activation): large enough that
 /// handing out a task costs little next to it.
@@ -616,11 +616,15 @@ impl BertModel {
         } = &mut scratch;
         for layer in &self.layers {
             layer.qkv.apply(isa, &hidden, rows, qkv, false);
-            let mut probs = collect.then(|| vec![0f32; batch * self.heads * seq * seq]);
+            // Written whole by the attention (every head's every row of probabilities).
+            let mut probs =
+                collect.then(|| pool::take_for_overwrite(batch * self.heads * seq * seq));
             self.attention(qkv, &mask_add, batch, seq, context, probs.as_deref_mut());
             // The residual stream: a copy when the layer's input is kept, else updated in place.
             let mut next = if collect {
-                hidden.clone()
+                let mut copy = pool::take_for_overwrite(hidden.len());
+                copy.copy_from_slice(&hidden);
+                copy
             } else {
                 std::mem::take(&mut hidden)
             };
@@ -672,7 +676,8 @@ impl BertModel {
     fn embed(&self, inputs: &Inputs<'_>) -> Vec<f32> {
         let width = self.hidden;
         let seq = inputs.ids.first().map_or(0, |r| r.len());
-        let mut out = vec![0f32; inputs.ids.len() * seq * width];
+        // Written whole by the loop below.
+        let mut out = pool::take_for_overwrite(inputs.ids.len() * seq * width);
         fn row(table: &[f32], width: usize, index: usize) -> &[f32] {
             &table[index * width..(index + 1) * width]
         }
