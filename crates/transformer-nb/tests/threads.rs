@@ -76,17 +76,20 @@ fn threads_sharing_one_model_get_exactly_the_sequential_results() {
     }
 }
 
-/// Every hidden state and attention of a padded batch, as one list of values.
+/// Every hidden state and attention of a padded batch, as one list of values, after checking
+/// that `last_hidden_state` gives the last of them exactly.
 fn batch_values(bert: &Bert, texts: &[&str]) -> Vec<f32> {
     let batch = bert.tokenizer().encode_batch(texts).unwrap();
     let out = bert.forward_batch(&batch).unwrap();
-    let mut values: Vec<f32> = out
+    let values: Vec<f32> = out
         .hidden_states()
         .iter()
         .chain(out.attentions())
         .flat_map(|t| t.values().to_vec())
         .collect();
-    values.extend(bert.last_hidden_state(&batch).unwrap().values().to_vec());
+    // The pass that keeps nothing else ends with the very same values.
+    let last = bert.last_hidden_state(&batch).unwrap();
+    assert_eq!(last.values(), out.last_hidden_state().values());
     values
 }
 

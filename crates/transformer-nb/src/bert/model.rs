@@ -212,6 +212,30 @@ impl Norm {
             math::layer_norm(isa, block, width, &self.gamma, &self.beta, self.eps)
         });
     }
+
+    /// Normalises every row of `rows + residual`, into `rows`.
+    fn apply_after_adding(&self, isa: Isa, rows: &mut [f32], residual: &[f32]) {
+        let width = self.gamma.len();
+        let block = ROWS_PER_TASK * width;
+        let norm = |(rows, residual): (&mut [f32], &[f32])| {
+            math::add_layer_norm(
+                isa,
+                rows,
+                residual,
+                width,
+                &self.gamma,
+                &self.beta,
+                self.eps,
+            )
+        };
+        if rows.len() <= block {
+            norm((rows, residual));
+        } else {
+            (rows.par_chunks_mut(block))
+                .zip(residual.par_chunks(block))
+                .for_each(norm);
+        }
+    }
 }
 
 /// Bytes a buffer holds.
@@ -620,18 +644,26 @@ impl BertModel {
             let mut probs =
                 collect.then(|| pool::take_for_overwrite(batch * self.heads * seq * seq));
             self.attention(qkv, &mask_add, batch, seq, context, probs.as_deref_mut());
-            // The residual stream: a copy when the layer's input is kept, else updated in place.
+            // The residual stream: updated in place, or, when the layer's input is kept, into a
+            // buffer of its own, the input added in the layer norm (the same sums either way).
             let mut next = if collect {
-                let mut copy = pool::take_for_overwrite(hidden.len());
-                copy.copy_from_slice(&hidden);
-                copy
+                // Written whole by the product.
+                let mut next = pool::take_for_overwrite(hidden.len());
+                layer
+                    .attention_output
+                    .apply(isa, context, rows, &mut next, false);
+                layer
+                    .attention_norm
+                    .apply_after_adding(isa, &mut next, &hidden);
+                next
             } else {
-                std::mem::take(&mut hidden)
+                let mut next = std::mem::take(&mut hidden);
+                layer
+                    .attention_output
+                    .apply(isa, context, rows, &mut next, true);
+                layer.attention_norm.apply(isa, &mut next);
+                next
             };
-            layer
-                .attention_output
-                .apply(isa, context, rows, &mut next, true);
-            layer.attention_norm.apply(isa, &mut next);
             layer.intermediate.apply(isa, &next, rows, inner, false);
             for_row_blocks(inner, self.inner, |block| match self.act {
                 HiddenAct::Gelu => math::gelu_erf(isa, block),
@@ -740,7 +772,9 @@ impl BertModel {
              (job, context, probs): (usize, StridedMut<'_>, Option<&mut [f32]>)| {
                 let (b, h) = (job / heads, job % heads);
                 let base = b * seq * stride + h * d;
-                let scores: &mut [f32] = probs.unwrap_or(scratch);
+                // In this thread's scratch (in its caches) even when the probabilities are kept:
+                // they are streamed to the output at the end.
+                let scores: &mut [f32] = scratch;
                 // scores = Q · Kᵀ: B[i][j] = K[j][i].
                 packed.pack(&qkv[base + hidden..], d, seq, 1, stride);
                 gemm(
@@ -758,6 +792,9 @@ impl BertModel {
                 // context = P · V: B[i][j] = V[i][j].
                 packed.pack(&qkv[base + 2 * hidden..], seq, d, stride, 1);
                 gemm_view(isa, scores, seq, packed, no_bias, context, false);
+                if let Some(probs) = probs {
+                    math::copy_streaming(isa, probs, scores);
+                }
             };
         // A short sentence's attention is a few thousand multiply-adds per head: handing the
         // heads to other threads would cost more than computing them here.

@@ -200,6 +200,23 @@ fn scaled_masked_softmax_generic<F: MulAdd>(
     }
 }
 
+/// [`layer_norm_generic`] of `rows + residual`, added in place first (`rows` then holds the
+/// sum exactly as a product accumulating into `residual` would have left it).
+#[inline(always)]
+fn add_layer_norm_generic<F: MulAdd>(
+    rows: &mut [f32],
+    residual: &[f32],
+    width: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+) {
+    for (v, &r) in rows.iter_mut().zip(residual) {
+        *v += r;
+    }
+    layer_norm_generic::<F>(rows, width, gamma, beta, eps);
+}
+
 /// Layer norm of each `width`-long row, in place: `(x - mean) / sqrt(var + eps) · gamma + beta`.
 #[inline(always)]
 fn layer_norm_generic<F: MulAdd>(
@@ -242,10 +259,76 @@ multiversion!(
     layer_norm => layer_norm_generic(
         rows: &mut [f32], width: usize, gamma: &[f32], beta: &[f32], eps: f32)
 );
+multiversion!(
+    /// Layer norm of each `width`-long row of `rows + residual`, in place.
+    add_layer_norm => add_layer_norm_generic(
+        rows: &mut [f32], residual: &[f32], width: usize, gamma: &[f32], beta: &[f32], eps: f32)
+);
+
+/// `dst = src` (same length) without reading `dst`'s lines into the caches first, and without
+/// keeping them there: for outputs that the caller keeps and this pass does not read again (the
+/// attention maps), so that writing them neither waits on memory nor evicts what the next
+/// products read (their weights).
+pub(crate) fn copy_streaming(isa: Isa, dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "copy_streaming: lengths differ");
+    #[cfg(target_arch = "x86_64")]
+    if isa.level() == Level::Avx512 {
+        // SAFETY: the level says the CPU has AVX-512 F; the lengths are equal.
+        unsafe { copy_streaming_avx512(dst, src) };
+        return;
+    }
+    let _ = isa;
+    dst.copy_from_slice(src);
+}
+
+/// # Safety
+/// The CPU must have AVX-512 F; `dst.len() == src.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn copy_streaming_avx512(dst: &mut [f32], src: &[f32]) {
+    use std::arch::x86_64::*;
+    // Streaming stores need 64-byte aligned addresses: plain copies up to the first one and
+    // after the last whole vector.
+    let head = dst.as_ptr().align_offset(64).min(dst.len());
+    dst[..head].copy_from_slice(&src[..head]);
+    let body = (dst.len() - head) / 16 * 16;
+    let (d, s) = (dst[head..].as_mut_ptr(), src[head..].as_ptr());
+    for i in (0..body).step_by(16) {
+        // SAFETY: `head + i + 16 <= len` for both; `d + i` is 64-byte aligned.
+        unsafe { _mm512_stream_ps(d.add(i), _mm512_maskz_loadu_ps(!0, s.add(i))) };
+    }
+    dst[head + body..].copy_from_slice(&src[head + body..]);
+    // Streaming stores are weakly ordered: make them visible before anything that follows.
+    _mm_sfence();
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streaming_copies_are_exact_at_every_alignment_and_length() {
+        let src: Vec<f32> = (0..300).map(|i| i as f32 * 0.5 - 7.0).collect();
+        for isa in Isa::available() {
+            for start in 0..17 {
+                for len in [0, 1, 15, 16, 17, 100, 283 - start] {
+                    let mut dst = vec![f32::NAN; 300];
+                    copy_streaming(isa, &mut dst[start..start + len], &src[..len]);
+                    assert_eq!(
+                        &dst[start..start + len],
+                        &src[..len],
+                        "{isa:?} {start} {len}"
+                    );
+                    assert!(
+                        dst[..start]
+                            .iter()
+                            .chain(&dst[start + len..])
+                            .all(|v| v.is_nan())
+                    );
+                }
+            }
+        }
+    }
 
     fn grid(lo: f32, hi: f32, count: usize) -> Vec<f32> {
         (0..count)
