@@ -4,7 +4,8 @@ build under two settings, on a noisy machine, where only ratios within one run m
 
 Usage (after scripts/bench.sh has built the worker and made .cache/bench/bert-base-random):
 
-    scripts/bench/alternate.py [--rounds N] [--impl ours|ours-bf16] [--cases m1,m128,b1,b128] SIDE...
+    scripts/bench/alternate.py [--rounds N] [--impl ours|ours-bf16] [--cases m1,m128,b1,b128]
+        [--pause S] [--quantiles] SIDE...
 
 Each SIDE is a worker command, optionally after environment settings, as one argument:
 
@@ -27,6 +28,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +82,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--impl", default="ours", choices=["ours", "ours-bf16"])
     parser.add_argument("--cases", default="m1,m128,b1,b128")
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="seconds to sleep before each request, as bench.py does between sides")
+    parser.add_argument("--quantiles", action="store_true",
+                        help="also print the 75th and 95th percentile of the passes")
     args = parser.parse_args()
     cases = args.cases.split(",")
     if unknown := [c for c in cases if c not in CASES and c not in COLLECT]:
@@ -98,6 +104,7 @@ def main() -> None:
         for case in cases:
             model, texts, max_length, iters = CASES[COLLECT.get(case, case)]
             for i, side in enumerate(sides):
+                time.sleep(args.pause)
                 reply = side.ask(op="forward", model=model, texts=texts, max_length=max_length,
                                  iters=iters + 1, collect=case in COLLECT)
                 times[(i, case)] += reply["times"][1:]
@@ -107,7 +114,11 @@ def main() -> None:
         cells = []
         for i in range(len(sides)):
             t = times[(i, case)]
-            cells.append(f"side {i} median {statistics.median(t) * 1e3:8.2f} fastest {min(t) * 1e3:8.2f}")
+            cell = f"side {i} median {statistics.median(t) * 1e3:8.2f} fastest {min(t) * 1e3:8.2f}"
+            if args.quantiles:
+                q = statistics.quantiles(t, n=20)
+                cell += f" p75 {q[14] * 1e3:8.2f} p95 {q[18] * 1e3:8.2f}"
+            cells.append(cell)
         print(f"{case:5} " + "   ".join(cells))
 
 

@@ -249,8 +249,8 @@ fn held(values: &Vec<f32>) -> usize {
 /// Keeps a thread of rayon's taking the pool's work until `done`, instead of letting it fall
 /// asleep between two steps of a pass: a product of one short sentence takes ~40 µs, and when
 /// the other thread had gone to sleep in the gap before it, waking it took longer than the
-/// product, so the pass thread did all of it. A third of MiniLM's 1 × 8 passes ran at the
-/// one-thread speed that way (1.8 ms against 1.1).
+/// product, so the pass thread did all of it: MiniLM 1 × 8's passes had a 95th percentile of
+/// 2.0 ms against a median of 1.2 (1.2 and 1.06 with this; BENCHMARKS.md, item 20).
 ///
 /// Returns at once on the pass's own thread (which could pick this job up while it waits inside
 /// the pass, and would then wait for itself), and after 200 µs without work: a thread that took
