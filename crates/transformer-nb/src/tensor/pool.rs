@@ -15,9 +15,12 @@ use std::sync::Mutex;
 /// allocation is cheap.
 const MIN_VALUES: usize = 1 << 18;
 
-/// The most the pool holds (128 MiB: the outputs of BERT-base's full forward on 8 × 128
-/// tokens); a buffer that would take it past this is freed.
-const POOL_BYTES: usize = 128 << 20;
+/// The most the pool holds (256 MiB: the outputs of two of BERT-base's full forwards on
+/// 8 × 128 tokens, 116 MB each); a buffer that would take it past this is freed. Two, because
+/// a pass usually runs while the previous pass's outputs are still held (`out = forward(..)`
+/// in a loop, a re-run cell): with room for one set, dropping the held set after the pool had
+/// taken the one before freed it, and every other pass started on fresh memory.
+const POOL_BYTES: usize = 256 << 20;
 
 struct Pool {
     buffers: Vec<Vec<f32>>,
