@@ -569,10 +569,13 @@ def markdown(report: dict) -> str:
     limits = report["limits"]
     bf16_peak = (f", bf16 kernel {limits['gemm_bf16_gflops']:.0f} GFLOP/s"
                  if limits.get("gemm_bf16_gflops") else "")
+    fma_issue = (f" (the multiply-add units issue {limits['fma_issue_gflops']:.0f} GFLOP/s "
+                 "with nothing read from memory)" if limits.get("fma_issue_gflops") else "")
     lines += [
         "",
         f"Limits of this machine on {report['threads']} threads: the crate's f32 matrix kernel "
-        f"on a {limits['n']}³ product {limits['gemm_f32_gflops']:.0f} GFLOP/s{bf16_peak}; "
+        f"on a {limits['n']}³ product {limits['gemm_f32_gflops']:.0f} GFLOP/s{fma_issue}"
+        f"{bf16_peak}; "
         f"reading memory {limits['read_gb_per_s']:.1f} GB/s. Each case against the one that "
         "bounds it (1 × 8: the weights, read once per pass; 8 × 128: the arithmetic of the "
         "matrix products and attention):",
