@@ -139,8 +139,8 @@ impl CacheTuning {
     };
 
     /// Elsewhere, what was measured on AMD Zen 4: the weights already streamed at 59–99 % of
-    /// the measured bandwidth, the 8 × 128 products at the cores' peak. Neither the hint nor
-    /// the blocking has been measured there, so they stay off.
+    /// the measured bandwidth, the 8 × 128 passes at 92–99 % of the kernel's peak. Neither the
+    /// hint nor the blocking has been measured there, so they stay off.
     pub(crate) const PLAIN: CacheTuning = CacheTuning {
         prefetch: false,
         a_block_bytes: None,
