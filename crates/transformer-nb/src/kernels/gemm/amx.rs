@@ -158,7 +158,7 @@ pub(super) fn run_panels<'a>(
                 cols,
                 bias: output.bias.map(|bias| &bias[col..col + cols]),
                 accumulate: output.accumulate,
-                prefetch: false,
+                prefetch: super::Prefetch::Off,
             };
             // SAFETY: the CPU has AVX-512 F (AMX-BF16 comes with it on every CPU that has
             // it, and the bf16 path that calls this holds a `Bf16Isa`).

@@ -244,9 +244,7 @@ unsafe fn tile_avx512_bf16<const MR: usize>(tile: &Tile<'_, u32>) {
                 std::mem::transmute::<__m512, __m512bh>(_mm512_maskz_loadu_ps(!0, b));
             let b1: __m512bh =
                 std::mem::transmute::<__m512, __m512bh>(_mm512_maskz_loadu_ps(!0, b.add(16)));
-            if tile.prefetch {
-                super::prefetch_panel_avx512(b);
-            }
+            super::prefetch_panel_avx512(b, tile.prefetch);
             for_each_row!(MR, |i| {
                 let ai = _mm512_broadcastss_ps(_mm_load_ss(rows[i].add(q).cast::<f32>()));
                 let ai = std::mem::transmute::<__m512, __m512bh>(ai);
