@@ -58,6 +58,16 @@ class Kernel:
         self.manager.shutdown_kernel(now=True)
 
 
+def times_printed(output: str) -> list[float]:
+    """The list of times a forward cell prints last (anything the kernel printed before it,
+    such as build messages, is skipped); a readable exit when there is none."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise SystemExit(f"notebook: the cell printed no list of times; its output was:\n{output}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--worker", required=True)
@@ -114,13 +124,17 @@ def main() -> None:
             for round_index in range(args.rounds + 1):  # round 0 warms up
                 reply = rust.ask(op="forward", model=model, texts=texts,
                                  max_length=max_length, iters=iters + 1)
-                times = json.loads(kernel.run(cell).strip())
+                output = kernel.run(cell)
+                if round_index == 0:
+                    # Not counted, so not read either: twice the first cell of a fresh kernel
+                    # came back with nothing printed (its line lost on the way, it seems).
+                    continue
+                times = times_printed(output)
                 # As in bench.py, each side's first pass of a round is not counted: here every
                 # round is a new cell, whose library brings its own copy of the thread pool.
-                if round_index > 0:
-                    release_times += reply["times"][1:]
-                    kernel_times += times[1:]
-                    round_ratios.append(statistics.median(times[1:]) / statistics.median(reply["times"][1:]))
+                release_times += reply["times"][1:]
+                kernel_times += times[1:]
+                round_ratios.append(statistics.median(times[1:]) / statistics.median(reply["times"][1:]))
             kernel_ms = statistics.median(kernel_times) * 1e3
             release_ms = statistics.median(release_times) * 1e3
             spread = (min(round_ratios), max(round_ratios))
