@@ -4,7 +4,7 @@ build under two settings, on a noisy machine, where only ratios within one run m
 
 Usage (after scripts/bench.sh has built the worker and made .cache/bench/bert-base-random):
 
-    scripts/bench/alternate.py [--rounds N] [--impl ours|ours-bf16] [--cases m1,m128,b1,b128]
+    scripts/bench/alternate.py [--rounds N] [--impl ours|ours-bf16[,...]] [--cases m1,m128,b1,b128]
         [--pause S] [--quantiles] SIDE...
 
 Each SIDE is a worker command, optionally after environment settings, as one argument:
@@ -12,6 +12,7 @@ Each SIDE is a worker command, optionally after environment settings, as one arg
     W=$(ls -t target/release/deps/forward-* | grep -v '\\.d$' | head -1)
     scripts/bench/alternate.py "TRANSFORMER_NB_TUNING=plain $W" "$W"
     scripts/bench/alternate.py --impl ours-bf16 "TRANSFORMER_NB_AMX=0 $W" "$W"
+    scripts/bench/alternate.py --impl ours,ours-bf16 "$W" "$W"    # f32 against bf16
     scripts/bench/alternate.py target/notebook/deps/forward-<hash> "$W"
 
 Cases: MiniLM and the BERT-base shape, "I read a good novel." (1 x 8) and 8 x "the " x 200
@@ -80,7 +81,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sides", nargs="+")
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--impl", default="ours", choices=["ours", "ours-bf16"])
+    parser.add_argument("--impl", default="ours",
+                        help="ours or ours-bf16: one for every side, or one per side, comma-separated")
     parser.add_argument("--cases", default="m1,m128,b1,b128")
     parser.add_argument("--pause", type=float, default=0.0,
                         help="seconds to sleep before each request, as bench.py does between sides")
@@ -94,11 +96,17 @@ def main() -> None:
     uses_bert_base = any(CASES[COLLECT.get(c, c)][0] == "bert-base" for c in cases)
     if uses_bert_base and not bert_base.is_dir():
         sys.exit(f"alternate: {bert_base} is missing; scripts/bench.sh makes it")
+    impls = args.impl.split(",")
+    if len(impls) == 1:
+        impls *= len(args.sides)
+    if len(impls) != len(args.sides) or not set(impls) <= {"ours", "ours-bf16"}:
+        sys.exit(f"alternate: --impl {args.impl!r}: ours or ours-bf16, once or once per side")
     sides = [Side(spec) for spec in args.sides]
-    for side in sides:
-        side.ask(op="load", name="minilm", dir=minilm_dir(), impl=args.impl)
+    for side, impl in zip(sides, impls):
+        side.label += f" ({impl})"
+        side.ask(op="load", name="minilm", dir=minilm_dir(), impl=impl)
         if uses_bert_base:
-            side.ask(op="load", name="bert-base", dir=str(bert_base), impl=args.impl)
+            side.ask(op="load", name="bert-base", dir=str(bert_base), impl=impl)
     times = {(i, case): [] for i in range(len(sides)) for case in cases}
     for _ in range(args.rounds):
         for case in cases:

@@ -569,8 +569,11 @@ def markdown(report: dict) -> str:
     limits = report["limits"]
     bf16_peak = (f", bf16 kernel {limits['gemm_bf16_gflops']:.0f} GFLOP/s"
                  if limits.get("gemm_bf16_gflops") else "")
+    dot_issue = (f", `vdpbf16ps` {limits['bf16_dot_issue_gflops']:.0f}"
+                 if limits.get("bf16_dot_issue_gflops") else "")
     fma_issue = (f" (the multiply-add units issue {limits['fma_issue_gflops']:.0f} GFLOP/s "
-                 "with nothing read from memory)" if limits.get("fma_issue_gflops") else "")
+                 f"of f32 FMAs{dot_issue} with nothing read from memory)"
+                 if limits.get("fma_issue_gflops") else "")
     lines += [
         "",
         f"Limits of this machine on {report['threads']} threads: the crate's f32 matrix kernel "

@@ -19,7 +19,8 @@
 //! - `{"op": "limits", "n": N}`: what this machine allows: the crate's own matrix kernel on an
 //!   `N × N × N` product (f32, and bf16 where the CPU has it) in GFLOP/s, the read
 //!   bandwidth from memory in GB/s, and (AVX-512 CPUs) what the multiply-add units issue with
-//!   no memory traffic, in GFLOP/s, on rayon's threads.
+//!   no memory traffic, in GFLOP/s, on rayon's threads: f32 FMAs, and `vdpbf16ps` where the CPU
+//!   has AVX512_BF16.
 //! - `{"op": "product", "m": M, "k": K, "n": N, "bf16": false, "iters": K}`: the crate's
 //!   matrix kernel on one `M × K` by `K × N` product (a layer's shape), fastest of `K`, in
 //!   GFLOP/s (`null` for bf16 on a CPU without it).
@@ -245,7 +246,8 @@ fn handle(models: &mut HashMap<String, Loaded>, request: &Value) -> Result<Value
                 "gemm_f32_gflops": gflops(false),
                 "gemm_bf16_gflops": gflops(true),
                 "read_gb_per_s": read_bandwidth(passes) / 1e9,
-                "fma_issue_gflops": fma_issue_flops(passes).map(|flops| flops / 1e9),
+                "fma_issue_gflops": issue_flops(passes, false).map(|flops| flops / 1e9),
+                "bf16_dot_issue_gflops": issue_flops(passes, true).map(|flops| flops / 1e9),
             }))
         }
         other => bail!("unknown op {other:?}"),
@@ -317,31 +319,75 @@ fn read_bandwidth(passes: usize) -> f64 {
 
 /// What the cores' fused multiply-add units issue on rayon's threads, with nothing read from
 /// memory: 16 independent AVX-512 multiply-add chains per thread (enough to cover their
-/// latency on two pipes), in FLOP per second; the fastest of `passes`. The bound that no
-/// f32 matrix kernel passes, to set the kernel's own peak against. `None` without AVX-512 F.
-fn fma_issue_flops(passes: usize) -> Option<f64> {
+/// latency on two pipes), in FLOP per second; the fastest of `passes`. With `bf16_dot`, of
+/// `vdpbf16ps` (64 FLOP an instruction) instead of `vfmadd231ps` (32). The f32 bound is the one
+/// that no f32 matrix kernel passes, to set the kernel's own peak against; the two together say
+/// which instruction the bf16 vector kernel should use. `None` without AVX-512 F (and
+/// AVX512_BF16 for `bf16_dot`).
+fn issue_flops(passes: usize, bf16_dot: bool) -> Option<f64> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && (!bf16_dot || std::arch::is_x86_feature_detected!("avx512bf16"))
+    {
         use rayon::prelude::*;
         const STEPS: u64 = 20_000_000;
         let threads = rayon::current_num_threads();
         let mut fastest = f64::INFINITY;
         for _ in 0..passes {
             let start = Instant::now();
-            // SAFETY: the CPU has AVX-512 F (checked above).
-            (0..threads)
-                .into_par_iter()
-                .for_each(|_| unsafe { fma_chains(STEPS) });
+            (0..threads).into_par_iter().for_each(|_| match bf16_dot {
+                // SAFETY: the CPU has AVX-512 F and AVX512_BF16 (checked above).
+                true => unsafe { dot_bf16_chains(STEPS) },
+                // SAFETY: the CPU has AVX-512 F (checked above).
+                false => unsafe { fma_chains(STEPS) },
+            });
             fastest = fastest.min(start.elapsed().as_secs_f64());
         }
-        // 16 instructions a step, 16 lanes each, 2 FLOP a lane.
-        return Some((threads as u64 * STEPS * 16 * 16 * 2) as f64 / fastest);
+        // 16 instructions a step, 16 lanes each, 2 FLOP a lane (a pair of products for bf16).
+        let per_lane = if bf16_dot { 4 } else { 2 };
+        return Some((threads as u64 * STEPS * 16 * 16 * per_lane) as f64 / fastest);
     }
-    let _ = passes;
+    let _ = (passes, bf16_dot);
     None
 }
 
-/// `steps` rounds of 16 independent `zmm` multiply-adds.
+/// `steps` rounds of 16 independent `zmm` multiply-adds `$madd`, from zeroed registers (so no
+/// input is subnormal).
+#[cfg(target_arch = "x86_64")]
+macro_rules! madd_chains {
+    ($steps:expr, $madd:literal) => {
+        std::arch::asm!(
+            "vxorps zmm0, zmm0, zmm0",
+            "2:",
+            concat!($madd, " zmm1, zmm0, zmm0"),
+            concat!($madd, " zmm2, zmm0, zmm0"),
+            concat!($madd, " zmm3, zmm0, zmm0"),
+            concat!($madd, " zmm4, zmm0, zmm0"),
+            concat!($madd, " zmm5, zmm0, zmm0"),
+            concat!($madd, " zmm6, zmm0, zmm0"),
+            concat!($madd, " zmm7, zmm0, zmm0"),
+            concat!($madd, " zmm8, zmm0, zmm0"),
+            concat!($madd, " zmm9, zmm0, zmm0"),
+            concat!($madd, " zmm10, zmm0, zmm0"),
+            concat!($madd, " zmm11, zmm0, zmm0"),
+            concat!($madd, " zmm12, zmm0, zmm0"),
+            concat!($madd, " zmm13, zmm0, zmm0"),
+            concat!($madd, " zmm14, zmm0, zmm0"),
+            concat!($madd, " zmm15, zmm0, zmm0"),
+            concat!($madd, " zmm16, zmm0, zmm0"),
+            "dec {steps}",
+            "jnz 2b",
+            steps = inout(reg) $steps => _,
+            out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _, out("zmm4") _,
+            out("zmm5") _, out("zmm6") _, out("zmm7") _, out("zmm8") _, out("zmm9") _,
+            out("zmm10") _, out("zmm11") _, out("zmm12") _, out("zmm13") _, out("zmm14") _,
+            out("zmm15") _, out("zmm16") _,
+            options(nostack, nomem),
+        )
+    };
+}
+
+/// `steps` rounds of 16 independent `vfmadd231ps`.
 ///
 /// # Safety
 /// The CPU must have AVX-512 F.
@@ -349,36 +395,18 @@ fn fma_issue_flops(passes: usize) -> Option<f64> {
 #[target_feature(enable = "avx512f")]
 unsafe fn fma_chains(steps: u64) {
     // SAFETY: register-only arithmetic (this function's contract gives AVX-512 F).
-    unsafe {
-        std::arch::asm!(
-            "vxorps zmm0, zmm0, zmm0",
-            "2:",
-            "vfmadd231ps zmm1, zmm0, zmm0",
-            "vfmadd231ps zmm2, zmm0, zmm0",
-            "vfmadd231ps zmm3, zmm0, zmm0",
-            "vfmadd231ps zmm4, zmm0, zmm0",
-            "vfmadd231ps zmm5, zmm0, zmm0",
-            "vfmadd231ps zmm6, zmm0, zmm0",
-            "vfmadd231ps zmm7, zmm0, zmm0",
-            "vfmadd231ps zmm8, zmm0, zmm0",
-            "vfmadd231ps zmm9, zmm0, zmm0",
-            "vfmadd231ps zmm10, zmm0, zmm0",
-            "vfmadd231ps zmm11, zmm0, zmm0",
-            "vfmadd231ps zmm12, zmm0, zmm0",
-            "vfmadd231ps zmm13, zmm0, zmm0",
-            "vfmadd231ps zmm14, zmm0, zmm0",
-            "vfmadd231ps zmm15, zmm0, zmm0",
-            "vfmadd231ps zmm16, zmm0, zmm0",
-            "dec {steps}",
-            "jnz 2b",
-            steps = inout(reg) steps => _,
-            out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _, out("zmm4") _,
-            out("zmm5") _, out("zmm6") _, out("zmm7") _, out("zmm8") _, out("zmm9") _,
-            out("zmm10") _, out("zmm11") _, out("zmm12") _, out("zmm13") _, out("zmm14") _,
-            out("zmm15") _, out("zmm16") _,
-            options(nostack, nomem),
-        );
-    }
+    unsafe { madd_chains!(steps, "vfmadd231ps") }
+}
+
+/// `steps` rounds of 16 independent `vdpbf16ps`.
+///
+/// # Safety
+/// The CPU must have AVX-512 F and AVX512_BF16.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn dot_bf16_chains(steps: u64) {
+    // SAFETY: register-only arithmetic (this function's contract gives AVX512_BF16).
+    unsafe { madd_chains!(steps, "vdpbf16ps") }
 }
 
 /// A `/proc/self/status` memory line (`VmHWM`, `VmRSS`) in MiB.

@@ -13,7 +13,7 @@
 //! that with a handful of rows (one short sentence) the product reads the weights once, which
 //! is its memory bound.
 
-use super::{CacheTuning, Isa, Level, StridedMut};
+use super::{Isa, KernelTuning, Level, StridedMut};
 
 /// Columns per packed panel of `B`: two AVX-512 registers.
 pub(crate) const NR: usize = 32;
@@ -251,7 +251,7 @@ pub(crate) fn gemm_view(
         depth: k,
         tile_rows: isa.level().tile_rows(),
         output,
-        tuning: CacheTuning::detect(),
+        tuning: KernelTuning::detect(),
     };
     let panel = |p: usize| b.panel(p);
     let kernel = |tile: &Tile<'_>| tile.run(isa);
@@ -282,7 +282,7 @@ struct Tiles<'a, E> {
     tile_rows: usize,
     output: Output<'a>,
     /// Prefetching and row blocks.
-    tuning: CacheTuning,
+    tuning: KernelTuning,
 }
 
 impl<'a, E> Tiles<'a, E> {
@@ -559,7 +559,7 @@ unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
     use std::arch::x86_64::*;
     if MR == 8 {
         // SAFETY: the CPU has AVX-512 F and the tile 8 rows (this function's contract).
-        let acc = unsafe { full_tile_avx512(tile) };
+        let acc = unsafe { full_tile_avx512::<f32, { Madd::F32 }>(tile) };
         // SAFETY: as above.
         unsafe { tile.store_avx512(&acc) };
         return;
@@ -588,68 +588,136 @@ unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
     unsafe { tile.store_avx512(&acc) };
 }
 
+/// The multiply-adds an 8-row AVX-512 tile can run, as the `u8` const parameter of
+/// [`full_tile_avx512`] (an enum cannot be one on stable Rust).
+#[cfg(target_arch = "x86_64")]
+struct Madd;
+
+#[cfg(target_arch = "x86_64")]
+impl Madd {
+    /// `vfmadd231ps`: `A` and the panel f32.
+    const F32: u8 = 0;
+    /// `vdpbf16ps`: `A` and the panel bfloat16 pairs in 32-bit lanes; a step is a pair of rows
+    /// of `B`.
+    const BF16_DOT: u8 = 1;
+    /// The panel bfloat16 pairs, widened to f32 by a shift and a mask, then `vfmadd231ps`;
+    /// `A` f32 (already rounded to bfloat16 values, so the products are the same as
+    /// `vdpbf16ps`'s); a step is a pair of rows of `B`, two values of each row of `A`.
+    const BF16_WIDEN: u8 = 2;
+}
+
+/// What one row of an 8-row tile does in one step, as assembly text: row `$row` of `A` (base
+/// register `{a$row}`), accumulators `zmm$lo` and `zmm$hi`; the panel's 32 values are in zmm16
+/// and zmm17 (with [`Madd::BF16_WIDEN`], the odd rows of `B` there and the even ones in zmm20
+/// and zmm21).
+#[cfg(target_arch = "x86_64")]
+macro_rules! row_step {
+    (madd $madd:literal, $row:literal, $lo:literal, $hi:literal) => {
+        concat!(
+            "vbroadcastss zmm18, [{a",
+            $row,
+            "} + {k}]\n",
+            $madd,
+            " zmm",
+            $lo,
+            ", zmm18, zmm16\n",
+            $madd,
+            " zmm",
+            $hi,
+            ", zmm18, zmm17\n",
+        )
+    };
+    (widen, $row:literal, $lo:literal, $hi:literal) => {
+        concat!(
+            "vbroadcastss zmm18, [{a",
+            $row,
+            "} + {k}]\n",
+            "vbroadcastss zmm19, [{a",
+            $row,
+            "} + {k} + 4]\n",
+            "vfmadd231ps zmm",
+            $lo,
+            ", zmm18, zmm20\n",
+            "vfmadd231ps zmm",
+            $hi,
+            ", zmm18, zmm21\n",
+            "vfmadd231ps zmm",
+            $lo,
+            ", zmm19, zmm16\n",
+            "vfmadd231ps zmm",
+            $hi,
+            ", zmm19, zmm17\n",
+        )
+    };
+}
+
 /// The inner loop of an 8-row AVX-512 tile, written out in assembly: `A`'s eight rows from
-/// eight base registers and one offset that counts up from `-4k` to zero (so that its own zero
-/// flag ends the loop), which makes a step of `k` two loads of `B`, eight broadcasts, sixteen
-/// FMAs and two integer operations. From the intrinsics (the shorter tiles above) the compiler
-/// made a chain of adds to reach the rows, twelve integer operations a step, some of them on
-/// the two ports that also run the FMAs: BERT-base 8 × 128 ran 4 % slower on the Intel Xeon.
-/// The assembly is also the same in evcxr's build as in release.
+/// eight base registers and one offset that counts up from minus the rows' length to zero (so
+/// that its own zero flag ends the loop), which makes a step of `k` two loads of `B`, eight
+/// broadcasts, sixteen FMAs and two integer operations. From the intrinsics (the shorter tiles
+/// above) the compiler made a chain of adds to reach the rows, twelve integer operations a
+/// step, some of them on the two ports that also run the FMAs: BERT-base 8 × 128 ran 4 %
+/// slower on the Intel Xeon. From intrinsics the bf16 tile also stored every accumulator to the
+/// stack after each multiply-add. The assembly is the same in evcxr's build as in release.
+///
+/// `MADD` is one of [`Madd`]'s; `tile.k` counts steps.
 ///
 /// # Safety
-/// The CPU must have AVX-512 F; `tile.rows == 8`.
+/// The CPU must have AVX-512 F, and AVX512_BF16 for [`Madd::BF16_DOT`]; `tile.rows == 8`; the
+/// tile's `A` and panel hold what `MADD` says: `k` values of `A` per row and `k · NR` of the
+/// panel, twice as many values of `A` for [`Madd::BF16_WIDEN`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn full_tile_avx512(tile: &Tile<'_>) -> [[std::arch::x86_64::__m512; 2]; 8] {
+unsafe fn full_tile_avx512<E, const MADD: u8>(
+    tile: &Tile<'_, E>,
+) -> [[std::arch::x86_64::__m512; 2]; 8] {
     use std::arch::x86_64::*;
+    const {
+        assert!(
+            size_of::<E>() == 4,
+            "A's values and the panel's are 32-bit lanes"
+        )
+    };
     let mut acc = [[_mm512_setzero_ps(); 2]; 8];
     if tile.k == 0 {
         return acc;
     }
-    let end = tile.k * size_of::<f32>();
+    let a_step = match MADD {
+        Madd::BF16_WIDEN => 2 * size_of::<E>(),
+        _ => size_of::<E>(),
+    };
+    let end = tile.k * a_step;
     // Each row's end: the offset reaches the row's first value at `-end`.
     let [a0, a1, a2, a3, a4, a5, a6, a7] = tile
         .row_pointers::<8>()
         .map(|row| row.wrapping_byte_add(end));
-    /// The loop, with or without the prefetch of the panel [`PREFETCH_AHEAD`] values ahead.
+    // The high half of every lane: a bfloat16 in the high half is its f32.
+    let high_halves = _mm512_castsi512_ps(_mm512_set1_epi32(0xffff_0000_u32 as i32));
+    /// The loop: `$pre` widens the panel's values (or nothing), `$row` is a mode of
+    /// [`row_step!`], `$prefetch` asks for the panel ahead (or nothing).
     macro_rules! tile_loop {
-        ($($prefetch:literal,)*) => {
-            // SAFETY: rows 0..8 of A hold `k` values each and the panel `k · NR` (checked in
-            // `gemm_view`); the loop reads `k` values of each row (`end` bytes before its end
-            // pointer up to it) and `k` panel rows of 128 bytes; prefetches are hints, which
-            // never fault. zmm16–18 hold the two `B` vectors and the broadcast.
+        ([$($pre:literal)*], [$($row:tt)*], $($prefetch:literal,)*) => {
+            // SAFETY: rows 0..8 of A hold `end` bytes each and the panel `k · NR` values
+            // (this function's contract); the loop reads each row from `end` bytes before its
+            // end pointer up to it and `k` panel rows of 128 bytes; prefetches are hints,
+            // which never fault. zmm16–21 hold the panel, its widened values and broadcasts.
             unsafe {
                 std::arch::asm!(
                     "2:",
                     "vmovups zmm16, [{b}]",
                     "vmovups zmm17, [{b} + 64]",
                     $($prefetch,)*
-                    "vbroadcastss zmm18, [{a0} + {k}]",
-                    "vfmadd231ps zmm0, zmm18, zmm16",
-                    "vfmadd231ps zmm1, zmm18, zmm17",
-                    "vbroadcastss zmm18, [{a1} + {k}]",
-                    "vfmadd231ps zmm2, zmm18, zmm16",
-                    "vfmadd231ps zmm3, zmm18, zmm17",
-                    "vbroadcastss zmm18, [{a2} + {k}]",
-                    "vfmadd231ps zmm4, zmm18, zmm16",
-                    "vfmadd231ps zmm5, zmm18, zmm17",
-                    "vbroadcastss zmm18, [{a3} + {k}]",
-                    "vfmadd231ps zmm6, zmm18, zmm16",
-                    "vfmadd231ps zmm7, zmm18, zmm17",
-                    "vbroadcastss zmm18, [{a4} + {k}]",
-                    "vfmadd231ps zmm8, zmm18, zmm16",
-                    "vfmadd231ps zmm9, zmm18, zmm17",
-                    "vbroadcastss zmm18, [{a5} + {k}]",
-                    "vfmadd231ps zmm10, zmm18, zmm16",
-                    "vfmadd231ps zmm11, zmm18, zmm17",
-                    "vbroadcastss zmm18, [{a6} + {k}]",
-                    "vfmadd231ps zmm12, zmm18, zmm16",
-                    "vfmadd231ps zmm13, zmm18, zmm17",
-                    "vbroadcastss zmm18, [{a7} + {k}]",
-                    "vfmadd231ps zmm14, zmm18, zmm16",
-                    "vfmadd231ps zmm15, zmm18, zmm17",
+                    $($pre,)*
+                    row_step!($($row)*, 0, 0, 1),
+                    row_step!($($row)*, 1, 2, 3),
+                    row_step!($($row)*, 2, 4, 5),
+                    row_step!($($row)*, 3, 6, 7),
+                    row_step!($($row)*, 4, 8, 9),
+                    row_step!($($row)*, 5, 10, 11),
+                    row_step!($($row)*, 6, 12, 13),
+                    row_step!($($row)*, 7, 14, 15),
                     "add {b}, 128",
-                    "add {k}, 4",
+                    "add {k}, {a_step}",
                     "jnz 2b",
                     a0 = in(reg) a0,
                     a1 = in(reg) a1,
@@ -661,10 +729,15 @@ unsafe fn full_tile_avx512(tile: &Tile<'_>) -> [[std::arch::x86_64::__m512; 2]; 
                     a7 = in(reg) a7,
                     b = inout(reg) tile.panel.as_ptr() => _,
                     k = inout(reg) end.wrapping_neg() => _,
+                    a_step = in(reg) a_step,
                     ahead = const PREFETCH_AHEAD * size_of::<f32>(),
+                    in("zmm22") high_halves,
                     out("zmm16") _,
                     out("zmm17") _,
                     out("zmm18") _,
+                    out("zmm19") _,
+                    out("zmm20") _,
+                    out("zmm21") _,
                     inout("zmm0") acc[0][0],
                     inout("zmm1") acc[0][1],
                     inout("zmm2") acc[1][0],
@@ -686,16 +759,39 @@ unsafe fn full_tile_avx512(tile: &Tile<'_>) -> [[std::arch::x86_64::__m512; 2]; 
             }
         };
     }
-    match tile.prefetch {
-        Prefetch::L1 => tile_loop!(
-            "prefetcht0 [{b} + {ahead}]",
-            "prefetcht0 [{b} + {ahead} + 64]",
+    /// The loop for the tile's prefetch, with `$pre` and `$row` as in `tile_loop!`.
+    macro_rules! for_prefetch {
+        ($pre:tt, $row:tt) => {
+            match tile.prefetch {
+                Prefetch::L1 => tile_loop!(
+                    $pre,
+                    $row,
+                    "prefetcht0 [{b} + {ahead}]",
+                    "prefetcht0 [{b} + {ahead} + 64]",
+                ),
+                Prefetch::L2 => tile_loop!(
+                    $pre,
+                    $row,
+                    "prefetcht1 [{b} + {ahead}]",
+                    "prefetcht1 [{b} + {ahead} + 64]",
+                ),
+                Prefetch::Off => tile_loop!($pre, $row, "/* no prefetch, {ahead} unused */",),
+            }
+        };
+    }
+    match MADD {
+        Madd::BF16_DOT => for_prefetch!([], [madd "vdpbf16ps"]),
+        Madd::BF16_WIDEN => for_prefetch!(
+            [
+                // Even rows of B: the low halves, shifted up; odd rows: the high halves.
+                "vpslld zmm20, zmm16, 16"
+                "vpslld zmm21, zmm17, 16"
+                "vpandd zmm16, zmm16, zmm22"
+                "vpandd zmm17, zmm17, zmm22"
+            ],
+            [widen]
         ),
-        Prefetch::L2 => tile_loop!(
-            "prefetcht1 [{b} + {ahead}]",
-            "prefetcht1 [{b} + {ahead} + 64]",
-        ),
-        Prefetch::Off => tile_loop!("/* no prefetch, {ahead} unused */",),
+        _ => for_prefetch!([], [madd "vfmadd231ps"]),
     }
     acc
 }
@@ -872,15 +968,17 @@ mod tests {
         let b = PackedB::from_weight(&w, n, k);
         let expected = reference(&a, k, m, &w, n, k, &bias, &vec![0.0; m * n], n, false);
         let tunings = [
-            CacheTuning::PLAIN,
-            CacheTuning::INTEL,
-            CacheTuning {
+            KernelTuning::PLAIN,
+            KernelTuning::INTEL,
+            KernelTuning {
                 prefetch: false,
                 a_block_bytes: Some(256),
+                ..KernelTuning::PLAIN
             },
-            CacheTuning {
+            KernelTuning {
                 prefetch: true,
                 a_block_bytes: Some(1),
+                ..KernelTuning::INTEL
             },
         ];
         for isa in Isa::available() {

@@ -113,47 +113,69 @@ impl Isa {
     }
 }
 
-/// Chooses the matrix kernels' memory tuning instead of the CPU's vendor: `intel` or `plain`.
-/// For comparing the two on one machine.
+/// Chooses the matrix kernels' tuning instead of the CPU's vendor: `intel` or `plain`. For
+/// comparing the two on one machine.
 pub(crate) const TUNING_ENV: &str = "TRANSFORMER_NB_TUNING";
 
-/// How the matrix kernels meet the CPU's caches and memory: measured per CPU vendor, since a
-/// blocking tuned on one microarchitecture does not carry over (BENCHMARKS.md, "Intel Xeon").
+/// How the matrix kernels meet the CPU's caches, memory and multiply-add units: measured per CPU
+/// vendor, since what is tuned on one microarchitecture does not carry over (BENCHMARKS.md,
+/// "Intel Xeon").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct CacheTuning {
+pub(crate) struct KernelTuning {
     /// Whether the micro-kernels ask for their panel of `B` a few KiB ahead of their reads.
     pub prefetch: bool,
     /// How many bytes of `A` a block of rows may hold: every panel of `B` passes over one block
     /// before the next, which then stays in L2. `None`: all rows at once.
     pub a_block_bytes: Option<usize>,
+    /// How the bf16 vector kernel multiplies by bfloat16 weights.
+    pub bf16_madd: Bf16Madd,
 }
 
-impl CacheTuning {
+/// The instructions of the bf16 vector kernel (the rows that AMX does not take).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bf16Madd {
+    /// `vdpbf16ps`: 32 multiply-adds per instruction.
+    Dot,
+    /// Each bfloat16 widened to its f32 (a shift, or a mask) and `vfmadd231ps`, 16 per
+    /// instruction: on the Intel Xeon measured here `vdpbf16ps` issues once every two cycles
+    /// and FMAs twice a cycle, so this does twice the multiply-adds per cycle.
+    Widen,
+}
+
+impl KernelTuning {
     /// On the Intel Xeon measured here (2 cores of a large server part, 2 MiB of L2 each) the
     /// hardware prefetchers did not keep one core's stream of weights fed (a BERT-base 1 × 8
     /// pass read them at ~15 GB/s: 25 ms, with the hint 17 ms), and a product over 1024 rows
     /// of depth 768 ran 8–20 % faster with its rows in blocks of 1 MiB than all at once.
-    pub(crate) const INTEL: CacheTuning = CacheTuning {
+    ///
+    /// There, too, `vdpbf16ps` issued at a quarter of the FMAs' rate (BENCHMARKS.md, item 24):
+    /// widening the weights to f32 for FMAs (with the 8-row tile in assembly) took bf16
+    /// BERT-base 1 × 8 from 11.3 to 10.1 ms.
+    pub(crate) const INTEL: KernelTuning = KernelTuning {
         prefetch: true,
         a_block_bytes: Some(1 << 20),
+        bf16_madd: Bf16Madd::Widen,
     };
 
     /// Elsewhere, what was measured on AMD Zen 4: the weights already streamed at 59–99 % of
     /// the measured bandwidth, the 8 × 128 passes at 92–99 % of the kernel's peak. Neither the
-    /// hint nor the blocking has been measured there, so they stay off.
-    pub(crate) const PLAIN: CacheTuning = CacheTuning {
+    /// hint nor the blocking has been measured there, so they stay off. The bf16 vector kernel
+    /// keeps `vdpbf16ps` there, as before the widening was measured on Intel: the bench's
+    /// `limits` op reports both instructions' issue rates, for a run on AMD to say which wins.
+    pub(crate) const PLAIN: KernelTuning = KernelTuning {
         prefetch: false,
         a_block_bytes: None,
+        bf16_madd: Bf16Madd::Dot,
     };
 
     /// This CPU's tuning (or [`TUNING_ENV`]'s); detected once per process.
-    pub(crate) fn detect() -> CacheTuning {
-        static TUNING: OnceLock<CacheTuning> = OnceLock::new();
+    pub(crate) fn detect() -> KernelTuning {
+        static TUNING: OnceLock<KernelTuning> = OnceLock::new();
         *TUNING.get_or_init(|| match std::env::var(TUNING_ENV).as_deref() {
-            Ok("intel") => CacheTuning::INTEL,
-            Ok("plain") => CacheTuning::PLAIN,
-            _ if is_intel() => CacheTuning::INTEL,
-            _ => CacheTuning::PLAIN,
+            Ok("intel") => KernelTuning::INTEL,
+            Ok("plain") => KernelTuning::PLAIN,
+            _ if is_intel() => KernelTuning::INTEL,
+            _ => KernelTuning::PLAIN,
         })
     }
 }

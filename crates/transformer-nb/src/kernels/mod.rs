@@ -7,11 +7,12 @@
 //! - [`gemm`]: `C = A · B (+ bias) (+ C)` with `B` packed once (the weights are packed when the
 //!   model loads), an AVX-512 or AVX2+FMA micro-kernel picked at run time, and a portable
 //!   fallback; split across rayon's threads.
-//!   With AVX512_BF16, an opt-in variant keeps the weights in bf16 and multiplies with
-//!   `vdpbf16ps` (f32 sums): half the bytes to read, twice the multiply-adds per instruction;
-//!   on Xeons with AMX, blocks of 32 rows go to the tile unit (`tdpbf16ps`, `gemm/amx.rs`).
+//!   With AVX512_BF16, an opt-in variant keeps the weights in bf16 (half the bytes to read)
+//!   and multiplies with `vdpbf16ps` (f32 sums, twice the multiply-adds per instruction), or
+//!   on Intel widens them to f32 for FMAs, which issue four times as often there; on Xeons
+//!   with AMX, blocks of 32 rows go to the tile unit (`tdpbf16ps`, `gemm/amx.rs`).
 //!   On Intel the micro-kernels also prefetch the weights they stream and take the rows in
-//!   blocks that stay in L2 (`isa::CacheTuning`).
+//!   blocks that stay in L2 (`isa::KernelTuning`).
 //! - [`huge_pages`]: the packed weights in 2 MiB pages, for the page walks of streaming them.
 //! - [`math`]: vectorisable `exp`, `erf`, GELU, softmax and layer norm.
 //!
@@ -25,5 +26,5 @@ pub(crate) mod math;
 pub mod probe;
 mod strided;
 
-pub(crate) use isa::{Bf16Isa, CacheTuning, Isa, Level};
+pub(crate) use isa::{Bf16Isa, Bf16Madd, Isa, KernelTuning, Level};
 pub(crate) use strided::StridedMut;

@@ -6,13 +6,18 @@
 //! product over a few rows is bound by, and one `vdpbf16ps` does 32 multiply-adds where an f32
 //! FMA does 16.
 //!
+//! Where `vdpbf16ps` issues less often than FMAs (on the Intel Xeon measured here, a
+//! quarter as often), the vector kernel instead widens each weight to its f32, which for a bfloat16 is a
+//! shift or a mask, and multiplies with FMAs ([`Bf16Madd`]); `A` is then rounded to bfloat16
+//! values kept as f32, so the products are the same.
+//!
 //! `vdpbf16ps` multiplies pairs: lane `j` adds `a[2q]·b[2q][j] + a[2q+1]·b[2q+1][j]`. So a
 //! panel of `B` holds, for each pair of rows `q` of `B`, its `NR` columns as `u32`s whose low
 //! half is row `2q` and high half row `2q + 1`; a row of `A` becomes its values in pairs. An odd
 //! `k` is padded with a zero row.
 
 use super::{NR, Output, PackedB, Tile, Tiles, schedule, threads_for};
-use crate::kernels::{Bf16Isa, Level, StridedMut};
+use crate::kernels::{Bf16Isa, Bf16Madd, KernelTuning, Level, StridedMut};
 
 /// Below this many values of `A` to convert, one thread does it.
 const PARALLEL_CONVERT_MIN: usize = 1 << 16;
@@ -104,6 +109,13 @@ impl PackedBf16 {
         self.k.div_ceil(2)
     }
 
+    /// Panel `p` as the widening kernel reads it: the same lanes, typed as f32 bits.
+    fn panel_bits(&self, p: usize) -> &[f32] {
+        let panel = self.panel(p);
+        // SAFETY: u32 and f32 have the same size and alignment, and every bit pattern is an f32.
+        unsafe { std::slice::from_raw_parts(panel.as_ptr().cast::<f32>(), panel.len()) }
+    }
+
     fn panel(&self, p: usize) -> &[u32] {
         let len = self.pairs() * NR;
         &self.data[p * len..(p + 1) * len]
@@ -124,6 +136,23 @@ pub(crate) fn gemm_bf16(
     ldc: usize,
     parallel: bool,
 ) {
+    let tuning = KernelTuning::detect();
+    gemm_bf16_tuned(a, lda, m, b, output, c, ldc, parallel, tuning);
+}
+
+/// [`gemm_bf16`] with the kernel tuning given.
+#[allow(clippy::too_many_arguments)]
+fn gemm_bf16_tuned(
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    b: &PackedBf16,
+    output: Output<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    parallel: bool,
+    tuning: KernelTuning,
+) {
     let (k, n) = (b.k, b.n);
     let c = StridedMut::new(c, m, n, ldc).expect("C is too small");
     if m == 0 || n == 0 {
@@ -134,65 +163,140 @@ pub(crate) fn gemm_bf16(
         assert!(bias.len() >= n, "bias is too short");
     }
     let pairs = b.pairs();
-    let a_pairs = to_pairs(a, lda, m, k, parallel);
-    let tiles = Tiles {
-        a: &a_pairs,
-        lda: pairs,
-        depth: pairs,
-        tile_rows: Level::Avx512.tile_rows(),
-        output,
-        tuning: crate::kernels::CacheTuning::detect(),
-    };
     // AMX takes the rows in blocks of 32 where the weights' depth is whole tile steps (every
     // BERT layer's is); the vector kernel takes the rest, and all of a product of a few rows,
     // which reading the weights bounds anyway.
     #[cfg(target_arch = "x86_64")]
     let amx = super::amx::Amx::detect()
         .filter(|_| pairs.is_multiple_of(super::amx::STEP_PAIRS) && m >= super::amx::BLOCK_ROWS);
-    let panel = |p: usize| b.panel(p);
-    let kernel = |tile: &Tile<'_, u32>| tile.run_bf16(b.isa);
-    // AMX runs each panel over all rows (row blocks were not measured with it).
     #[cfg(target_arch = "x86_64")]
-    let block_rows = match amx {
-        Some(_) => m,
-        None => tiles.block_rows(m),
-    };
+    let amx_rows = amx.map_or(0, |_| m / super::amx::BLOCK_ROWS * super::amx::BLOCK_ROWS);
     #[cfg(not(target_arch = "x86_64"))]
-    let block_rows = tiles.block_rows(m);
+    let amx_rows = 0;
+    // Each kernel gets `A` in its own form: AMX its rows as pairs, the vector kernel the rest.
+    let amx_a = to_pairs(a, lda, amx_rows, k, parallel);
+    let rest = &a[(amx_rows * lda).min(a.len())..];
     let threads = threads_for(m * n * k, parallel);
-    schedule::for_each_item(c, block_rows, threads, |item, first_row, p| {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(amx) = amx {
-            let whole = item.rows() / super::amx::BLOCK_ROWS * super::amx::BLOCK_ROWS;
-            let (blocks, rest) = item.split_rows(whole);
-            super::amx::run_panels(
-                amx,
-                &a_pairs[first_row * pairs..],
-                pairs,
-                pairs,
-                panel,
-                output,
-                blocks,
-                p,
+    let items = Items {
+        c,
+        amx_a: &amx_a,
+        amx_rows,
+        pairs,
+        threads,
+        b,
+        output,
+        tuning,
+    };
+    match tuning.bf16_madd {
+        Bf16Madd::Dot => {
+            let rest = to_pairs(rest, lda, m - amx_rows, k, parallel);
+            items.run(&rest, pairs, |p| b.panel(p), |tile| tile.run_dot(b.isa));
+        }
+        Bf16Madd::Widen => {
+            let rest = to_rounded(rest, lda, m - amx_rows, k, parallel);
+            items.run(
+                &rest,
+                2 * pairs,
+                |p| b.panel_bits(p),
+                |tile| tile.run_widen(b.isa),
             );
-            // The rows after the last whole block.
-            tiles.run_rows(rest, first_row + whole, p, &panel, &kernel);
+        }
+    }
+}
+
+/// One bf16 product, ready to share out: `C`, and `A`'s first `amx_rows` rows as pairs.
+struct Items<'a> {
+    c: StridedMut<'a>,
+    amx_a: &'a [u32],
+    amx_rows: usize,
+    pairs: usize,
+    threads: usize,
+    b: &'a PackedBf16,
+    output: Output<'a>,
+    tuning: KernelTuning,
+}
+
+impl<'a> Items<'a> {
+    /// Runs the product: AMX on the first `amx_rows` rows (with `amx_a`), `kernel` on the rest
+    /// (with `rest`, `lda` values a row, and the panels `panel` gives).
+    fn run<E: Sync>(
+        self,
+        rest: &'a [E],
+        lda: usize,
+        panel: impl Fn(usize) -> &'a [E] + Sync,
+        kernel: impl Fn(&Tile<'_, E>) + Sync,
+    ) {
+        let Items {
+            c,
+            amx_a,
+            amx_rows,
+            pairs,
+            threads,
+            b,
+            output,
+            tuning,
+        } = self;
+        let tiles = Tiles {
+            a: rest,
+            lda,
+            depth: pairs,
+            tile_rows: Level::Avx512.tile_rows(),
+            output,
+            tuning,
+        };
+        if amx_rows == 0 {
+            let block_rows = tiles.block_rows(c.rows());
+            schedule::for_each_item(c, block_rows, threads, |item, first_row, p| {
+                tiles.run_rows(item, first_row, p, &panel, &kernel)
+            });
             return;
         }
-        tiles.run_rows(item, first_row, p, &panel, &kernel)
-    });
+        #[cfg(target_arch = "x86_64")]
+        {
+            let amx = super::amx::Amx::detect().expect("AMX rows only where AMX was detected");
+            // AMX runs each panel over all rows (row blocks were not measured with it).
+            let rows = c.rows();
+            schedule::for_each_item(c, rows, threads, |item, _, p| {
+                let (blocks, rest_of_c) = item.split_rows(amx_rows);
+                let amx_panel = |p: usize| b.panel(p);
+                super::amx::run_panels(amx, amx_a, pairs, pairs, amx_panel, output, blocks, p);
+                tiles.run_rows(rest_of_c, 0, p, &panel, &kernel);
+            });
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("AMX rows only on x86-64 ({amx_a:?}, {b:?})")
+    }
+}
+
+/// `rows` rows of `A` (`lda` apart, `k` values each), each written by `convert` into `width`
+/// values of the result; on rayon's threads when `parallel` and large.
+fn convert_rows<T: Copy + Default + Send>(
+    a: &[f32],
+    lda: usize,
+    rows: usize,
+    k: usize,
+    width: usize,
+    parallel: bool,
+    convert: impl Fn(&[f32], &mut [T]) + Sync,
+) -> Vec<T> {
+    use rayon::prelude::*;
+    let mut out = vec![T::default(); rows * width];
+    if width == 0 {
+        return out;
+    }
+    let row = |(i, out_row): (usize, &mut [T])| convert(&a[i * lda..i * lda + k], out_row);
+    if parallel && rows * k >= PARALLEL_CONVERT_MIN {
+        out.par_chunks_mut(width).enumerate().for_each(row);
+    } else {
+        out.chunks_mut(width).enumerate().for_each(row);
+    }
+    out
 }
 
 /// The `m` rows of `A` as bfloat16 pairs, `ceil(k / 2)` per row (an odd `k` padded with zero).
 fn to_pairs(a: &[f32], lda: usize, m: usize, k: usize, parallel: bool) -> Vec<u32> {
-    use rayon::prelude::*;
     let pairs = k.div_ceil(2);
-    let mut out = vec![0u32; m * pairs];
-    if pairs == 0 {
-        return out;
-    }
-    let convert = |(i, row): (usize, &mut [u32])| {
-        let source = &a[i * lda..i * lda + k];
+    convert_rows(a, lda, m, k, pairs, parallel, |source, row| {
         let (whole, rest) = source.as_chunks::<2>();
         for (lane, &[first, second]) in row.iter_mut().zip(whole) {
             *lane = pair(first, second);
@@ -200,17 +304,35 @@ fn to_pairs(a: &[f32], lda: usize, m: usize, k: usize, parallel: bool) -> Vec<u3
         if let [last] = rest {
             row[pairs - 1] = pair(*last, 0.0);
         }
-    };
-    if parallel && m * k >= PARALLEL_CONVERT_MIN {
-        out.par_chunks_mut(pairs).enumerate().for_each(convert);
-    } else {
-        out.chunks_mut(pairs).enumerate().for_each(convert);
+    })
+}
+
+/// The `m` rows of `A` as f32 rounded to bfloat16 values, `2 · ceil(k / 2)` per row (an odd
+/// `k` padded with zero): what the widening kernel multiplies, the same products as
+/// `vdpbf16ps` takes from [`to_pairs`].
+fn to_rounded(a: &[f32], lda: usize, m: usize, k: usize, parallel: bool) -> Vec<f32> {
+    convert_rows(a, lda, m, k, 2 * k.div_ceil(2), parallel, |source, row| {
+        for (rounded, &value) in row.iter_mut().zip(source) {
+            *rounded = from_bf16(to_bf16(value));
+        }
+    })
+}
+
+impl Tile<'_, f32> {
+    fn run_widen(&self, _isa: Bf16Isa) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a `Bf16Isa` only comes from run-time detection of AVX-512 F, BW, DQ, VL and
+        // AVX512_BF16 (`kernels::isa`); the widening kernel needs only AVX-512 F.
+        unsafe {
+            dispatch_rows!(self, tile_avx512_widen, Level::Avx512)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("a Bf16Isa exists only on x86-64")
     }
-    out
 }
 
 impl Tile<'_, u32> {
-    fn run_bf16(&self, _isa: Bf16Isa) {
+    fn run_dot(&self, _isa: Bf16Isa) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: a `Bf16Isa` only comes from run-time detection of AVX-512 F, BW, DQ, VL and
         // AVX512_BF16 (`kernels::isa`).
@@ -258,6 +380,53 @@ unsafe fn tile_avx512_bf16<const MR: usize>(tile: &Tile<'_, u32>) {
     unsafe { tile.store_avx512(&acc) };
 }
 
+/// The widening micro-kernel ([`Bf16Madd::Widen`]): each pair of bfloat16 weights becomes two
+/// f32 (the low one shifted up, the high one masked), multiplied by f32 FMAs into `MR × 32`
+/// accumulators; `A` is f32 already rounded to bfloat16 values, two per step. A full tile of 8
+/// rows runs the assembly loop of the f32 kernel in its widening form.
+///
+/// # Safety
+/// The CPU must have AVX-512 F; `tile.rows == MR`; the tile's panel holds bfloat16 pairs (as
+/// f32 bits) and its rows of `A` `2 · k` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_avx512_widen<const MR: usize>(tile: &Tile<'_, f32>) {
+    use std::arch::x86_64::*;
+    if MR == 8 {
+        // SAFETY: the CPU has AVX-512 F, the tile 8 rows of `2 · k` values and a panel of
+        // pairs (this function's contract).
+        let acc = unsafe { super::full_tile_avx512::<f32, { super::Madd::BF16_WIDEN }>(tile) };
+        // SAFETY: as above.
+        unsafe { tile.store_avx512(&acc) };
+        return;
+    }
+    let rows = tile.row_pointers::<MR>();
+    let mut b = tile.panel.as_ptr();
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    let high_halves = _mm512_set1_epi32(0xffff_0000_u32 as i32);
+    for q in 0..tile.k {
+        // SAFETY: the panel holds `k · NR` lanes, `b` is at lane `q · NR` of it; row `i < MR`
+        // of A holds `2 · k` values from `rows[i]`. The casts reinterpret 64 bytes as 64 bytes.
+        unsafe {
+            let lanes = [b, b.add(16)].map(|at| _mm512_castps_si512(_mm512_maskz_loadu_ps(!0, at)));
+            super::prefetch_panel_avx512(b, tile.prefetch);
+            let even = lanes.map(|l| _mm512_castsi512_ps(_mm512_slli_epi32::<16>(l)));
+            let odd = lanes.map(|l| _mm512_castsi512_ps(_mm512_and_si512(l, high_halves)));
+            for_each_row!(MR, |i| {
+                let first = _mm512_broadcastss_ps(_mm_load_ss(rows[i].add(2 * q)));
+                let second = _mm512_broadcastss_ps(_mm_load_ss(rows[i].add(2 * q + 1)));
+                for half in 0..2 {
+                    acc[i][half] = _mm512_fmadd_ps(first, even[half], acc[i][half]);
+                    acc[i][half] = _mm512_fmadd_ps(second, odd[half], acc[i][half]);
+                }
+            });
+            b = b.add(NR);
+        }
+    }
+    // SAFETY: the CPU has AVX-512 F (this function's contract).
+    unsafe { tile.store_avx512(&acc) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +450,16 @@ mod tests {
             let y = from_bf16(to_bf16(x));
             assert!((x - y).abs() <= x.abs() / 256.0, "{x} -> {y}");
         }
+    }
+
+    /// This CPU's tuning with each of the vector kernel's multiply-adds.
+    fn both_madds() -> impl Iterator<Item = KernelTuning> {
+        [Bf16Madd::Dot, Bf16Madd::Widen]
+            .map(|bf16_madd| KernelTuning {
+                bf16_madd,
+                ..KernelTuning::detect()
+            })
+            .into_iter()
     }
 
     /// `A · Wᵀ + bias (+ C)` in f64 on the bfloat16-rounded factors: what the kernel computes up
@@ -315,6 +494,8 @@ mod tests {
             (1, 1, 1),
             (3, 5, 7),
             (8, 384, 384),
+            // Two full tiles of 8 rows and an odd depth (a zero-padded last pair).
+            (16, 70, 99),
             (13, 33, 17),
             (37, 97, 65),
             // Depths of whole AMX steps (16 pairs), rows in blocks of 32 and a rest: on a CPU
@@ -328,14 +509,14 @@ mod tests {
             let bias = matrix(n, 3);
             let expected = reference(&a, m, &w, n, k, &bias);
             let b = PackedBf16::from_f32(&PackedB::from_weight(&w, n, k), isa);
-            for accumulate in [false, true] {
+            for (tuning, accumulate) in both_madds().flat_map(|t| [(t, false), (t, true)]) {
                 let before = matrix(m * n, 4);
                 let mut c = before.clone();
                 let output = Output {
                     bias: Some(&bias),
                     accumulate,
                 };
-                gemm_bf16(&a, k, m, &b, output, &mut c, n, true);
+                gemm_bf16_tuned(&a, k, m, &b, output, &mut c, n, true, tuning);
                 for (i, got) in c.iter().enumerate() {
                     let want = expected[i]
                         + if accumulate {
@@ -346,7 +527,8 @@ mod tests {
                     let tolerance = 1e-5 * (k as f64).sqrt() * 4.0;
                     assert!(
                         (f64::from(*got) - want).abs() <= tolerance,
-                        "{m}x{n}x{k} accumulate={accumulate}: [{i}] {got} vs {want}"
+                        "{m}x{n}x{k} {:?} accumulate={accumulate}: [{i}] {got} vs {want}",
+                        tuning.bf16_madd
                     );
                 }
             }
@@ -384,10 +566,12 @@ mod tests {
             .num_threads(4)
             .build()
             .unwrap();
-        let mut serial = vec![0.0; m * n];
-        let mut threaded = vec![0.0; m * n];
-        gemm_bf16(&a, k, m, &b, output, &mut serial, n, false);
-        pool.install(|| gemm_bf16(&a, k, m, &b, output, &mut threaded, n, true));
-        assert_eq!(serial, threaded);
+        for tuning in both_madds() {
+            let mut serial = vec![0.0; m * n];
+            let mut threaded = vec![0.0; m * n];
+            gemm_bf16_tuned(&a, k, m, &b, output, &mut serial, n, false, tuning);
+            pool.install(|| gemm_bf16_tuned(&a, k, m, &b, output, &mut threaded, n, true, tuning));
+            assert_eq!(serial, threaded, "{:?}", tuning.bf16_madd);
+        }
     }
 }
