@@ -449,6 +449,13 @@ impl<E> Tile<'_, E> {
         std::array::from_fn(|i| self.a[i * self.lda..].as_ptr())
     }
 
+    /// Pointers to 8 rows of this tile's `A`: its `rows` rows, then the last of them again
+    /// (the assembly loop takes all eight as operands, and reads only the first `rows`).
+    #[cfg(target_arch = "x86_64")]
+    fn padded_row_pointers(&self) -> [*const E; 8] {
+        std::array::from_fn(|i| self.a[i.min(self.rows.max(1) - 1) * self.lda..].as_ptr())
+    }
+
     /// Writes the `MR × 32` accumulators of an AVX-512 micro-kernel to the tile's part of `C`
     /// (adding the bias and what `C` holds when asked), masking the columns past `cols`.
     ///
@@ -556,40 +563,13 @@ fn multiply_add(a: f32, b: f32, c: f32) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
-    use std::arch::x86_64::*;
-    if MR == 8 {
-        // SAFETY: the CPU has AVX-512 F and the tile 8 rows (this function's contract).
-        let acc = unsafe { full_tile_avx512::<f32, { Madd::F32 }>(tile) };
-        // SAFETY: as above.
-        unsafe { tile.store_avx512(&acc) };
-        return;
-    }
-    let rows = tile.row_pointers::<MR>();
-    let mut b = tile.panel.as_ptr();
-    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    for p in 0..tile.k {
-        // SAFETY: the panel holds `k · NR` values, `b` is at value `p · NR` of it; row `i < MR`
-        // of A holds `k` values from `rows[i]` (checked in `gemm_view`).
-        unsafe {
-            // Masked loads with a full mask are plain loads, but unlike `_mm512_loadu_ps`
-            // (`read_unaligned`) they carry no debug-build overlap check.
-            let b0 = _mm512_maskz_loadu_ps(!0, b);
-            let b1 = _mm512_maskz_loadu_ps(!0, b.add(16));
-            prefetch_panel_avx512(b, tile.prefetch);
-            for_each_row!(MR, |i| {
-                let ai = _mm512_broadcastss_ps(_mm_load_ss(rows[i].add(p)));
-                acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-            });
-            b = b.add(NR);
-        }
-    }
-    // SAFETY: the CPU has AVX-512 F (this function's contract).
-    unsafe { tile.store_avx512(&acc) };
+    // SAFETY: the CPU has AVX-512 F, the tile `MR` rows of `k` values and an f32 panel (this
+    // function's contract, and `gemm_view`'s checks).
+    unsafe { tile_asm_avx512::<f32, { Madd::F32 }, MR>(tile) }
 }
 
-/// The multiply-adds an 8-row AVX-512 tile can run, as the `u8` const parameter of
-/// [`full_tile_avx512`] (an enum cannot be one on stable Rust).
+/// The multiply-adds an AVX-512 tile can run, as the `u8` const parameter of
+/// [`tile_asm_avx512`] (an enum cannot be one on stable Rust).
 #[cfg(target_arch = "x86_64")]
 struct Madd;
 
@@ -606,13 +586,13 @@ impl Madd {
     const BF16_WIDEN: u8 = 2;
 }
 
-/// What one row of an 8-row tile does in one step, as assembly text: row `$row` of `A` (base
+/// What one row of a tile does in one step, as assembly text: row `$row` of `A` (base
 /// register `{a$row}`), accumulators `zmm$lo` and `zmm$hi`; the panel's 32 values are in zmm16
 /// and zmm17 (with [`Madd::BF16_WIDEN`], the odd rows of `B` there and the even ones in zmm20
 /// and zmm21).
 #[cfg(target_arch = "x86_64")]
 macro_rules! row_step {
-    (madd $madd:literal, $row:literal, $lo:literal, $hi:literal) => {
+    ([madd $madd:literal], $row:literal, $lo:literal, $hi:literal) => {
         concat!(
             "vbroadcastss zmm18, [{a",
             $row,
@@ -627,7 +607,7 @@ macro_rules! row_step {
             ", zmm18, zmm17\n",
         )
     };
-    (widen, $row:literal, $lo:literal, $hi:literal) => {
+    ([widen], $row:literal, $lo:literal, $hi:literal) => {
         concat!(
             "vbroadcastss zmm18, [{a",
             $row,
@@ -651,26 +631,26 @@ macro_rules! row_step {
     };
 }
 
-/// The inner loop of an 8-row AVX-512 tile, written out in assembly: `A`'s eight rows from
-/// eight base registers and one offset that counts up from minus the rows' length to zero (so
+/// An AVX-512 tile of `MR <= 8` rows, its inner loop written out in assembly: `A`'s rows from
+/// a base register each and one offset that counts up from minus the rows' length to zero (so
 /// that its own zero flag ends the loop), which makes a step of `k` two loads of `B`, eight
 /// broadcasts, sixteen FMAs and two integer operations. From the intrinsics (the shorter tiles
 /// above) the compiler made a chain of adds to reach the rows, twelve integer operations a
 /// step, some of them on the two ports that also run the FMAs: BERT-base 8 × 128 ran 4 %
-/// slower on the Intel Xeon. From intrinsics the bf16 tile also stored every accumulator to the
-/// stack after each multiply-add. The assembly is the same in evcxr's build as in release.
+/// slower on the Intel Xeon. From intrinsics the compiler also stored every accumulator to the
+/// stack after each multiply-add (tiles of 1–7 rows, and the bf16 tile): a 7-row tile then
+/// took 1.4 times as long as an 8-row one. The assembly is the same in evcxr's build as in
+/// release. Stores the tile's rows of `C`.
 ///
 /// `MADD` is one of [`Madd`]'s; `tile.k` counts steps.
 ///
 /// # Safety
-/// The CPU must have AVX-512 F, and AVX512_BF16 for [`Madd::BF16_DOT`]; `tile.rows == 8`; the
+/// The CPU must have AVX-512 F, and AVX512_BF16 for [`Madd::BF16_DOT`]; `tile.rows == MR`; the
 /// tile's `A` and panel hold what `MADD` says: `k` values of `A` per row and `k · NR` of the
 /// panel, twice as many values of `A` for [`Madd::BF16_WIDEN`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn full_tile_avx512<E, const MADD: u8>(
-    tile: &Tile<'_, E>,
-) -> [[std::arch::x86_64::__m512; 2]; 8] {
+unsafe fn tile_asm_avx512<E, const MADD: u8, const MR: usize>(tile: &Tile<'_, E>) {
     use std::arch::x86_64::*;
     const {
         assert!(
@@ -678,10 +658,8 @@ unsafe fn full_tile_avx512<E, const MADD: u8>(
             "A's values and the panel's are 32-bit lanes"
         )
     };
+    const { assert!(MR >= 1 && MR <= 8, "a tile has 1 to 8 rows") };
     let mut acc = [[_mm512_setzero_ps(); 2]; 8];
-    if tile.k == 0 {
-        return acc;
-    }
     let a_step = match MADD {
         Madd::BF16_WIDEN => 2 * size_of::<E>(),
         _ => size_of::<E>(),
@@ -689,33 +667,34 @@ unsafe fn full_tile_avx512<E, const MADD: u8>(
     let end = tile.k * a_step;
     // Each row's end: the offset reaches the row's first value at `-end`.
     let [a0, a1, a2, a3, a4, a5, a6, a7] = tile
-        .row_pointers::<8>()
+        .padded_row_pointers()
         .map(|row| row.wrapping_byte_add(end));
     // The high half of every lane: a bfloat16 in the high half is its f32.
     let high_halves = _mm512_castsi512_ps(_mm512_set1_epi32(0xffff_0000_u32 as i32));
-    /// The loop: `$pre` widens the panel's values (or nothing), `$row` is a mode of
-    /// [`row_step!`], `$prefetch` asks for the panel ahead (or nothing).
+    /// The loop: `$pre` widens the panel's values (or nothing), `$mode` is a mode of
+    /// [`row_step!`], `$rows` the rows' (row, accumulator, accumulator), `$prefetch` asks for
+    /// the panel ahead (or nothing).
     macro_rules! tile_loop {
-        ([$($pre:literal)*], [$($row:tt)*], $($prefetch:literal,)*) => {
-            // SAFETY: rows 0..8 of A hold `end` bytes each and the panel `k · NR` values
+        (
+            [$($pre:literal)*],
+            $mode:tt,
+            [$(($row:literal, $lo:literal, $hi:literal))*],
+            $($prefetch:literal,)*
+        ) => {
+            // SAFETY: rows 0..MR of A hold `end` bytes each and the panel `k · NR` values
             // (this function's contract); the loop reads each row from `end` bytes before its
             // end pointer up to it and `k` panel rows of 128 bytes; prefetches are hints,
             // which never fault. zmm16–21 hold the panel, its widened values and broadcasts.
             unsafe {
                 std::arch::asm!(
+                    // Every row's register is an operand; the loop reads those of its rows.
+                    "/* rows at {a0} {a1} {a2} {a3} {a4} {a5} {a6} {a7} */",
                     "2:",
                     "vmovups zmm16, [{b}]",
                     "vmovups zmm17, [{b} + 64]",
                     $($prefetch,)*
                     $($pre,)*
-                    row_step!($($row)*, 0, 0, 1),
-                    row_step!($($row)*, 1, 2, 3),
-                    row_step!($($row)*, 2, 4, 5),
-                    row_step!($($row)*, 3, 6, 7),
-                    row_step!($($row)*, 4, 8, 9),
-                    row_step!($($row)*, 5, 10, 11),
-                    row_step!($($row)*, 6, 12, 13),
-                    row_step!($($row)*, 7, 14, 15),
+                    $(row_step!($mode, $row, $lo, $hi),)*
                     "add {b}, 128",
                     "add {k}, {a_step}",
                     "jnz 2b",
@@ -759,68 +738,80 @@ unsafe fn full_tile_avx512<E, const MADD: u8>(
             }
         };
     }
-    /// The loop for the tile's prefetch, with `$pre` and `$row` as in `tile_loop!`.
+    /// The loop for the tile's prefetch, with `$pre`, `$mode` and `$rows` as in `tile_loop!`.
     macro_rules! for_prefetch {
-        ($pre:tt, $row:tt) => {
+        ($pre:tt, $mode:tt, $rows:tt) => {
             match tile.prefetch {
                 Prefetch::L1 => tile_loop!(
                     $pre,
-                    $row,
+                    $mode,
+                    $rows,
                     "prefetcht0 [{b} + {ahead}]",
                     "prefetcht0 [{b} + {ahead} + 64]",
                 ),
                 Prefetch::L2 => tile_loop!(
                     $pre,
-                    $row,
+                    $mode,
+                    $rows,
                     "prefetcht1 [{b} + {ahead}]",
                     "prefetcht1 [{b} + {ahead} + 64]",
                 ),
-                Prefetch::Off => tile_loop!($pre, $row, "/* no prefetch, {ahead} unused */",),
+                Prefetch::Off => {
+                    tile_loop!($pre, $mode, $rows, "/* no prefetch, {ahead} unused */",)
+                }
             }
         };
     }
-    match MADD {
-        Madd::BF16_DOT => for_prefetch!([], [madd "vdpbf16ps"]),
-        Madd::BF16_WIDEN => for_prefetch!(
-            [
-                // Even rows of B: the low halves, shifted up; odd rows: the high halves.
-                "vpslld zmm20, zmm16, 16"
-                "vpslld zmm21, zmm17, 16"
-                "vpandd zmm16, zmm16, zmm22"
-                "vpandd zmm17, zmm17, zmm22"
-            ],
-            [widen]
-        ),
-        _ => for_prefetch!([], [madd "vfmadd231ps"]),
+    /// The loop for the tile's `MR` rows.
+    macro_rules! for_rows {
+        ($pre:tt, $mode:tt) => {
+            match MR {
+                1 => for_prefetch!($pre, $mode, [(0, 0, 1)]),
+                2 => for_prefetch!($pre, $mode, [(0, 0, 1)(1, 2, 3)]),
+                3 => for_prefetch!($pre, $mode, [(0, 0, 1)(1, 2, 3)(2, 4, 5)]),
+                4 => for_prefetch!($pre, $mode, [(0, 0, 1)(1, 2, 3)(2, 4, 5)(3, 6, 7)]),
+                5 => for_prefetch!($pre, $mode, [(0, 0, 1)(1, 2, 3)(2, 4, 5)(3, 6, 7)(4, 8, 9)]),
+                6 => for_prefetch!(
+                    $pre,
+                    $mode,
+                    [(0, 0, 1)(1, 2, 3)(2, 4, 5)(3, 6, 7)(4, 8, 9)(5, 10, 11)]
+                ),
+                7 => for_prefetch!(
+                    $pre,
+                    $mode,
+                    [(0, 0, 1)(1, 2, 3)(2, 4, 5)(3, 6, 7)(4, 8, 9)(5, 10, 11)(
+                        6, 12, 13
+                    )]
+                ),
+                _ => for_prefetch!(
+                    $pre,
+                    $mode,
+                    [(0, 0, 1)(1, 2, 3)(2, 4, 5)(3, 6, 7)(4, 8, 9)(5, 10, 11)(
+                        6, 12, 13
+                    )(7, 14, 15)]
+                ),
+            }
+        };
     }
-    acc
-}
-
-/// Asks for the two cache lines of the panel row [`PREFETCH_AHEAD`] values past `b` (32-bit
-/// values: f32, or the bf16 kernel's pairs) into the cache `prefetch` names, or for nothing.
-///
-/// # Safety
-/// The CPU must have AVX-512 F (which the callers' `target_feature` gives; prefetching itself
-/// needs only SSE, and a hint never faults, so an address past the panel is harmless).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn prefetch_panel_avx512(b: *const f32, prefetch: Prefetch) {
-    use std::arch::x86_64::*;
-    // Wrapping: near the end of the panel the address lies past it (in the next panel, or
-    // outside the buffer), which a prefetch hint is allowed to name.
-    let ahead = b.wrapping_add(PREFETCH_AHEAD);
-    match prefetch {
-        Prefetch::L1 => {
-            _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
-            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
+    if tile.k > 0 {
+        match MADD {
+            Madd::BF16_DOT => for_rows!([], [madd "vdpbf16ps"]),
+            Madd::BF16_WIDEN => for_rows!(
+                [
+                    // Even rows of B: the low halves, shifted up; odd rows: the high halves.
+                    "vpslld zmm20, zmm16, 16"
+                    "vpslld zmm21, zmm17, 16"
+                    "vpandd zmm16, zmm16, zmm22"
+                    "vpandd zmm17, zmm17, zmm22"
+                ],
+                [widen]
+            ),
+            _ => for_rows!([], [madd "vfmadd231ps"]),
         }
-        Prefetch::L2 => {
-            _mm_prefetch::<_MM_HINT_T1>(ahead.cast());
-            _mm_prefetch::<_MM_HINT_T1>(ahead.wrapping_add(16).cast());
-        }
-        Prefetch::Off => {}
     }
+    let acc: [[__m512; 2]; MR] = std::array::from_fn(|i| acc[i]);
+    // SAFETY: the CPU has AVX-512 F; the tile has `MR` rows (this function's contract).
+    unsafe { tile.store_avx512(&acc) };
 }
 
 /// AVX2 + FMA micro-kernel: `MR × 16` accumulators in `2 · MR` ymm registers (with the two
@@ -929,6 +920,11 @@ mod tests {
             (25, 64, 100),
             (12, 32, 1),
             (37, 97, 65),
+            // Tiles of every height from 1 to 8 rows (each its own assembly loop).
+            (2, 40, 9),
+            (6, 31, 20),
+            (7, 64, 33),
+            (15, 50, 70),
         ];
         for isa in Isa::available() {
             for &(m, n, k) in &shapes {

@@ -345,45 +345,22 @@ impl Tile<'_, u32> {
 }
 
 /// AVX512_BF16 micro-kernel: `MR × 32` f32 accumulators in `2 · MR` zmm registers, two rows of
-/// `B` per step.
+/// `B` per step by `vdpbf16ps` ([`Bf16Madd::Dot`]); the assembly loop of the f32 kernel.
 ///
 /// # Safety
 /// The CPU must have AVX-512 F and AVX512_BF16; `tile.rows == MR`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bf16")]
 unsafe fn tile_avx512_bf16<const MR: usize>(tile: &Tile<'_, u32>) {
-    use std::arch::x86_64::*;
-    let rows = tile.row_pointers::<MR>();
-    let mut b = tile.panel.as_ptr().cast::<f32>();
-    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    for q in 0..tile.k {
-        // SAFETY: the panel holds `pairs · NR` lanes, `b` is at lane `q · NR` of it; row `i < MR`
-        // of A's pairs holds `pairs` lanes from `rows[i]`. The loads are of 32-bit lanes as f32
-        // bits, which loads and broadcasts move unchanged; the transmutes reinterpret 64 bytes
-        // as 64 bytes.
-        unsafe {
-            let b0: __m512bh =
-                std::mem::transmute::<__m512, __m512bh>(_mm512_maskz_loadu_ps(!0, b));
-            let b1: __m512bh =
-                std::mem::transmute::<__m512, __m512bh>(_mm512_maskz_loadu_ps(!0, b.add(16)));
-            super::prefetch_panel_avx512(b, tile.prefetch);
-            for_each_row!(MR, |i| {
-                let ai = _mm512_broadcastss_ps(_mm_load_ss(rows[i].add(q).cast::<f32>()));
-                let ai = std::mem::transmute::<__m512, __m512bh>(ai);
-                acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
-                acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
-            });
-            b = b.add(NR);
-        }
-    }
-    // SAFETY: the CPU has AVX-512 F (this function's contract).
-    unsafe { tile.store_avx512(&acc) };
+    // SAFETY: the CPU has AVX-512 F and AVX512_BF16, the tile `MR` rows of pairs and a panel
+    // of pairs (this function's contract).
+    unsafe { super::tile_asm_avx512::<u32, { super::Madd::BF16_DOT }, MR>(tile) }
 }
 
 /// The widening micro-kernel ([`Bf16Madd::Widen`]): each pair of bfloat16 weights becomes two
 /// f32 (the low one shifted up, the high one masked), multiplied by f32 FMAs into `MR × 32`
-/// accumulators; `A` is f32 already rounded to bfloat16 values, two per step. A full tile of 8
-/// rows runs the assembly loop of the f32 kernel in its widening form.
+/// accumulators; `A` is f32 already rounded to bfloat16 values, two per step. The assembly
+/// loop of the f32 kernel in its widening form.
 ///
 /// # Safety
 /// The CPU must have AVX-512 F; `tile.rows == MR`; the tile's panel holds bfloat16 pairs (as
@@ -391,40 +368,8 @@ unsafe fn tile_avx512_bf16<const MR: usize>(tile: &Tile<'_, u32>) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_avx512_widen<const MR: usize>(tile: &Tile<'_, f32>) {
-    use std::arch::x86_64::*;
-    if MR == 8 {
-        // SAFETY: the CPU has AVX-512 F, the tile 8 rows of `2 · k` values and a panel of
-        // pairs (this function's contract).
-        let acc = unsafe { super::full_tile_avx512::<f32, { super::Madd::BF16_WIDEN }>(tile) };
-        // SAFETY: as above.
-        unsafe { tile.store_avx512(&acc) };
-        return;
-    }
-    let rows = tile.row_pointers::<MR>();
-    let mut b = tile.panel.as_ptr();
-    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    let high_halves = _mm512_set1_epi32(0xffff_0000_u32 as i32);
-    for q in 0..tile.k {
-        // SAFETY: the panel holds `k · NR` lanes, `b` is at lane `q · NR` of it; row `i < MR`
-        // of A holds `2 · k` values from `rows[i]`. The casts reinterpret 64 bytes as 64 bytes.
-        unsafe {
-            let lanes = [b, b.add(16)].map(|at| _mm512_castps_si512(_mm512_maskz_loadu_ps(!0, at)));
-            super::prefetch_panel_avx512(b, tile.prefetch);
-            let even = lanes.map(|l| _mm512_castsi512_ps(_mm512_slli_epi32::<16>(l)));
-            let odd = lanes.map(|l| _mm512_castsi512_ps(_mm512_and_si512(l, high_halves)));
-            for_each_row!(MR, |i| {
-                let first = _mm512_broadcastss_ps(_mm_load_ss(rows[i].add(2 * q)));
-                let second = _mm512_broadcastss_ps(_mm_load_ss(rows[i].add(2 * q + 1)));
-                for half in 0..2 {
-                    acc[i][half] = _mm512_fmadd_ps(first, even[half], acc[i][half]);
-                    acc[i][half] = _mm512_fmadd_ps(second, odd[half], acc[i][half]);
-                }
-            });
-            b = b.add(NR);
-        }
-    }
-    // SAFETY: the CPU has AVX-512 F (this function's contract).
-    unsafe { tile.store_avx512(&acc) };
+    // SAFETY: this function's contract.
+    unsafe { super::tile_asm_avx512::<f32, { super::Madd::BF16_WIDEN }, MR>(tile) }
 }
 
 #[cfg(test)]
@@ -496,6 +441,10 @@ mod tests {
             (8, 384, 384),
             // Two full tiles of 8 rows and an odd depth (a zero-padded last pair).
             (16, 70, 99),
+            // Tiles of the remaining heights.
+            (2, 40, 12),
+            (6, 33, 30),
+            (15, 64, 64),
             (13, 33, 17),
             (37, 97, 65),
             // Depths of whole AMX steps (16 pairs), rows in blocks of 32 and a rest: on a CPU
