@@ -404,19 +404,26 @@ macro_rules! for_each_row {
     };
 }
 
-/// Calls `$kernel::<R>` with `R = $tile.rows`, for the row counts up to `$level`'s tile rows.
+/// Calls `$kernel::<R>` (or `$kernel::<G.., R>`) with `R = $tile.rows`, for the row counts up
+/// to `$level`'s tile rows.
 macro_rules! dispatch_rows {
     ($tile:expr, $kernel:ident, $level:expr) => {
-        dispatch_rows!(@arms $tile, $kernel, $level, 1 2 3 4 5 6 7 8)
+        dispatch_rows!(@arms $tile, $kernel, [], $level, 1 2 3 4 5 6 7 8)
     };
-    (@arms $tile:expr, $kernel:ident, $level:expr, $($rows:literal)*) => {{
+    ($tile:expr, $kernel:ident::<$($generic:tt),+>, $level:expr) => {
+        dispatch_rows!(@arms $tile, $kernel, [$($generic,)+], $level, 1 2 3 4 5 6 7 8)
+    };
+    (@arms $tile:expr, $kernel:ident, $generics:tt, $level:expr, $($rows:literal)*) => {{
         const MR: usize = $level.tile_rows();
         const { assert!(MR <= 8, "dispatch_rows! covers at most 8 rows") };
         match $tile.rows {
-            $($rows if $rows <= MR => $kernel::<$rows>($tile),)*
+            $($rows if $rows <= MR => dispatch_rows!(@call $kernel, $generics, $rows, $tile),)*
             _ => unreachable!("tile rows exceed the kernel's tile rows"),
         }
     }};
+    (@call $kernel:ident, [$($generic:tt)*], $rows:literal, $tile:expr) => {
+        $kernel::<$($generic)* $rows>($tile)
+    };
 }
 
 // After the macros, which it uses.
@@ -570,10 +577,9 @@ unsafe fn tile_avx512<const MR: usize>(tile: &Tile<'_>) {
 
 /// The multiply-adds an AVX-512 tile can run, as the `u8` const parameter of
 /// [`tile_asm_avx512`] (an enum cannot be one on stable Rust).
-#[cfg(target_arch = "x86_64")]
 struct Madd;
 
-#[cfg(target_arch = "x86_64")]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 impl Madd {
     /// `vfmadd231ps`: `A` and the panel f32.
     const F32: u8 = 0;
@@ -591,42 +597,23 @@ impl Madd {
 /// and zmm17 (with [`Madd::BF16_WIDEN`], the odd rows of `B` there and the even ones in zmm20
 /// and zmm21).
 #[cfg(target_arch = "x86_64")]
+#[rustfmt::skip]
 macro_rules! row_step {
     ([madd $madd:literal], $row:literal, $lo:literal, $hi:literal) => {
         concat!(
-            "vbroadcastss zmm18, [{a",
-            $row,
-            "} + {k}]\n",
-            $madd,
-            " zmm",
-            $lo,
-            ", zmm18, zmm16\n",
-            $madd,
-            " zmm",
-            $hi,
-            ", zmm18, zmm17\n",
+            "vbroadcastss zmm18, [{a", $row, "} + {k}]\n",
+            $madd, " zmm", $lo, ", zmm18, zmm16\n",
+            $madd, " zmm", $hi, ", zmm18, zmm17\n",
         )
     };
     ([widen], $row:literal, $lo:literal, $hi:literal) => {
         concat!(
-            "vbroadcastss zmm18, [{a",
-            $row,
-            "} + {k}]\n",
-            "vbroadcastss zmm19, [{a",
-            $row,
-            "} + {k} + 4]\n",
-            "vfmadd231ps zmm",
-            $lo,
-            ", zmm18, zmm20\n",
-            "vfmadd231ps zmm",
-            $hi,
-            ", zmm18, zmm21\n",
-            "vfmadd231ps zmm",
-            $lo,
-            ", zmm19, zmm16\n",
-            "vfmadd231ps zmm",
-            $hi,
-            ", zmm19, zmm17\n",
+            "vbroadcastss zmm18, [{a", $row, "} + {k}]\n",
+            "vbroadcastss zmm19, [{a", $row, "} + {k} + 4]\n",
+            "vfmadd231ps zmm", $lo, ", zmm18, zmm20\n",
+            "vfmadd231ps zmm", $hi, ", zmm18, zmm21\n",
+            "vfmadd231ps zmm", $lo, ", zmm19, zmm16\n",
+            "vfmadd231ps zmm", $hi, ", zmm19, zmm17\n",
         )
     };
 }

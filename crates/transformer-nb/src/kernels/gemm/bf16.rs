@@ -16,7 +16,9 @@
 //! half is row `2q` and high half row `2q + 1`; a row of `A` becomes its values in pairs. An odd
 //! `k` is padded with a zero row.
 
-use super::{NR, Output, PackedB, Tile, Tiles, schedule, threads_for};
+#[cfg(target_arch = "x86_64")]
+use super::tile_asm_avx512;
+use super::{Madd, NR, Output, PackedB, Tile, Tiles, schedule, threads_for};
 use crate::kernels::{Bf16Isa, Bf16Madd, KernelTuning, Level, StridedMut};
 
 /// Below this many values of `A` to convert, one thread does it.
@@ -190,7 +192,13 @@ fn gemm_bf16_tuned(
     match tuning.bf16_madd {
         Bf16Madd::Dot => {
             let rest = to_pairs(rest, lda, m - amx_rows, k, parallel);
-            items.run(&rest, pairs, |p| b.panel(p), |tile| tile.run_dot(b.isa));
+            items.run(
+                &rest,
+                pairs,
+                |p| b.panel(p),
+                // SAFETY: `A`'s rows (`rest`) and the panels are bfloat16 pairs.
+                |tile| unsafe { tile.run_bf16::<{ Madd::BF16_DOT }>(b.isa) },
+            );
         }
         Bf16Madd::Widen => {
             let rest = to_rounded(rest, lda, m - amx_rows, k, parallel);
@@ -198,7 +206,9 @@ fn gemm_bf16_tuned(
                 &rest,
                 2 * pairs,
                 |p| b.panel_bits(p),
-                |tile| tile.run_widen(b.isa),
+                // SAFETY: `A`'s rows (`rest`) are rounded f32, `2 · pairs` a row; the panels
+                // are pairs as f32 bits.
+                |tile| unsafe { tile.run_bf16::<{ Madd::BF16_WIDEN }>(b.isa) },
             );
         }
     }
@@ -318,58 +328,27 @@ fn to_rounded(a: &[f32], lda: usize, m: usize, k: usize, parallel: bool) -> Vec<
     })
 }
 
-impl Tile<'_, f32> {
-    fn run_widen(&self, _isa: Bf16Isa) {
+impl<E> Tile<'_, E> {
+    /// Runs this tile with the vector kernel's multiply-add `MADD`, in the assembly loop of
+    /// the f32 kernel.
+    ///
+    /// # Safety
+    /// The tile is in `MADD`'s form: for [`Madd::BF16_DOT`] (`vdpbf16ps`) `E = u32`, `A`'s rows
+    /// and the panel bfloat16 pairs; for [`Madd::BF16_WIDEN`] `E = f32`, the panel's pairs as
+    /// f32 bits and `A`'s rows f32 rounded to bfloat16 values, two a step.
+    ///
+    /// [`Madd::BF16_DOT`]: super::Madd::BF16_DOT
+    /// [`Madd::BF16_WIDEN`]: super::Madd::BF16_WIDEN
+    unsafe fn run_bf16<const MADD: u8>(&self, _isa: Bf16Isa) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: a `Bf16Isa` only comes from run-time detection of AVX-512 F, BW, DQ, VL and
-        // AVX512_BF16 (`kernels::isa`); the widening kernel needs only AVX-512 F.
+        // AVX512_BF16 (`kernels::isa`); the tile's form is this function's contract.
         unsafe {
-            dispatch_rows!(self, tile_avx512_widen, Level::Avx512)
+            dispatch_rows!(self, tile_asm_avx512::<E, { MADD }>, Level::Avx512)
         }
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!("a Bf16Isa exists only on x86-64")
     }
-}
-
-impl Tile<'_, u32> {
-    fn run_dot(&self, _isa: Bf16Isa) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a `Bf16Isa` only comes from run-time detection of AVX-512 F, BW, DQ, VL and
-        // AVX512_BF16 (`kernels::isa`).
-        unsafe {
-            dispatch_rows!(self, tile_avx512_bf16, Level::Avx512)
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        unreachable!("a Bf16Isa exists only on x86-64")
-    }
-}
-
-/// AVX512_BF16 micro-kernel: `MR × 32` f32 accumulators in `2 · MR` zmm registers, two rows of
-/// `B` per step by `vdpbf16ps` ([`Bf16Madd::Dot`]); the assembly loop of the f32 kernel.
-///
-/// # Safety
-/// The CPU must have AVX-512 F and AVX512_BF16; `tile.rows == MR`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn tile_avx512_bf16<const MR: usize>(tile: &Tile<'_, u32>) {
-    // SAFETY: the CPU has AVX-512 F and AVX512_BF16, the tile `MR` rows of pairs and a panel
-    // of pairs (this function's contract).
-    unsafe { super::tile_asm_avx512::<u32, { super::Madd::BF16_DOT }, MR>(tile) }
-}
-
-/// The widening micro-kernel ([`Bf16Madd::Widen`]): each pair of bfloat16 weights becomes two
-/// f32 (the low one shifted up, the high one masked), multiplied by f32 FMAs into `MR × 32`
-/// accumulators; `A` is f32 already rounded to bfloat16 values, two per step. The assembly
-/// loop of the f32 kernel in its widening form.
-///
-/// # Safety
-/// The CPU must have AVX-512 F; `tile.rows == MR`; the tile's panel holds bfloat16 pairs (as
-/// f32 bits) and its rows of `A` `2 · k` values.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn tile_avx512_widen<const MR: usize>(tile: &Tile<'_, f32>) {
-    // SAFETY: this function's contract.
-    unsafe { super::tile_asm_avx512::<f32, { super::Madd::BF16_WIDEN }, MR>(tile) }
 }
 
 #[cfg(test)]
