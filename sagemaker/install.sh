@@ -5,7 +5,7 @@
 #
 # Everything it installs lives under ~/SageMaker/.transformer-nb, the only place that survives
 # a stop/start: the Rust toolchain (RUSTUP_HOME, CARGO_HOME), evcxr_jupyter, the model cache
-# (HF_HOME) and evcxr's compile cache (XDG_CACHE_HOME). The kernelspec, which lives in
+# (HF_HOME) and other tools' caches (XDG_CACHE_HOME). The kernelspec, which lives in
 # ~/.local and is wiped by a restart, is registered again by `install.sh --register`.
 #
 # Usage: install.sh             full install (idempotent: finished steps are skipped)
@@ -44,7 +44,7 @@ if [ "${1:-}" = "--register" ]; then
   exit 0
 fi
 
-status "INSTALLING" "transformer-nb is being installed (Rust toolchain, evcxr kernel, model, compile cache). This takes about 20 minutes on ml.t3.medium; the kernel appears in the launcher when it is ready."
+status "INSTALLING" "transformer-nb is being installed (Rust toolchain, evcxr kernel, model, the kernel's first build). This takes about 20 minutes on ml.t3.medium; the kernel appears in the launcher when it is ready."
 
 # The instance may have no internet access: say what is unreachable instead of failing later.
 # Comma-separated, so that the list passes through `env` in the lifecycle scripts unquoted.
@@ -73,11 +73,11 @@ rustup default "$RUST_TOOLCHAIN"
 "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --no-warm
 touch "$persist/installed"
 
-status "WARMING UP" "The kernel is installed; its compile cache is being filled so that the first notebook does not wait for a cold build. A notebook opened now works but its first cell may take several minutes."
+status "WARMING UP" "The kernel is installed; its first build folder is being built so that the first notebook does not wait for a cold build. A notebook opened now works but its first cell may take several minutes."
 "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only --display-name "Rust (transformer-nb) — warming up, see ~/SageMaker/TRANSFORMER-NB-STATUS.txt"
 # The same warm-up as scripts/setup.sh: the kernel's first build slot, through the same launcher.
 HF_HUB_OFFLINE=1 "$PYTHON" "$repo/scripts/warm-kernel.py"
 "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only
 touch "$persist/warm"
 status "READY" "The \"Rust (transformer-nb)\" kernel is installed and warm. Open notebooks in $repo/notebooks."
-du -sh "$RUSTUP_HOME" "$CARGO_HOME" "$HF_HOME" "$XDG_CACHE_HOME" "$repo/.cache/kernel" 2>/dev/null || true
+du -sh "$RUSTUP_HOME" "$CARGO_HOME" "$HF_HOME" "$repo/.cache/kernel" 2>/dev/null || true

@@ -16,8 +16,9 @@ Usage:
     .venv/bin/python scripts/measure-kernel.py [--cold] [--notebooks] [--notebook PATH]
                                                [--trace-cargo] [--rust-src DIR]
 
---cold deletes what the kernel has built first, as on a machine that never ran it: evcxr's
-compile cache (~/.cache/evcxr) and the kernel's build slots (.cache/kernel); the run rebuilds both.
+--cold deletes what the kernel has built first, as on a machine that never ran it: the kernel's
+build slots (.cache/kernel), and evcxr's compile cache (~/.cache/evcxr) where an older install
+left one (the kernel no longer uses it: kernel/init.evcxr says why); the run rebuilds the slots.
 
 --trace-cargo splits each tutorial cell's time into cargo's (every `cargo` run evcxr makes,
 timed by a stand-in for the `mold` that evcxr runs it through when one is on PATH, in a copy of

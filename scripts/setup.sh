@@ -11,7 +11,7 @@
 #   - the kernelspec "transformer-nb" ("Rust (transformer-nb)") in the user's Jupyter data dir:
 #     kernel/launch.sh, init.evcxr, warm-up.evcxr and notice-mold copied into it (see launch.sh)
 #   - the warm-up (scripts/warm-kernel.py): one kernel `:dep`s the library, which builds the
-#     kernel's first build slot (.cache/kernel/slot-1) and fills evcxr's compile cache
+#     kernel's first build slot (.cache/kernel/slot-1); a later kernel's new slot is a copy of it
 #
 # Usage: scripts/setup.sh [--no-warm] [--jupyter BIN_DIR] [--kernelspec-only]
 #                         [--display-name NAME]
@@ -19,8 +19,8 @@
 #                      .venv (what SageMaker's lifecycle uses)
 #   --kernelspec-only  only (re)write the kernelspec; evcxr_jupyter must be installed
 #   --display-name     the name the launcher shows (default "Rust (transformer-nb)")
-# Locations follow the environment: CARGO_HOME, RUSTUP_HOME, HF_HOME and XDG_CACHE_HOME (the
-# evcxr compile cache) are recorded in the kernelspec so the kernel finds them.
+# Locations follow the environment: CARGO_HOME, RUSTUP_HOME, HF_HOME and XDG_CACHE_HOME are
+# recorded in the kernelspec so the kernel finds them.
 # Safe to run again: every step checks whether it is already done. Run from another checkout, it
 # points the kernel at that checkout.
 set -euo pipefail

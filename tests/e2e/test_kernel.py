@@ -26,10 +26,12 @@ SLOT = 'std::env::var("EVCXR_TMPDIR").unwrap_or_default()'
 class Kernel:
     """One kernel, run the way a notebook runs it; `run` gives (status, text the learner sees)."""
 
-    def __init__(self, spec_dir=None, cwd=NOTEBOOKS):
+    def __init__(self, spec_dir=None, cwd=NOTEBOOKS, stderr=None):
         specs = KernelSpecManager(kernel_dirs=[str(spec_dir)]) if spec_dir else KernelSpecManager()
         self.km = KernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
-        self.km.start_kernel(cwd=str(cwd))
+        # stderr: a file for what the kernel and the cargo runs under it print (the learner never
+        # sees it; the tests read cargo's "Compiling" lines there).
+        self.km.start_kernel(cwd=str(cwd), **({"stderr": stderr} if stderr else {}))
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=120)
@@ -67,15 +69,17 @@ def installed_spec(tmp_path, **env):
     return tmp_path / "kernels"
 
 
-def test_two_kernels_at_once_each_get_their_own_build_slot():
+def test_two_kernels_at_once_each_get_their_own_build_slot(tmp_path):
     results = {}
+    logs = {name: tmp_path / f"{name}.stderr" for name in ("a", "b")}
 
     def learner(name):
-        kernel = Kernel()
-        try:
-            results[name] = [kernel.run(code) for code in FIRST_CELLS + [SLOT]]
-        finally:
-            kernel.close()
+        with open(logs[name], "w") as stderr:
+            kernel = Kernel(stderr=stderr)
+            try:
+                results[name] = [kernel.run(code) for code in FIRST_CELLS + [SLOT]]
+            finally:
+                kernel.close()
 
     threads = [threading.Thread(target=learner, args=(name,)) for name in ("a", "b")]
     for t in threads:
@@ -88,6 +92,12 @@ def test_two_kernels_at_once_each_get_their_own_build_slot():
         assert "[CLS]" in results[name][2][1] and "novel" in results[name][2][1], results[name][2]
     slots = {results[name][-1][1] for name in ("a", "b")}
     assert len(slots) == 2 and all("/.cache/kernel/slot-" in s for s in slots), slots
+    # Both slots are warm (the setup built slot 1; a new slot is a copy of it), so neither kernel
+    # compiles a crate: only its cells. A dependency compiled here, in every cell, was what evcxr's
+    # compile cache did to a slot other than the one that filled it (kernel/init.evcxr).
+    for name in ("a", "b"):
+        compiled = [line.strip() for line in logs[name].read_text().splitlines() if "Compiling " in line]
+        assert not compiled, (name, compiled)
 
 
 def test_an_edit_to_the_library_is_seen_after_a_restart(tmp_path):
