@@ -22,7 +22,7 @@ use super::config::{BertConfig, HiddenAct};
 use super::weights::SafeTensors;
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{Output, PackedB, PackedBf16, gemm, gemm_bf16, gemm_view};
-use crate::kernels::{Bf16Isa, Isa, StridedMut, math};
+use crate::kernels::{Bf16Isa, Isa, KernelTuning, StridedMut, math};
 use crate::tensor::{Tensor, pool};
 
 /// Rows per parallel task in the row-wise kernels (layer norm, activation): large enough that
@@ -174,7 +174,17 @@ impl Linear {
         let (k, n) = self.k_n();
         match &self.weight {
             Weight::F32(packed) => gemm(isa, x, k, rows, packed, output, out, n, true),
-            Weight::Bf16(packed) => gemm_bf16(x, k, rows, packed, output, out, n, true),
+            Weight::Bf16(packed) => gemm_bf16(
+                x,
+                k,
+                rows,
+                packed,
+                output,
+                out,
+                n,
+                true,
+                KernelTuning::detect(),
+            ),
         }
     }
 }

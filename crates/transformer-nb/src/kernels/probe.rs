@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use super::Isa;
 use super::gemm::{Output, PackedB, PackedBf16, gemm, gemm_bf16};
+use super::{Isa, KernelTuning};
 
 /// Multiply-adds per second (×2 for FLOP/s) of the crate's own kernel on an `n × n × n`
 /// product on rayon's threads, as the fastest of `passes`; with `bf16`, the bf16 kernel, or
@@ -34,7 +34,7 @@ pub fn product_flops(m: usize, k: usize, n: usize, passes: usize, bf16: bool) ->
     for _ in 0..passes.max(1) {
         let start = Instant::now();
         match &packed_bf16 {
-            Some(b) => gemm_bf16(&a, k, m, b, output, &mut c, n, true),
+            Some(b) => gemm_bf16(&a, k, m, b, output, &mut c, n, true, KernelTuning::detect()),
             None => gemm(isa, &a, k, m, &packed, output, &mut c, n, true),
         }
         fastest = fastest.min(start.elapsed().as_secs_f64());

@@ -126,25 +126,10 @@ impl PackedBf16 {
 
 /// `C[m × n] (+)= A[m × k] · B + bias` with `B` in bfloat16, `A` rounded to bfloat16, f32 sums;
 /// rows of `A` and `C` `lda` and `ldc` apart. With `parallel`, large products are split across
-/// rayon's threads.
+/// rayon's threads. `tuning` picks the vector kernel's multiply-add (callers pass
+/// [`KernelTuning::detect`]; the tests run both on one CPU).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_bf16(
-    a: &[f32],
-    lda: usize,
-    m: usize,
-    b: &PackedBf16,
-    output: Output<'_>,
-    c: &mut [f32],
-    ldc: usize,
-    parallel: bool,
-) {
-    let tuning = KernelTuning::detect();
-    gemm_bf16_tuned(a, lda, m, b, output, c, ldc, parallel, tuning);
-}
-
-/// [`gemm_bf16`] with the kernel tuning given.
-#[allow(clippy::too_many_arguments)]
-fn gemm_bf16_tuned(
     a: &[f32],
     lda: usize,
     m: usize,
@@ -444,7 +429,7 @@ mod tests {
                     bias: Some(&bias),
                     accumulate,
                 };
-                gemm_bf16_tuned(&a, k, m, &b, output, &mut c, n, true, tuning);
+                gemm_bf16(&a, k, m, &b, output, &mut c, n, true, tuning);
                 for (i, got) in c.iter().enumerate() {
                     let want = expected[i]
                         + if accumulate {
@@ -497,8 +482,8 @@ mod tests {
         for tuning in both_madds() {
             let mut serial = vec![0.0; m * n];
             let mut threaded = vec![0.0; m * n];
-            gemm_bf16_tuned(&a, k, m, &b, output, &mut serial, n, false, tuning);
-            pool.install(|| gemm_bf16_tuned(&a, k, m, &b, output, &mut threaded, n, true, tuning));
+            gemm_bf16(&a, k, m, &b, output, &mut serial, n, false, tuning);
+            pool.install(|| gemm_bf16(&a, k, m, &b, output, &mut threaded, n, true, tuning));
             assert_eq!(serial, threaded, "{:?}", tuning.bf16_madd);
         }
     }
