@@ -312,8 +312,9 @@ impl<'a, E> Tiles<'a, E> {
         let a = &self.a[first_row * self.lda..];
         let m = c.rows();
         // A panel under one tile of rows is read once, as a stream: asked for into L2 it came
-        // faster (BERT-base 1 × 8, f32 16.5 → 14.2 ms, bf16 10.4 → 9.3); a panel that many
-        // tiles read again came slower that way (8 × 128 3–9 %), so it goes to L1.
+        // faster (BERT-base 1 × 8, f32 16.5 → 14.2 ms, bf16 10.4 → 9.3), and then into L1
+        // nearer its loads faster still (item 26); a panel that many tiles read again came
+        // slower that way (8 × 128 3–9 %), so it goes to L1.
         let prefetch = match (self.tuning.prefetch, m <= self.tile_rows) {
             (false, _) => Prefetch::Off,
             (true, true) => Prefetch::L2,
@@ -375,7 +376,8 @@ enum Prefetch {
     Off,
     /// `prefetcht0`.
     L1,
-    /// `prefetcht1`.
+    /// `prefetcht1`, and `prefetcht0` [`L2_TO_L1_AHEAD`] values ahead: a stream that only
+    /// this tile reads, brought into L2 early and then into L1 in time for the loads.
     L2,
 }
 
@@ -383,6 +385,12 @@ enum Prefetch {
 /// `k`, 4 KiB. (1, 2 and 4 thousand values measured the same on the Intel Xeon; 256 gained
 /// a third less.)
 const PREFETCH_AHEAD: usize = 32 * NR;
+
+/// How far ahead a tile that streams its panel ([`Prefetch::L2`]) asks for it again, into L1:
+/// 16 steps of `k`, 2 KiB, half way to the L2 request. Without it the panel's loads waited on
+/// L2 (a `perf annotate` of bf16 BERT-base 1 × 8 put two fifths of the tile's samples on
+/// them); 1 KiB and 3 KiB ahead gained less (BENCHMARKS.md, item 26).
+const L2_TO_L1_AHEAD: usize = 16 * NR;
 
 /// Runs `$body` for `i` in `0..MR`, written out row by row rather than as a loop: at evcxr's
 /// opt-level 2 the compiler does not unroll the row loop, and the accumulators then live in
@@ -697,6 +705,7 @@ unsafe fn tile_asm_avx512<E, const MADD: u8, const MR: usize>(tile: &Tile<'_, E>
                     k = inout(reg) end.wrapping_neg() => _,
                     a_step = in(reg) a_step,
                     ahead = const PREFETCH_AHEAD * size_of::<f32>(),
+                    near = const L2_TO_L1_AHEAD * size_of::<f32>(),
                     in("zmm22") high_halves,
                     out("zmm16") _,
                     out("zmm17") _,
@@ -735,6 +744,7 @@ unsafe fn tile_asm_avx512<E, const MADD: u8, const MR: usize>(tile: &Tile<'_, E>
                     $rows,
                     "prefetcht0 [{b} + {ahead}]",
                     "prefetcht0 [{b} + {ahead} + 64]",
+                    "/* {near} unused */",
                 ),
                 Prefetch::L2 => tile_loop!(
                     $pre,
@@ -742,9 +752,16 @@ unsafe fn tile_asm_avx512<E, const MADD: u8, const MR: usize>(tile: &Tile<'_, E>
                     $rows,
                     "prefetcht1 [{b} + {ahead}]",
                     "prefetcht1 [{b} + {ahead} + 64]",
+                    "prefetcht0 [{b} + {near}]",
+                    "prefetcht0 [{b} + {near} + 64]",
                 ),
                 Prefetch::Off => {
-                    tile_loop!($pre, $mode, $rows, "/* no prefetch, {ahead} unused */",)
+                    tile_loop!(
+                        $pre,
+                        $mode,
+                        $rows,
+                        "/* no prefetch, {ahead} {near} unused */",
+                    )
                 }
             }
         };
