@@ -173,6 +173,8 @@ pub(crate) fn gemm_bf16(
         b,
         output,
         tuning,
+        #[cfg(target_arch = "x86_64")]
+        amx,
     };
     match tuning.bf16_madd {
         Bf16Madd::Dot => {
@@ -209,6 +211,9 @@ struct Items<'a> {
     b: &'a PackedBf16,
     output: Output<'a>,
     tuning: KernelTuning,
+    /// The tiles, where they take the first `amx_rows` rows.
+    #[cfg(target_arch = "x86_64")]
+    amx: Option<super::amx::Amx>,
 }
 
 impl<'a> Items<'a> {
@@ -230,6 +235,8 @@ impl<'a> Items<'a> {
             b,
             output,
             tuning,
+            #[cfg(target_arch = "x86_64")]
+            amx,
         } = self;
         let tiles = Tiles {
             a: rest,
@@ -239,16 +246,8 @@ impl<'a> Items<'a> {
             output,
             tuning,
         };
-        if amx_rows == 0 {
-            let block_rows = tiles.block_rows(c.rows());
-            schedule::for_each_item(c, block_rows, threads, |item, first_row, p| {
-                tiles.run_rows(item, first_row, p, &panel, &kernel)
-            });
-            return;
-        }
         #[cfg(target_arch = "x86_64")]
-        {
-            let amx = super::amx::Amx::detect().expect("AMX rows only where AMX was detected");
+        if let Some(amx) = amx {
             // AMX runs each panel over all rows (row blocks were not measured with it).
             let rows = c.rows();
             schedule::for_each_item(c, rows, threads, |item, _, p| {
@@ -257,9 +256,15 @@ impl<'a> Items<'a> {
                 super::amx::run_panels(amx, amx_a, pairs, pairs, amx_panel, output, blocks, p);
                 tiles.run_rows(rest_of_c, 0, p, &panel, &kernel);
             });
+            return;
         }
+        // No AMX: every row is the vector kernel's (and `amx_a` is empty).
         #[cfg(not(target_arch = "x86_64"))]
-        unreachable!("AMX rows only on x86-64 ({amx_a:?}, {b:?})")
+        let _ = (amx_a, amx_rows, b);
+        let block_rows = tiles.block_rows(c.rows());
+        schedule::for_each_item(c, block_rows, threads, |item, first_row, p| {
+            tiles.run_rows(item, first_row, p, &panel, &kernel)
+        });
     }
 }
 
