@@ -13,7 +13,7 @@
 //! that with a handful of rows (one short sentence) the product reads the weights once, which
 //! is its memory bound.
 
-use super::{Isa, KernelTuning, Level, StridedMut};
+use super::{Isa, KernelTuning, Level, Lines, StridedMut};
 
 /// Columns per packed panel of `B`: two AVX-512 registers.
 pub(crate) const NR: usize = 32;
@@ -27,16 +27,17 @@ const PARALLEL_MIN_FLOPS: usize = 1 << 17;
 pub(crate) struct PackedB {
     k: usize,
     n: usize,
-    data: Vec<f32>,
+    data: Lines,
 }
 
 impl PackedB {
     /// Packs a PyTorch `Linear` weight `[n_out, k_in]` (row-major) as `B = weightᵀ`.
     pub(crate) fn from_weight(weight: &[f32], n_out: usize, k_in: usize) -> Self {
-        let mut packed = PackedB::default();
         // A weight is streamed once per pass: huge pages, asked for before the packing writes.
-        packed.data.reserve_exact(n_out.div_ceil(NR) * k_in * NR);
-        super::huge_pages::advise(&mut packed.data);
+        let mut packed = PackedB {
+            data: Lines::with_capacity(n_out.div_ceil(NR) * k_in * NR),
+            ..PackedB::default()
+        };
         packed.pack(weight, k_in, n_out, 1, k_in);
         packed
     }
@@ -53,13 +54,12 @@ impl PackedB {
         let panels = n.div_ceil(NR);
         self.k = k;
         self.n = n;
-        self.data.clear();
-        self.data.resize(panels * k * NR, 0.0);
+        self.data.refill_zeroed(panels * k * NR);
         if k == 0 || n == 0 {
             return;
         }
         assert!(src.len() > (k - 1) * k_stride + (n - 1) * n_stride);
-        for (p, panel) in self.data.chunks_exact_mut(k * NR).enumerate() {
+        for (p, panel) in (self.data.as_mut_slice::<f32>().chunks_exact_mut(k * NR)).enumerate() {
             let cols = NR.min(n - p * NR);
             // Walk the source in its contiguous direction.
             if n_stride == 1 {
@@ -86,9 +86,14 @@ impl PackedB {
         }
     }
 
+    /// A packing of `k × n` whose panels `data` holds.
+    pub(super) fn from_parts(k: usize, n: usize, data: Lines) -> Self {
+        PackedB { k, n, data }
+    }
+
     /// Bytes this packing holds (the padding of the last panel included).
     pub(crate) fn held_bytes(&self) -> usize {
-        self.data.capacity() * size_of::<f32>()
+        self.data.held_bytes()
     }
 
     /// Rows of `B` (the shared dimension).
@@ -102,7 +107,7 @@ impl PackedB {
     }
 
     fn panel(&self, p: usize) -> &[f32] {
-        &self.data[p * self.k * NR..(p + 1) * self.k * NR]
+        &self.data.as_slice::<f32>()[p * self.k * NR..(p + 1) * self.k * NR]
     }
 }
 

@@ -14,6 +14,8 @@
 //!   On Intel the micro-kernels also prefetch the weights they stream and take the rows in
 //!   blocks that stay in L2 (`isa::KernelTuning`).
 //! - [`huge_pages`]: the packed weights in 2 MiB pages, for the page walks of streaming them.
+//! - [`lines`]: buffers that start on a cache line, so that no load of a packed weight straddles
+//!   two.
 //! - [`math`]: vectorisable `exp`, `erf`, GELU, softmax and layer norm.
 //!
 //! Every kernel has the same result on every instruction set up to float rounding; the tests
@@ -22,9 +24,11 @@
 pub(crate) mod gemm;
 mod huge_pages;
 mod isa;
+mod lines;
 pub(crate) mod math;
 pub mod probe;
 mod strided;
 
 pub(crate) use isa::{Bf16Isa, Bf16Madd, Isa, KernelTuning, Level};
+pub(crate) use lines::Lines;
 pub(crate) use strided::StridedMut;

@@ -19,7 +19,7 @@
 #[cfg(target_arch = "x86_64")]
 use super::tile_asm_avx512;
 use super::{Madd, NR, Output, PackedB, Tile, Tiles, schedule, threads_for};
-use crate::kernels::{Bf16Isa, Bf16Madd, KernelTuning, Level, StridedMut};
+use crate::kernels::{Bf16Isa, Bf16Madd, KernelTuning, Level, Lines, StridedMut};
 
 /// Below this many values of `A` to convert, one thread does it.
 const PARALLEL_CONVERT_MIN: usize = 1 << 16;
@@ -53,7 +53,7 @@ fn pair(first: f32, second: f32) -> u32 {
 pub(crate) struct PackedBf16 {
     k: usize,
     n: usize,
-    data: Vec<u32>,
+    data: Lines,
     isa: Bf16Isa,
 }
 
@@ -63,15 +63,16 @@ impl PackedBf16 {
         let (k, n) = (b.k(), b.n());
         let pairs = k.div_ceil(2);
         let panels = n.div_ceil(NR);
-        let mut data = Vec::with_capacity(panels * pairs * NR);
-        crate::kernels::huge_pages::advise(&mut data);
+        let mut data = Lines::with_capacity(panels * pairs * NR);
+        data.refill_zeroed(panels * pairs * NR);
+        let mut lanes = data.as_mut_slice::<u32>().chunks_exact_mut(NR);
         for p in 0..panels {
             let panel = b.panel(p);
-            for q in 0..pairs {
+            for (q, lanes) in (0..pairs).zip(&mut lanes) {
                 let first = &panel[2 * q * NR..(2 * q + 1) * NR];
                 let second = panel.get((2 * q + 1) * NR..(2 * q + 2) * NR);
-                for j in 0..NR {
-                    data.push(pair(first[j], second.map_or(0.0, |row| row[j])));
+                for (j, lane) in lanes.iter_mut().enumerate() {
+                    *lane = pair(first[j], second.map_or(0.0, |row| row[j]));
                 }
             }
         }
@@ -81,15 +82,23 @@ impl PackedBf16 {
     /// Widens back to f32 (the rounding stays).
     pub(crate) fn to_f32(&self) -> PackedB {
         let (k, pairs) = (self.k, self.pairs());
-        let mut data = Vec::with_capacity(self.n.div_ceil(NR) * k * NR);
-        for panel in self.data.chunks_exact((pairs * NR).max(1)) {
-            for kk in 0..k {
+        let mut data = Lines::with_capacity(self.n.div_ceil(NR) * k * NR);
+        data.refill_zeroed(self.n.div_ceil(NR) * k * NR);
+        let mut rows = data.as_mut_slice::<f32>().chunks_exact_mut(NR);
+        for panel in self
+            .data
+            .as_slice::<u32>()
+            .chunks_exact((pairs * NR).max(1))
+        {
+            for (kk, row) in (0..k).zip(&mut rows) {
                 let lanes = &panel[kk / 2 * NR..(kk / 2 + 1) * NR];
                 let half = 16 * (kk % 2);
-                data.extend(lanes.iter().map(|&lane| from_bf16((lane >> half) as u16)));
+                for (value, &lane) in row.iter_mut().zip(lanes) {
+                    *value = from_bf16((lane >> half) as u16);
+                }
             }
         }
-        PackedB { k, n: self.n, data }
+        PackedB::from_parts(k, self.n, data)
     }
 
     /// Rows of `B` (the shared dimension).
@@ -104,7 +113,7 @@ impl PackedBf16 {
 
     /// Bytes this packing holds.
     pub(crate) fn held_bytes(&self) -> usize {
-        self.data.capacity() * size_of::<u32>()
+        self.data.held_bytes()
     }
 
     fn pairs(&self) -> usize {
@@ -120,7 +129,7 @@ impl PackedBf16 {
 
     fn panel(&self, p: usize) -> &[u32] {
         let len = self.pairs() * NR;
-        &self.data[p * len..(p + 1) * len]
+        &self.data.as_slice::<u32>()[p * len..(p + 1) * len]
     }
 }
 
