@@ -107,7 +107,12 @@ impl PackedB {
     }
 
     fn panel(&self, p: usize) -> &[f32] {
-        &self.data.as_slice::<f32>()[p * self.k * NR..(p + 1) * self.k * NR]
+        self.panels(p, 1)
+    }
+
+    /// Panels `p..p + count`, one after the other.
+    fn panels(&self, p: usize, count: usize) -> &[f32] {
+        &self.data.as_slice::<f32>()[p * self.k * NR..(p + count) * self.k * NR]
     }
 }
 
@@ -250,22 +255,139 @@ pub(crate) fn gemm_view(
     if let Some(bias) = output.bias {
         assert!(bias.len() >= n, "bias is too short");
     }
-    let tiles = Tiles {
-        a,
-        lda,
-        depth: k,
-        tile_rows: isa.level().tile_rows(),
-        output,
-        tuning: KernelTuning::detect(),
-    };
-    let panel = |p: usize| b.panel(p);
-    let kernel = |tile: &Tile<'_>| tile.run(isa);
+    let tiles = Tiles::f32(isa, a, lda, b, output, KernelTuning::detect(), m);
     schedule::for_each_item(
         c,
         tiles.block_rows(m),
+        tiles.panels_per_item(),
         threads_for(m * n * k, parallel),
-        |item, first_row, p| tiles.run_rows(item, first_row, p, &panel, &kernel),
+        |item, first_row, p| tiles.run_item(isa, b, item, first_row, p),
     );
+}
+
+/// Rows of the wide tile ([`tile_wide_avx512`]): `WIDE_ROWS × 2 · NR` accumulators.
+const WIDE_ROWS: usize = 6;
+
+impl<'a> Tiles<'a, f32> {
+    /// How an f32 product of `m` rows by `b` is cut into tiles on `isa` with `tuning`: the wide
+    /// tile where the tuning asks for it, the CPU has AVX-512 and there are more rows than one
+    /// 8-row tile and more than one panel (a product of a few rows streams its weights, which
+    /// bounds it either way).
+    fn f32(
+        isa: Isa,
+        a: &'a [f32],
+        lda: usize,
+        b: &PackedB,
+        output: Output<'a>,
+        tuning: KernelTuning,
+        m: usize,
+    ) -> Self {
+        let wide = cfg!(target_arch = "x86_64")
+            && tuning.wide_tile
+            && isa.level() == Level::Avx512
+            && m > Level::Avx512.tile_rows()
+            && b.n > NR;
+        Tiles {
+            a,
+            lda,
+            depth: b.k,
+            tile_rows: if wide {
+                WIDE_ROWS
+            } else {
+                isa.level().tile_rows()
+            },
+            wide,
+            output,
+            tuning,
+        }
+    }
+
+    /// Panels per item of the schedule: two for the wide tile.
+    fn panels_per_item(&self) -> usize {
+        if self.wide { 2 } else { 1 }
+    }
+
+    /// Runs one item of the schedule (`c`, rows `first_row..` of `A`, panels from `first_panel`
+    /// on): with the wide tile where it has two panels, else panel by panel.
+    fn run_item(
+        &self,
+        isa: Isa,
+        b: &'a PackedB,
+        c: StridedMut<'_>,
+        first_row: usize,
+        first_panel: usize,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if self.wide && c.cols() > NR {
+            // SAFETY: `wide` is only set on AVX-512 (`Tiles::f32`); the item has two panels.
+            unsafe { self.run_rows_wide(c, first_row, first_panel, b.panels(first_panel, 2)) };
+            return;
+        }
+        let panel = |p: usize| b.panel(p);
+        let kernel = |tile: &Tile<'_>| tile.run(isa);
+        self.run_rows(c, first_row, first_panel, &panel, &kernel);
+    }
+
+    /// As [`Tiles::run_rows`] for a view of two panels' columns, `panels` the two panels one
+    /// after the other, with the wide tile.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F; `c` has more than `NR` columns and at most `2 · NR`; `panels`
+    /// holds two panels.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn run_rows_wide(
+        &self,
+        mut c: StridedMut<'_>,
+        first_row: usize,
+        first_panel: usize,
+        panels: &[f32],
+    ) {
+        let a = &self.a[first_row * self.lda..];
+        let m = c.rows();
+        // Many tiles read these panels again: into L1 (see `run_rows`).
+        let prefetch = match self.tuning.prefetch {
+            false => Prefetch::Off,
+            true => Prefetch::L1,
+        };
+        let col = first_panel * NR;
+        let cols = c.cols();
+        let bias = self.output.bias.map(|bias| &bias[col..col + cols]);
+        let ldc = c.stride();
+        // SAFETY: the tiles below write rows `row..row + rows` of this view, columns
+        // `0..cols`, which is inside it.
+        let c = unsafe { c.as_mut_ptr() };
+        let mut row = 0;
+        while row < m {
+            let rows = WIDE_ROWS.min(m - row);
+            let tile = Tile {
+                k: self.depth,
+                a: &a[row * self.lda..],
+                lda: self.lda,
+                panel: panels,
+                // In bounds: row `row < m` of the view.
+                c: c.wrapping_add(row * ldc),
+                ldc,
+                rows,
+                cols,
+                bias,
+                accumulate: self.output.accumulate,
+                prefetch,
+            };
+            // SAFETY: the CPU has AVX-512 F, the tile `rows` rows and two panels (this
+            // function's contract).
+            unsafe {
+                match rows {
+                    1 => tile_wide_avx512::<1>(&tile),
+                    2 => tile_wide_avx512::<2>(&tile),
+                    3 => tile_wide_avx512::<3>(&tile),
+                    4 => tile_wide_avx512::<4>(&tile),
+                    5 => tile_wide_avx512::<5>(&tile),
+                    _ => tile_wide_avx512::<6>(&tile),
+                }
+            }
+            row += rows;
+        }
+    }
 }
 
 /// How many of rayon's threads a product of `flops` multiply-adds takes: one below
@@ -285,6 +407,8 @@ struct Tiles<'a, E> {
     lda: usize,
     depth: usize,
     tile_rows: usize,
+    /// Whether the f32 items are two panels wide, for [`tile_wide_avx512`].
+    wide: bool,
     output: Output<'a>,
     /// Prefetching and row blocks.
     tuning: KernelTuning,
@@ -476,20 +600,23 @@ impl<E> Tile<'_, E> {
         std::array::from_fn(|i| self.a[i.min(self.rows.max(1) - 1) * self.lda..].as_ptr())
     }
 
-    /// Writes the `MR × 32` accumulators of an AVX-512 micro-kernel to the tile's part of `C`
-    /// (adding the bias and what `C` holds when asked), masking the columns past `cols`.
+    /// Writes the `MR × 16 · V` accumulators of an AVX-512 micro-kernel to the tile's part of
+    /// `C` (adding the bias and what `C` holds when asked), masking the columns past `cols`.
     ///
     /// # Safety
     /// The CPU must have AVX-512 F; `MR <= rows`.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    unsafe fn store_avx512<const MR: usize>(&self, acc: &[[std::arch::x86_64::__m512; 2]; MR]) {
+    unsafe fn store_avx512<const MR: usize, const V: usize>(
+        &self,
+        acc: &[[std::arch::x86_64::__m512; V]; MR],
+    ) {
         use std::arch::x86_64::*;
         let mask = |from: usize| -> __mmask16 {
             let cols = self.cols.saturating_sub(from).min(16);
             ((1u32 << cols) - 1) as __mmask16
         };
-        let masks = [mask(0), mask(16)];
+        let masks: [__mmask16; V] = std::array::from_fn(|v| mask(16 * v));
         for (i, acc_row) in acc.iter().enumerate() {
             for (half, &m) in masks.iter().enumerate() {
                 if m == 0 {
@@ -521,7 +648,8 @@ impl<E> Tile<'_, E> {
     /// while the tile's multiply-adds run: its stores at the end otherwise waited for each
     /// line to come from L3 or memory (the store took 4.5 % of the samples of BERT-base 8 × 128;
     /// with this, the forward passes ran 1–6 % faster on the Intel Xeon, BENCHMARKS.md, item
-    /// 27). A row's 32 values are 128 bytes, over three lines when not aligned.
+    /// 27). A row's 32 values are 128 bytes, over three lines when not aligned; a wide tile's
+    /// 64, 256 bytes over five.
     ///
     /// # Safety
     /// The CPU is an x86-64 one with `prefetchw` (every CPU with AVX-512 has it; older ones
@@ -540,6 +668,18 @@ impl<E> Tile<'_, E> {
                     options(nostack, readonly, preserves_flags),
                 )
             };
+            if self.cols > NR {
+                // SAFETY: as above.
+                unsafe {
+                    std::arch::asm!(
+                        "prefetchw [{row} + 128]",
+                        "prefetchw [{row} + 192]",
+                        "prefetchw [{row} + 252]",
+                        row = in(reg) row,
+                        options(nostack, readonly, preserves_flags),
+                    )
+                };
+            }
         }
     }
 
@@ -851,6 +991,152 @@ unsafe fn tile_asm_avx512<E, const MADD: u8, const MR: usize>(tile: &Tile<'_, E>
     unsafe { tile.store_avx512(&acc) };
 }
 
+/// What one row of the wide tile does in one step, as assembly text: row `$row` of `A` (base
+/// register `{a$row}`), accumulators `zmm$c0`–`zmm$c3`; the two panels' 64 values are in
+/// zmm24–27.
+#[cfg(target_arch = "x86_64")]
+#[rustfmt::skip]
+macro_rules! row_step_wide {
+    ($row:literal, $c0:literal, $c1:literal, $c2:literal, $c3:literal) => {
+        concat!(
+            "vbroadcastss zmm28, [{a", $row, "} + {k}]\n",
+            "vfmadd231ps zmm", $c0, ", zmm28, zmm24\n",
+            "vfmadd231ps zmm", $c1, ", zmm28, zmm25\n",
+            "vfmadd231ps zmm", $c2, ", zmm28, zmm26\n",
+            "vfmadd231ps zmm", $c3, ", zmm28, zmm27\n",
+        )
+    };
+}
+
+/// An f32 AVX-512 tile of `MR <= 6` rows by two panels (64 columns), for products of many rows
+/// ([`KernelTuning::wide_tile`]): 24 accumulators, and a step of `k` is four loads of `B`, six
+/// broadcasts of `A` and 24 FMAs, where [`tile_asm_avx512`]'s 8 × 32 is two loads, eight
+/// broadcasts and 16 FMAs. Every panel is read from L2 once per tile, so the wider tile also
+/// reads `B` a quarter less often per multiply-add. On the Intel Xeon the f32 forward passes
+/// of 8 × 128 ran 4–8 % faster (BENCHMARKS.md, item 29). The loop is the 8-row tile's, two
+/// panels apart (`{second}` bytes); the sums come out in the same order, so the products are
+/// the same to the bit. Stores the tile's rows of `C`.
+///
+/// # Safety
+/// The CPU must have AVX-512 F; `tile.rows == MR`; the tile's panel holds two panels, one
+/// after the other (`2 · k · NR` values), and its `A` `k` values a row.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_wide_avx512<const MR: usize>(tile: &Tile<'_>) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); 4]; 6];
+    let end = tile.k * size_of::<f32>();
+    let [a0, a1, a2, a3, a4, a5, _, _] = tile
+        .padded_row_pointers()
+        .map(|row| row.wrapping_byte_add(end));
+    let second = tile.k * NR * size_of::<f32>();
+    /// The loop for the rows `$rows` (row, four accumulators), with `$prefetch` asking for
+    /// both panels ahead (or nothing).
+    macro_rules! wide_loop {
+        (
+            [$(($row:literal, $c0:literal, $c1:literal, $c2:literal, $c3:literal))*],
+            $($prefetch:literal,)*
+        ) => {
+            // SAFETY: rows 0..MR of A hold `end` bytes each and the two panels `2 · k · NR`
+            // values (this function's contract); the loop reads each row from `end` bytes
+            // before its end pointer up to it, and `k` rows of 128 bytes of each panel;
+            // prefetches are hints, which never fault. zmm24–28 hold the panels and a
+            // broadcast.
+            unsafe {
+                std::arch::asm!(
+                    "/* rows at {a0} {a1} {a2} {a3} {a4} {a5} */",
+                    "2:",
+                    "vmovups zmm24, [{b}]",
+                    "vmovups zmm25, [{b} + 64]",
+                    "vmovups zmm26, [{b} + {second}]",
+                    "vmovups zmm27, [{b} + {second} + 64]",
+                    $($prefetch,)*
+                    $(row_step_wide!($row, $c0, $c1, $c2, $c3),)*
+                    "add {b}, 128",
+                    "add {k}, 4",
+                    "jnz 2b",
+                    a0 = in(reg) a0,
+                    a1 = in(reg) a1,
+                    a2 = in(reg) a2,
+                    a3 = in(reg) a3,
+                    a4 = in(reg) a4,
+                    a5 = in(reg) a5,
+                    b = inout(reg) tile.panel.as_ptr() => _,
+                    k = inout(reg) end.wrapping_neg() => _,
+                    second = in(reg) second,
+                    ahead = const PREFETCH_AHEAD * size_of::<f32>(),
+                    out("zmm24") _,
+                    out("zmm25") _,
+                    out("zmm26") _,
+                    out("zmm27") _,
+                    out("zmm28") _,
+                    inout("zmm0") acc[0][0],
+                    inout("zmm1") acc[0][1],
+                    inout("zmm2") acc[0][2],
+                    inout("zmm3") acc[0][3],
+                    inout("zmm4") acc[1][0],
+                    inout("zmm5") acc[1][1],
+                    inout("zmm6") acc[1][2],
+                    inout("zmm7") acc[1][3],
+                    inout("zmm8") acc[2][0],
+                    inout("zmm9") acc[2][1],
+                    inout("zmm10") acc[2][2],
+                    inout("zmm11") acc[2][3],
+                    inout("zmm12") acc[3][0],
+                    inout("zmm13") acc[3][1],
+                    inout("zmm14") acc[3][2],
+                    inout("zmm15") acc[3][3],
+                    inout("zmm16") acc[4][0],
+                    inout("zmm17") acc[4][1],
+                    inout("zmm18") acc[4][2],
+                    inout("zmm19") acc[4][3],
+                    inout("zmm20") acc[5][0],
+                    inout("zmm21") acc[5][1],
+                    inout("zmm22") acc[5][2],
+                    inout("zmm23") acc[5][3],
+                    options(nostack, readonly),
+                )
+            }
+        };
+    }
+    /// The loop for the tile's prefetch, `$rows` as in `wide_loop!`.
+    macro_rules! wide_prefetch {
+        ($rows:tt) => {
+            match tile.prefetch {
+                Prefetch::Off => wide_loop!($rows, "/* {ahead} */",),
+                _ => wide_loop!(
+                    $rows,
+                    "prefetcht0 [{b} + {ahead}]",
+                    "prefetcht0 [{b} + {ahead} + 64]",
+                    "prefetcht0 [{b} + {second} + {ahead}]",
+                    "prefetcht0 [{b} + {second} + {ahead} + 64]",
+                ),
+            }
+        };
+    }
+    // SAFETY: the CPU has AVX-512 F (this function's contract), so it is an x86-64 one.
+    unsafe { tile.prefetch_c_for_writing::<MR>() };
+    if tile.k > 0 {
+        match MR {
+            1 => wide_prefetch!([(0, 0, 1, 2, 3)]),
+            2 => wide_prefetch!([(0, 0, 1, 2, 3)(1, 4, 5, 6, 7)]),
+            3 => wide_prefetch!([(0, 0, 1, 2, 3)(1, 4, 5, 6, 7)(2, 8, 9, 10, 11)]),
+            4 => wide_prefetch!([(0, 0, 1, 2, 3)(1, 4, 5, 6, 7)(2, 8, 9, 10, 11)(
+                3, 12, 13, 14, 15
+            )]),
+            5 => wide_prefetch!([(0, 0, 1, 2, 3)(1, 4, 5, 6, 7)(2, 8, 9, 10, 11)(
+                3, 12, 13, 14, 15
+            )(4, 16, 17, 18, 19)]),
+            _ => wide_prefetch!([(0, 0, 1, 2, 3)(1, 4, 5, 6, 7)(2, 8, 9, 10, 11)(
+                3, 12, 13, 14, 15
+            )(4, 16, 17, 18, 19)(5, 20, 21, 22, 23)]),
+        }
+    }
+    let acc: [[__m512; 4]; MR] = std::array::from_fn(|i| acc[i]);
+    // SAFETY: the CPU has AVX-512 F; the tile has `MR` rows (this function's contract).
+    unsafe { tile.store_avx512(&acc) };
+}
+
 /// AVX2 + FMA micro-kernel: `MR × 16` accumulators in `2 · MR` ymm registers (with the two
 /// `B` vectors and a broadcast, 15 of the 16), run once per half of the 32-column panel.
 ///
@@ -1013,28 +1299,29 @@ mod tests {
                 a_block_bytes: Some(1),
                 ..KernelTuning::INTEL
             },
+            KernelTuning {
+                wide_tile: false,
+                ..KernelTuning::INTEL
+            },
+            KernelTuning {
+                wide_tile: true,
+                ..KernelTuning::PLAIN
+            },
         ];
         for isa in Isa::available() {
             let products: Vec<Vec<f32>> = tunings
                 .iter()
                 .map(|&tuning| {
                     let mut c = vec![0.0; m * n];
-                    let tiles = Tiles {
-                        a: &a,
-                        lda: k,
-                        depth: k,
-                        tile_rows: isa.level().tile_rows(),
-                        output: Output {
-                            bias: Some(&bias),
-                            accumulate: false,
-                        },
-                        tuning,
+                    let output = Output {
+                        bias: Some(&bias),
+                        accumulate: false,
                     };
+                    let tiles = Tiles::f32(isa, &a, k, &b, output, tuning, m);
                     let view = StridedMut::new(&mut c, m, n, n).unwrap();
-                    let panel = |p: usize| b.panel(p);
-                    let kernel = |tile: &Tile<'_>| tile.run(isa);
-                    schedule::for_each_item(view, tiles.block_rows(m), 2, |item, row, p| {
-                        tiles.run_rows(item, row, p, &panel, &kernel)
+                    let (blocks, per_item) = (tiles.block_rows(m), tiles.panels_per_item());
+                    schedule::for_each_item(view, blocks, per_item, 2, |item, row, p| {
+                        tiles.run_item(isa, &b, item, row, p)
                     });
                     c
                 })

@@ -129,6 +129,9 @@ pub(crate) struct KernelTuning {
     pub a_block_bytes: Option<usize>,
     /// How the bf16 vector kernel multiplies by bfloat16 weights.
     pub bf16_madd: Bf16Madd,
+    /// Whether f32 products of more than one tile of rows take two panels at a time, in tiles
+    /// of 6 rows × 64 columns, instead of one, in tiles of 8 × 32 (AVX-512 only).
+    pub wide_tile: bool,
 }
 
 /// The instructions of the bf16 vector kernel (the rows that AMX does not take).
@@ -151,10 +154,15 @@ impl KernelTuning {
     /// There, too, `vdpbf16ps` issued at a quarter of the FMAs' rate (BENCHMARKS.md, item 24):
     /// widening the weights to f32 for FMAs (with the 8-row tile in assembly) took bf16
     /// BERT-base 1 × 8 from 11.3 to 10.1 ms.
+    ///
+    /// And the f32 products of many rows ran 4–8 % faster with the wide tile, which loads `B`
+    /// and `A` 10 times for 24 FMAs where the 8-row tile loads them 10 times for 16
+    /// (BENCHMARKS.md, item 29).
     pub(crate) const INTEL: KernelTuning = KernelTuning {
         prefetch: true,
         a_block_bytes: Some(1 << 20),
         bf16_madd: Bf16Madd::Widen,
+        wide_tile: true,
     };
 
     /// Elsewhere, what was measured on AMD Zen 4: the weights already streamed at 59–99 % of
@@ -162,10 +170,12 @@ impl KernelTuning {
     /// hint nor the blocking has been measured there, so they stay off. The bf16 vector kernel
     /// keeps `vdpbf16ps` there, as before the widening was measured on Intel: the bench's
     /// `limits` op reports both instructions' issue rates, for a run on AMD to say which wins.
+    /// Nor has the wide tile been timed there.
     pub(crate) const PLAIN: KernelTuning = KernelTuning {
         prefetch: false,
         a_block_bytes: None,
         bf16_madd: Bf16Madd::Dot,
+        wide_tile: false,
     };
 
     /// This CPU's tuning (or [`TUNING_ENV`]'s); detected once per process.

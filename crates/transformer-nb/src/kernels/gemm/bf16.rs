@@ -252,6 +252,7 @@ impl<'a> Items<'a> {
             lda,
             depth: pairs,
             tile_rows: Level::Avx512.tile_rows(),
+            wide: false,
             output,
             tuning,
         };
@@ -259,7 +260,7 @@ impl<'a> Items<'a> {
         if let Some(amx) = amx {
             // AMX runs each panel over all rows (row blocks were not measured with it).
             let rows = c.rows();
-            schedule::for_each_item(c, rows, threads, |item, _, p| {
+            schedule::for_each_item(c, rows, 1, threads, |item, _, p| {
                 let (blocks, rest_of_c) = item.split_rows(amx_rows);
                 let amx_panel = |p: usize| b.panel(p);
                 super::amx::run_panels(amx, amx_a, pairs, pairs, amx_panel, output, blocks, p);
@@ -271,7 +272,7 @@ impl<'a> Items<'a> {
         #[cfg(not(target_arch = "x86_64"))]
         let _ = (amx_a, amx_rows, b);
         let block_rows = tiles.block_rows(c.rows());
-        schedule::for_each_item(c, block_rows, threads, |item, first_row, p| {
+        schedule::for_each_item(c, block_rows, 1, threads, |item, first_row, p| {
             tiles.run_rows(item, first_row, p, &panel, &kernel)
         });
     }

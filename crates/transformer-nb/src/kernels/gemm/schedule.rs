@@ -1,6 +1,7 @@
 //! How one product's work is shared between threads.
 //!
-//! `C` is cut into items, one block of rows under one panel of `B` each. Every thread owns a
+//! `C` is cut into items, one block of rows under one panel of `B` each (two for the wide
+//! tile, which reads two at a time). Every thread owns a
 //! contiguous range of panels (so it streams its own part of the weights, which bounds a
 //! product of a few rows) and takes its items from the front of that range, block of rows by
 //! block of rows. A thread that runs out takes items from the back of another's range, the
@@ -16,24 +17,28 @@ use super::NR;
 use crate::kernels::StridedMut;
 
 /// Runs `work(item, first_row, panel)` once for every item of `c`: rows in blocks of
-/// `block_rows` (`first_row` is the item's first row in `c`), `NR` columns (one panel, `panel`
-/// counted from `c`'s first column) each. On `threads` of rayon's threads when more than one;
-/// with one, blocks in order and each block's panels left to right.
+/// `block_rows` (`first_row` is the item's first row in `c`), `panels_per_item · NR` columns
+/// (`panel`, counted from `c`'s first column, the first of its panels; the last item of a row
+/// may have fewer) each. On `threads` of rayon's threads when more than one; with one, blocks
+/// in order and each block's items left to right.
 pub(super) fn for_each_item(
     c: StridedMut<'_>,
     block_rows: usize,
+    panels_per_item: usize,
     threads: usize,
     work: impl Fn(StridedMut<'_>, usize, usize) + Sync,
 ) {
     let block_rows = block_rows.max(1);
-    let panels = c.cols().div_ceil(NR);
+    let per_item = panels_per_item.max(1);
+    let item_cols = per_item * NR;
+    let panels = c.cols().div_ceil(item_cols);
     let blocks = c.rows().div_ceil(block_rows);
     let threads = threads.min(panels);
     let blocks_of_c = c.row_blocks(block_rows);
     if threads <= 1 {
         for (block, rows) in blocks_of_c.into_iter().enumerate() {
-            for (panel, item) in rows.column_blocks(NR).into_iter().enumerate() {
-                work(item, block * block_rows, panel);
+            for (panel, item) in rows.column_blocks(item_cols).into_iter().enumerate() {
+                work(item, block * block_rows, panel * per_item);
             }
         }
         return;
@@ -42,7 +47,7 @@ pub(super) fn for_each_item(
     // index once), so a lock is never waited for; it makes the hand-over safe code.
     let items: Vec<Mutex<Option<StridedMut<'_>>>> = blocks_of_c
         .into_iter()
-        .flat_map(|rows| rows.column_blocks(NR))
+        .flat_map(|rows| rows.column_blocks(item_cols))
         .map(|item| Mutex::new(Some(item)))
         .collect();
     let cursors = Cursors::new(threads, blocks, panels);
@@ -52,7 +57,7 @@ pub(super) fn for_each_item(
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take()
             .expect("every item is handed out once");
-        work(item, block * block_rows, panel);
+        work(item, block * block_rows, panel * per_item);
     };
     let share = |thread: usize| {
         for block in 0..blocks {
@@ -165,13 +170,26 @@ mod tests {
 
     /// Adds one to every cell of a `rows × cols` matrix through the items, on `threads`
     /// threads, and counts what each call saw.
-    fn cover(rows: usize, cols: usize, block_rows: usize, threads: usize) -> (Vec<f32>, usize) {
+    /// Adds one to every cell of a `rows × cols` matrix through the items of `per_item`
+    /// panels, on `threads` threads, and counts what each call saw.
+    fn cover(
+        rows: usize,
+        cols: usize,
+        block_rows: usize,
+        per_item: usize,
+        threads: usize,
+    ) -> (Vec<f32>, usize) {
         let mut buffer = vec![0.0f32; rows * cols];
         let calls = std::sync::atomic::AtomicUsize::new(0);
         let view = StridedMut::new(&mut buffer, rows, cols, cols).unwrap();
-        for_each_item(view, block_rows, threads, |mut item, first_row, panel| {
-            assert!(item.cols() <= NR && item.rows() <= block_rows.max(1));
+        let work = |mut item: StridedMut<'_>, first_row: usize, panel: usize| {
+            assert!(item.cols() <= per_item * NR && item.rows() <= block_rows.max(1));
             assert_eq!(first_row % block_rows.max(1), 0);
+            assert_eq!(
+                panel % per_item,
+                0,
+                "an item starts at a multiple of its panels"
+            );
             for i in 0..item.rows() {
                 for (j, value) in item.row_mut(i).iter_mut().enumerate() {
                     // Cells hold their own index, so that a wrong offset shows.
@@ -179,7 +197,8 @@ mod tests {
                 }
             }
             calls.fetch_add(1, Ordering::Relaxed);
-        });
+        };
+        for_each_item(view, block_rows, per_item, threads, work);
         (buffer, calls.into_inner())
     }
 
@@ -187,21 +206,24 @@ mod tests {
     fn every_item_runs_once_at_its_place() {
         for threads in [1, 2, 3, 8] {
             for (rows, cols, block_rows) in [(40, 70, 8), (1, 200, 8), (33, 32, 100), (5, 300, 1)] {
-                let (buffer, calls) = cover(rows, cols, block_rows, threads);
-                let expected: Vec<f32> = (0..rows * cols).map(|i| i as f32 + 1.0).collect();
-                assert_eq!(
-                    buffer, expected,
-                    "{threads} threads, {rows}×{cols} by {block_rows}"
-                );
-                assert_eq!(calls, rows.div_ceil(block_rows) * cols.div_ceil(NR));
+                for per_item in [1, 2] {
+                    let (buffer, calls) = cover(rows, cols, block_rows, per_item, threads);
+                    let expected: Vec<f32> = (0..rows * cols).map(|i| i as f32 + 1.0).collect();
+                    assert_eq!(
+                        buffer, expected,
+                        "{threads} threads, {rows}×{cols} by {block_rows}, {per_item} panels an item"
+                    );
+                    let items = cols.div_ceil(per_item * NR);
+                    assert_eq!(calls, rows.div_ceil(block_rows) * items);
+                }
             }
         }
     }
 
     #[test]
     fn an_empty_product_runs_nothing() {
-        assert_eq!(cover(0, 64, 8, 2).1, 0);
-        assert_eq!(cover(8, 0, 8, 2).1, 0);
+        assert_eq!(cover(0, 64, 8, 1, 2).1, 0);
+        assert_eq!(cover(8, 0, 8, 1, 2).1, 0);
     }
 
     #[test]
