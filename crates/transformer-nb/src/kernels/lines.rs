@@ -3,16 +3,21 @@
 //! A micro-kernel reads a panel 64 bytes at a time. From a `Vec<f32>`, whose allocation glibc
 //! aligns to 16 bytes only (a large one starts 16 bytes into its first page), every one of those
 //! loads straddled two cache lines, and a split load takes two of L1's accesses.
+//!
+//! The values start at the first line boundary inside a plain `Vec<u32>` allocated 15 values
+//! larger, rather than in an allocation aligned to 64 bytes: glibc serves those from its heap
+//! by another path, and loading BERT-base in bf16 (each layer packed in f32, then rounded)
+//! then held 29 MiB more (342 MiB instead of 313 after a forward; BENCHMARKS.md, item 28).
 
-/// One cache line: the unit of a [`Lines`] buffer's allocation, so that it starts on a line.
-#[derive(Clone, Copy, Debug, Default)]
-#[repr(C, align(64))]
-struct Line([u32; 16]);
+/// Values a line holds, and so the most a [`Lines`] buffer skips to reach one.
+const LINE_VALUES: usize = 16;
 
 /// 32-bit values (`f32` or `u32`) in memory that starts on a 64-byte boundary.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Lines {
-    lines: Vec<Line>,
+    values: Vec<u32>,
+    /// Where the values start in `values`: its first element on a line boundary.
+    start: usize,
     len: usize,
 }
 
@@ -31,33 +36,55 @@ impl Lines {
     /// An empty buffer with room for `len` values, backed by huge pages where that room covers
     /// whole 2 MiB blocks (asked for before anything is written, [`super::huge_pages`]).
     pub(crate) fn with_capacity(len: usize) -> Lines {
-        let mut lines = Vec::with_capacity(len.div_ceil(16));
-        super::huge_pages::advise(&mut lines);
-        Lines { lines, len: 0 }
+        let mut values = Vec::with_capacity(len + LINE_VALUES - 1);
+        super::huge_pages::advise(&mut values);
+        Lines {
+            values,
+            start: 0,
+            len: 0,
+        }
     }
 
     /// Makes this buffer `len` zeros, reusing its allocation where it is large enough.
     pub(crate) fn refill_zeroed(&mut self, len: usize) {
-        self.lines.clear();
-        self.lines.resize(len.div_ceil(16), Line::default());
+        self.values.clear();
+        self.values.resize(len + LINE_VALUES - 1, 0);
+        // A `u32` pointer is 4-byte aligned, so a line boundary is at most 15 values on.
+        self.start = self.values.as_ptr().align_offset(64);
+        debug_assert!(self.start < LINE_VALUES);
         self.len = len;
     }
 
-    /// Bytes allocated.
+    /// Bytes of the values this buffer has room for, as a model's summary counts what its
+    /// weights hold: the allocation less the at most 60 bytes before the first line, which
+    /// are what the alignment costs, not room for values.
     pub(crate) fn held_bytes(&self) -> usize {
-        self.lines.capacity() * size_of::<Line>()
+        self.values.capacity().saturating_sub(LINE_VALUES - 1) * size_of::<u32>()
     }
 
     pub(crate) fn as_slice<T: Lane>(&self) -> &[T] {
-        // SAFETY: the lines hold at least `len` 32-bit values, contiguous (`Line` is `repr(C)`,
-        // 64 bytes with no padding); `T` is 32 bits with the alignment of `u32` or less, and any
-        // bit pattern is a `T` (`Lane`).
-        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<T>(), self.len) }
+        let values = &self.values[self.start..self.start + self.len];
+        // SAFETY: `T` is 32 bits with the alignment of `u32` or less, and any bit pattern is a
+        // `T` (`Lane`).
+        unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<T>(), values.len()) }
     }
 
     pub(crate) fn as_mut_slice<T: Lane>(&mut self) -> &mut [T] {
+        let values = &mut self.values[self.start..self.start + self.len];
         // SAFETY: as in `as_slice`; the borrow is exclusive.
-        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<T>(), self.len) }
+        unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<T>(), values.len()) }
+    }
+}
+
+impl Clone for Lines {
+    /// The same values, in an allocation of its own, which they start on a line of (a copy of
+    /// the `Vec` keeps the offset, but not the alignment).
+    fn clone(&self) -> Lines {
+        let mut copy = Lines::with_capacity(self.len);
+        copy.refill_zeroed(self.len);
+        copy.as_mut_slice::<u32>()
+            .copy_from_slice(self.as_slice::<u32>());
+        copy
     }
 }
 
@@ -78,12 +105,19 @@ mod tests {
             assert!(buffer.as_slice::<f32>().is_empty());
             buffer.refill_zeroed(len);
             assert_eq!(buffer.as_slice::<f32>().len(), len);
+            assert_eq!(buffer.held_bytes(), 4 * len);
             assert_eq!(buffer.as_slice::<f32>().as_ptr() as usize % 64, 0);
             assert!(buffer.as_slice::<u32>().iter().all(|&v| v == 0));
             for (i, v) in buffer.as_mut_slice::<f32>().iter_mut().enumerate() {
                 *v = i as f32;
             }
             assert!((buffer.as_slice::<f32>().iter().enumerate()).all(|(i, &v)| v == i as f32));
+            let copy = buffer.clone();
+            assert_eq!(copy, buffer);
+            assert_eq!(copy.as_slice::<f32>().as_ptr() as usize % 64, 0);
+            // Growing past the allocation moves the values to a new one, on a line again.
+            buffer.refill_zeroed(2 * len + 64);
+            assert_eq!(buffer.as_slice::<u32>().as_ptr() as usize % 64, 0);
             buffer.refill_zeroed(len / 2);
             assert_eq!(buffer.as_slice::<u32>(), vec![0; len / 2]);
             assert_eq!(buffer.as_slice::<u32>().as_ptr() as usize % 64, 0);
