@@ -45,6 +45,13 @@ impl Lines {
         }
     }
 
+    /// `len` zeros, in an allocation of their own (huge pages as in [`Lines::with_capacity`]).
+    pub(crate) fn zeroed(len: usize) -> Lines {
+        let mut lines = Lines::with_capacity(len);
+        lines.refill_zeroed(len);
+        lines
+    }
+
     /// Makes this buffer `len` zeros, reusing its allocation where it is large enough.
     pub(crate) fn refill_zeroed(&mut self, len: usize) {
         self.values.clear();
@@ -80,8 +87,7 @@ impl Clone for Lines {
     /// The same values, in an allocation of its own, which they start on a line of (a copy of
     /// the `Vec` keeps the offset, but not the alignment).
     fn clone(&self) -> Lines {
-        let mut copy = Lines::with_capacity(self.len);
-        copy.refill_zeroed(self.len);
+        let mut copy = Lines::zeroed(self.len);
         copy.as_mut_slice::<u32>()
             .copy_from_slice(self.as_slice::<u32>());
         copy

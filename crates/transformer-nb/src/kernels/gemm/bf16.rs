@@ -63,8 +63,7 @@ impl PackedBf16 {
         let (k, n) = (b.k(), b.n());
         let pairs = k.div_ceil(2);
         let panels = n.div_ceil(NR);
-        let mut data = Lines::with_capacity(panels * pairs * NR);
-        data.refill_zeroed(panels * pairs * NR);
+        let mut data = Lines::zeroed(panels * pairs * NR);
         let mut lanes = data.as_mut_slice::<u32>().chunks_exact_mut(NR);
         for p in 0..panels {
             let panel = b.panel(p);
@@ -82,8 +81,7 @@ impl PackedBf16 {
     /// Widens back to f32 (the rounding stays).
     pub(crate) fn to_f32(&self) -> PackedB {
         let (k, pairs) = (self.k, self.pairs());
-        let mut data = Lines::with_capacity(self.n.div_ceil(NR) * k * NR);
-        data.refill_zeroed(self.n.div_ceil(NR) * k * NR);
+        let mut data = Lines::zeroed(self.n.div_ceil(NR) * k * NR);
         let mut rows = data.as_mut_slice::<f32>().chunks_exact_mut(NR);
         for panel in self
             .data
