@@ -4,7 +4,8 @@
 # selenium and shellcheck, are installed by scripts/test.sh.)
 #
 #   - the Rust component rust-src (evcxr needs it)
-#   - evcxr_jupyter (version in scripts/versions.env), `cargo install --locked`, skipped when present
+#   - evcxr_jupyter (version in scripts/versions.env) with our patch, scripts/install-evcxr.sh,
+#     skipped when that build is installed
 #   - .venv: JupyterLab 4 and nbclient (scripts/requirements.txt)
 #   - the offline model (scripts/fetch-model.sh)
 #   - the library's crates (`cargo fetch --locked`): the kernel resolves them offline
@@ -54,9 +55,9 @@ if [ "$kernelspec_only" = 0 ]; then
     rustup component add rust-src
   fi
 
-  step "evcxr_jupyter $EVCXR_JUPYTER_VERSION"
+  step "evcxr_jupyter $EVCXR_JUPYTER_BUILD"
   if command -v evcxr_jupyter >/dev/null 2>&1 &&
-    [ "$(cargo install --list | grep -c "^evcxr_jupyter v$EVCXR_JUPYTER_VERSION:")" = 1 ]; then
+    [ "$(cargo install --list | grep -c "^evcxr_jupyter v$EVCXR_JUPYTER_BUILD ")" = 1 ]; then
     echo "already installed: $(command -v evcxr_jupyter)"
   elif [ -n "${TRANSFORMER_NB_EVCXR_BINARY:-}" ]; then
     # A stand-in for the build, for tests and offline installs: a binary built elsewhere.
@@ -65,7 +66,7 @@ if [ "$kernelspec_only" = 0 ]; then
     install -m 755 "$TRANSFORMER_NB_EVCXR_BINARY" "${CARGO_HOME:-$HOME/.cargo}/bin/evcxr_jupyter"
   else
     echo "building it (about 12 CPU-minutes)"
-    cargo install --locked "evcxr_jupyter@$EVCXR_JUPYTER_VERSION"
+    scripts/install-evcxr.sh
   fi
 fi
 evcxr=$(command -v evcxr_jupyter) || { echo "setup: evcxr_jupyter is not installed" >&2; exit 1; }

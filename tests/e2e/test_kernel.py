@@ -1,11 +1,13 @@
 """The kernel launcher (kernel/launch.sh): build slots shared by no two kernels, the library loaded
 while a warm kernel starts (and a kernel that still starts when it does not compile), library
 edits seen after a restart, and a clear message when the checkout or the cache behind the kernel
-is gone."""
+is gone. And the kernel itself: evcxr_jupyter with our patch, which sends what a cell prints
+before the cell is idle."""
 
 import json
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -134,6 +136,47 @@ def test_a_warm_kernel_has_loaded_the_library_when_it_answers():
         assert statuses == ["ok"] * len(FIRST_CELLS)
     finally:
         kernel.close()
+
+
+def pinned_versions():
+    """scripts/versions.env as a dict."""
+    lines = (REPO / "scripts" / "versions.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def test_the_kernel_is_the_patched_evcxr_build():
+    # scripts/install-evcxr.sh builds evcxr_jupyter with kernel/evcxr_jupyter-output-before-idle.patch,
+    # which also sets its version; a plain `cargo install evcxr_jupyter` reports 0.22.0.
+    kernel = Kernel()
+    try:
+        info = kernel.kc.kernel_info(reply=True, timeout=60)["content"]
+        expected = pinned_versions()["EVCXR_JUPYTER_BUILD"]
+        assert info["implementation_version"] == expected, (
+            f"the kernel runs evcxr_jupyter {info['implementation_version']}, not the patched "
+            f"{expected}: scripts/setup.sh installs it"
+        )
+    finally:
+        kernel.close()
+
+
+def test_printed_lines_arrive_before_the_cell_is_idle():
+    # JupyterLab and nbclient stop taking a cell's output at its "idle" status. Plain evcxr 0.22 can
+    # send a printed line after it (evcxr issue #353): rarely on a quiet machine, every time when the
+    # output thread is slowed down between taking a line and sending it (checked with a delay put
+    # there by hand). The patch makes the kernel wait for that thread. Busy processes make the
+    # thread's scheduling less regular, so that a regression has more chances to show.
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    kernel = Kernel()
+    try:
+        for i in range(40):
+            code = f'println!("line {i}");' if i % 2 else f'let n = {i}; println!("line {{n}}"); n'
+            shown = kernel.run(code)
+            assert shown == ("ok", f"line {i}\n" + ("" if i % 2 else str(i))), (i, shown)
+    finally:
+        kernel.close()
+        for process in busy:
+            process.kill()
+            process.wait()
 
 
 def copy_of_checkout(checkout):

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds and installs the Jupyter kernel, evcxr_jupyter, with transformer-nb's one patch.
+#
+# The patch (kernel/evcxr_jupyter-output-before-idle.patch) fixes a race in evcxr_jupyter 0.22:
+# a line a cell prints could reach Jupyter after the cell's "idle" status, and JupyterLab and
+# nbclient, which stop listening for a cell's output at "idle", then drop it (evcxr issue #353;
+# tests/e2e/test_kernel.py::test_printed_lines_arrive_before_idle). It also sets the version to
+# $EVCXR_JUPYTER_BUILD, which is how scripts/setup.sh tells this build from a plain one.
+#
+# Steps: download the crate from crates.io (pinned version and SHA-256, scripts/versions.env),
+# unpack it in a temporary folder, apply the patch, `cargo install --locked --path` it (its own
+# Cargo.lock: the same dependencies as `cargo install --locked evcxr_jupyter@0.22.0`), delete the
+# folder. About 12 CPU-minutes and 1 GiB of temporary disk.
+#
+# Usage: scripts/install-evcxr.sh   (installs into ${CARGO_HOME:-~/.cargo}/bin)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+# shellcheck source=versions.env
+. scripts/versions.env
+
+crate=evcxr_jupyter-$EVCXR_JUPYTER_VERSION
+url=https://static.crates.io/crates/evcxr_jupyter/$crate.crate
+work=$(mktemp -d "${TMPDIR:-/tmp}/transformer-nb-evcxr.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+command -v curl >/dev/null 2>&1 || { echo "install-evcxr: curl is needed to download $url" >&2; exit 1; }
+echo "install-evcxr: downloading $url"
+curl --proto '=https' --tlsv1.2 -sSfL --retry 3 -o "$work/$crate.crate" "$url"
+actual=$(sha256sum "$work/$crate.crate" | cut -d' ' -f1)
+if [ "$actual" != "$EVCXR_JUPYTER_SHA256" ]; then
+  echo "install-evcxr: $crate.crate has SHA-256 $actual, expected $EVCXR_JUPYTER_SHA256 (scripts/versions.env); not installing it" >&2
+  exit 1
+fi
+tar -xzf "$work/$crate.crate" -C "$work"
+
+# git apply works as a plain `patch` outside a repository; the ceiling keeps it from finding one
+# that encloses $TMPDIR.
+(cd "$work/$crate" && GIT_CEILING_DIRECTORIES=$work git apply -p1 "$repo/kernel/evcxr_jupyter-output-before-idle.patch")
+echo "install-evcxr: building evcxr_jupyter $EVCXR_JUPYTER_BUILD"
+cargo install --locked --path "$work/$crate" --target-dir "$work/target"
+
+installed=$(cargo install --list | grep -c "^evcxr_jupyter v$EVCXR_JUPYTER_BUILD " || true)
+if [ "$installed" != 1 ]; then
+  echo "install-evcxr: cargo does not list evcxr_jupyter v$EVCXR_JUPYTER_BUILD after the install: does the patch set that version?" >&2
+  exit 1
+fi
