@@ -12,6 +12,12 @@
 //! registers. The sums go through a small buffer so that bias and residual are added as the
 //! vector kernel adds them.
 //!
+//! A product of a few rows (one short sentence) takes one tile of `A` with as many rows instead
+//! ([`run_panels_few`]). It reads each weight once, so it is bound by reading them; the vector
+//! kernel spends eight multiply-adds on every 16 weights there, which on the Intel Xeon
+//! measured here kept it from streaming them as fast as memory allows, where two
+//! `tdpbf16ps` do a step of 512 weights (BENCHMARKS.md, item 30).
+//!
 //! Rust has no stable AMX intrinsics, so the few instructions are inline assembly. Linux gives
 //! a process the tiles' 8 KiB of register state only when asked
 //! (`arch_prctl(ARCH_REQ_XCOMP_PERM)`), once; each thread loads a tile configuration before its
@@ -92,6 +98,173 @@ impl TileConfig {
     }
 }
 
+/// The rows [`run_panels_few`] takes: up to one tile of `A`. (One row, the pooler's, stays on
+/// the vector kernel, which was as fast there.)
+pub(super) const FEW_ROWS: std::ops::RangeInclusive<usize> = 2..=16;
+
+thread_local! {
+    /// The rows of the [`TileConfig::few_rows`] this thread has loaded, 0 for none: the few-row
+    /// products keep their configuration from one item to the next instead of loading and
+    /// releasing it for each (which cost MiniLM 1 × 8 its gain; BENCHMARKS.md, item 30).
+    static FEW_ROWS_LOADED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl TileConfig {
+    /// tmm0, tmm1 (sums) and tmm4 (`A`) `rows` rows of 64 bytes; tmm6, tmm7 (`B`) 16.
+    fn few_rows(rows: usize) -> TileConfig {
+        let mut config = [0u8; 64];
+        config[0] = 1;
+        for (tile, tile_rows) in [(0, rows), (1, rows), (4, rows), (6, 16), (7, 16)] {
+            config[16 + 2 * tile] = 64;
+            config[48 + tile] = tile_rows as u8;
+        }
+        TileConfig(config)
+    }
+}
+
+/// [`run_panels`] for a product of [`FEW_ROWS`] rows: one tile of `A` with that many rows,
+/// two `tdpbf16ps` a step, the panel asked for ahead of its loads.
+///
+/// The tile configuration stays loaded on this thread after it returns (for the next item of
+/// the product, and the next product of as many rows), so the thread's tile state stays in use:
+/// Linux then saves its 8 KiB at each switch away from the thread. [`run_panels`] replaces it.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_panels_few<'a>(
+    _amx: Amx,
+    a: &[u32],
+    lda: usize,
+    pairs: usize,
+    panel: impl Fn(usize) -> &'a [u32],
+    output: Output<'_>,
+    c: StridedMut<'_>,
+    first_panel: usize,
+) {
+    let m = c.rows();
+    assert!(FEW_ROWS.contains(&m) && pairs > 0 && pairs.is_multiple_of(STEP_PAIRS));
+    assert!(
+        lda >= pairs && a.len() >= (m - 1) * lda + pairs,
+        "A is too small"
+    );
+    if FEW_ROWS_LOADED.get() != m {
+        let config = TileConfig::few_rows(m);
+        // SAFETY: `Amx` proves the CPU has the tiles and the process may use them; the
+        // configuration is 64 bytes, aligned.
+        unsafe { std::arch::asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack)) };
+        FEW_ROWS_LOADED.set(m);
+    }
+    let mut sums = Block([[0.0; NR]; BLOCK_ROWS]);
+    for (p, mut block) in (first_panel..).zip(c.column_blocks(NR)) {
+        let panel = panel(p);
+        assert_eq!(panel.len(), pairs * NR, "a panel holds pairs × NR lanes");
+        let col = p * NR;
+        let cols = block.cols();
+        let ldc = block.stride();
+        // SAFETY: the stores below write rows `0..m` of this block, columns `0..cols`, which
+        // is inside the block.
+        let c = unsafe { block.as_mut_ptr() };
+        // SAFETY: the tiles are configured for `m` rows on this thread (above); `a` holds `m`
+        // rows of `pairs` lanes, `lda` apart (asserted), the panel `pairs` rows of 128 bytes;
+        // `sums` has room for 16 rows of 128 bytes.
+        unsafe {
+            multiply_few(
+                a.as_ptr(),
+                lda * 4,
+                panel.as_ptr(),
+                pairs / STEP_PAIRS,
+                &mut sums,
+            )
+        };
+        for (row, sums) in sums.0[..m].iter().enumerate() {
+            let tile = Tile {
+                k: pairs,
+                a,
+                lda,
+                panel,
+                // In bounds: row `row < m` of the block.
+                c: c.wrapping_add(row * ldc),
+                ldc,
+                rows: 1,
+                cols,
+                bias: output.bias.map(|bias| &bias[col..col + cols]),
+                accumulate: output.accumulate,
+                prefetch: super::Prefetch::Off,
+            };
+            // SAFETY: the CPU has AVX-512 F (as in `store`).
+            unsafe { store_row(&tile, sums) };
+        }
+    }
+}
+
+/// `sums[0..rows] = A · panel` over `steps` steps of 16 pairs, `rows` those of the loaded
+/// configuration. Each step asks for the panel's lines 8 KiB ahead into L2 and 2 KiB ahead into
+/// L1, as the vector kernel does for a panel it streams (without them BERT-base 1 × 8 ran 9 %
+/// slower; 4 KiB into L1 alone was in between).
+///
+/// # Safety
+/// This thread has loaded [`TileConfig::few_rows`]; `a` starts that many rows, `lda_bytes`
+/// apart, of at least `steps · 64` readable bytes; `panel` holds `steps · 16` rows of 128
+/// bytes.
+#[cfg(target_arch = "x86_64")]
+unsafe fn multiply_few(
+    a: *const u32,
+    lda_bytes: usize,
+    panel: *const u32,
+    steps: usize,
+    sums: &mut Block,
+) {
+    // SAFETY: the reads stay in the rows the caller vouches for (prefetches are hints, which
+    // never fault); the stores fill the first rows of `sums`.
+    unsafe {
+        std::arch::asm!(
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "2:",
+            // The step's 2 KiB of the panel, line by line, 8 KiB and 2 KiB ahead.
+            ".irp line, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
+            "prefetcht1 [{b} + 8192 + 64 * \\line]",
+            "prefetcht0 [{b} + 2048 + 64 * \\line]",
+            ".endr",
+            "tileloadd tmm4, [{a} + {lda}*1]",
+            "tileloadd tmm6, [{b} + {row}*1]",
+            "tileloadd tmm7, [{b} + {row}*1 + 64]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tdpbf16ps tmm1, tmm4, tmm7",
+            "add {a}, 64",
+            "add {b}, 2048",
+            "dec {steps}",
+            "jnz 2b",
+            "tilestored [{sums} + {row}*1], tmm0",
+            "tilestored [{sums} + {row}*1 + 64], tmm1",
+            a = inout(reg) a => _,
+            b = inout(reg) panel => _,
+            steps = inout(reg) steps => _,
+            lda = in(reg) lda_bytes,
+            row = in(reg) NR * 4,
+            sums = in(reg) sums.0.as_mut_ptr(),
+            options(nostack),
+        );
+    }
+}
+
+/// Writes one row of sums to the tile's one row of `C`, with bias and residual.
+///
+/// # Safety
+/// The CPU must have AVX-512 F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn store_row(tile: &Tile<'_, u32>, sums: &[f32; NR]) {
+    use std::arch::x86_64::*;
+    // SAFETY: a row of sums is 32 values, 64-byte aligned (`Block`).
+    let row = unsafe {
+        [
+            _mm512_load_ps(sums.as_ptr()),
+            _mm512_load_ps(sums[16..].as_ptr()),
+        ]
+    };
+    // SAFETY: the CPU has AVX-512 F (this function's contract); the tile has one row.
+    unsafe { tile.store_avx512(&[row]) };
+}
+
 /// One 32 × 32 block of f32 sums, rows 128 bytes apart.
 #[repr(C, align(64))]
 struct Block([[f32; NR]; BLOCK_ROWS]);
@@ -123,6 +296,7 @@ pub(super) fn run_panels<'a>(
     // SAFETY: `Amx` proves the CPU has the tiles and the process may use them; the
     // configuration is 64 bytes, aligned.
     unsafe { std::arch::asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack)) };
+    FEW_ROWS_LOADED.set(0);
     let mut sums = Block([[0.0; NR]; BLOCK_ROWS]);
     for (p, mut block) in (first_panel..).zip(c.column_blocks(NR)) {
         let panel = panel(p);

@@ -157,6 +157,24 @@ pub(crate) fn gemm_bf16(
         assert!(bias.len() >= n, "bias is too short");
     }
     let pairs = b.pairs();
+    let threads = threads_for(m * n * k, parallel);
+    // A few rows (one short sentence) on the tiles: one tile of `A`, every panel read once.
+    #[cfg(target_arch = "x86_64")]
+    if let Some(amx) = super::amx::Amx::detect().filter(|_| {
+        super::amx::FEW_ROWS.contains(&m) && pairs.is_multiple_of(super::amx::STEP_PAIRS)
+    }) {
+        let a_pairs = to_pairs(a, lda, m, k, parallel);
+        // Up to four panels an item while every thread still gets four items: each item
+        // costs a little to hand out and to start (MiniLM 1 × 8 gained from fewer), and a
+        // thread that runs out takes whole items from the other.
+        let panels = n.div_ceil(NR);
+        let panels_per_item = (panels / (4 * threads)).clamp(1, 4);
+        schedule::for_each_item(c, m, panels_per_item, threads, |item, _, p| {
+            let panel = |p: usize| b.panel(p);
+            super::amx::run_panels_few(amx, &a_pairs, pairs, pairs, panel, output, item, p)
+        });
+        return;
+    }
     // AMX takes the rows in blocks of 32 where the weights' depth is whole tile steps (every
     // BERT layer's is); the vector kernel takes the rest, and all of a product of a few rows,
     // which reading the weights bounds anyway.
@@ -170,7 +188,6 @@ pub(crate) fn gemm_bf16(
     // Each kernel gets `A` in its own form: AMX its rows as pairs, the vector kernel the rest.
     let amx_a = to_pairs(a, lda, amx_rows, k, parallel);
     let rest = &a[(amx_rows * lda).min(a.len())..];
-    let threads = threads_for(m * n * k, parallel);
     let items = Items {
         c,
         amx_a: &amx_a,
@@ -429,6 +446,12 @@ mod tests {
             (70, 40, 64),
             (96, 65, 32),
             (32, 33, 96),
+            // 2 to 16 rows over whole steps: on a CPU with AMX, the few-row tiles, with items
+            // of one panel (a short last one), of two and of four.
+            (2, 33, 32),
+            (8, 97, 768),
+            (16, 520, 64),
+            (5, 2000, 96),
         ] {
             let a = matrix(m * k, 1);
             let w = matrix(n * k, 2);
@@ -481,9 +504,6 @@ mod tests {
             eprintln!("skipped: this CPU has no AVX512_BF16");
             return;
         };
-        let (m, n, k) = (64, 300, 129);
-        let a = matrix(m * k, 6);
-        let b = PackedBf16::from_f32(&PackedB::from_weight(&matrix(n * k, 7), n, k), isa);
         let output = Output {
             bias: None,
             accumulate: false,
@@ -492,12 +512,17 @@ mod tests {
             .num_threads(4)
             .build()
             .unwrap();
-        for tuning in both_madds() {
-            let mut serial = vec![0.0; m * n];
-            let mut threaded = vec![0.0; m * n];
-            gemm_bf16(&a, k, m, &b, output, &mut serial, n, false, tuning);
-            pool.install(|| gemm_bf16(&a, k, m, &b, output, &mut threaded, n, true, tuning));
-            assert_eq!(serial, threaded, "{:?}", tuning.bf16_madd);
+        // The vector kernel (and AMX's blocks of 32 rows), and the few-row tiles.
+        for (m, n, k) in [(64, 300, 129), (8, 1000, 512)] {
+            let a = matrix(m * k, 6);
+            let b = PackedBf16::from_f32(&PackedB::from_weight(&matrix(n * k, 7), n, k), isa);
+            for tuning in both_madds() {
+                let mut serial = vec![0.0; m * n];
+                let mut threaded = vec![0.0; m * n];
+                gemm_bf16(&a, k, m, &b, output, &mut serial, n, false, tuning);
+                pool.install(|| gemm_bf16(&a, k, m, &b, output, &mut threaded, n, true, tuning));
+                assert_eq!(serial, threaded, "{m} × {n} × {k}, {:?}", tuning.bf16_madd);
+            }
         }
     }
 }
