@@ -13,7 +13,7 @@
 //! vector kernel adds them.
 //!
 //! A product of a few rows (one short sentence) takes one tile of `A` with as many rows instead
-//! ([`run_panels_few`]). It reads each weight once, so it is bound by reading them; the vector
+//! ([`run_panels`]). It reads each weight once, so it is bound by reading them; the vector
 //! kernel spends eight multiply-adds on every 16 weights there, which on the Intel Xeon
 //! measured here kept it from streaming them as fast as memory allows, where two
 //! `tdpbf16ps` do a step of 512 weights (BENCHMARKS.md, item 30).
@@ -98,8 +98,8 @@ impl TileConfig {
     }
 }
 
-/// The rows [`run_panels_few`] takes: up to one tile of `A`. (One row, the pooler's, stays on
-/// the vector kernel, which was as fast there.)
+/// The products [`run_panels`] takes in one tile of `A` with as many rows. (One row, the
+/// pooler's, stays on the vector kernel: 58 against 60 µs a call on the tiles.)
 pub(super) const FEW_ROWS: std::ops::RangeInclusive<usize> = 2..=16;
 
 thread_local! {
@@ -119,79 +119,6 @@ impl TileConfig {
             config[48 + tile] = tile_rows as u8;
         }
         TileConfig(config)
-    }
-}
-
-/// [`run_panels`] for a product of [`FEW_ROWS`] rows: one tile of `A` with that many rows,
-/// two `tdpbf16ps` a step, the panel asked for ahead of its loads.
-///
-/// The tile configuration stays loaded on this thread after it returns (for the next item of
-/// the product, and the next product of as many rows), so the thread's tile state stays in use:
-/// Linux then saves its 8 KiB at each switch away from the thread. [`run_panels`] replaces it.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn run_panels_few<'a>(
-    _amx: Amx,
-    a: &[u32],
-    lda: usize,
-    pairs: usize,
-    panel: impl Fn(usize) -> &'a [u32],
-    output: Output<'_>,
-    c: StridedMut<'_>,
-    first_panel: usize,
-) {
-    let m = c.rows();
-    assert!(FEW_ROWS.contains(&m) && pairs > 0 && pairs.is_multiple_of(STEP_PAIRS));
-    assert!(
-        lda >= pairs && a.len() >= (m - 1) * lda + pairs,
-        "A is too small"
-    );
-    if FEW_ROWS_LOADED.get() != m {
-        let config = TileConfig::few_rows(m);
-        // SAFETY: `Amx` proves the CPU has the tiles and the process may use them; the
-        // configuration is 64 bytes, aligned.
-        unsafe { std::arch::asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack)) };
-        FEW_ROWS_LOADED.set(m);
-    }
-    let mut sums = Block([[0.0; NR]; BLOCK_ROWS]);
-    for (p, mut block) in (first_panel..).zip(c.column_blocks(NR)) {
-        let panel = panel(p);
-        assert_eq!(panel.len(), pairs * NR, "a panel holds pairs × NR lanes");
-        let col = p * NR;
-        let cols = block.cols();
-        let ldc = block.stride();
-        // SAFETY: the stores below write rows `0..m` of this block, columns `0..cols`, which
-        // is inside the block.
-        let c = unsafe { block.as_mut_ptr() };
-        // SAFETY: the tiles are configured for `m` rows on this thread (above); `a` holds `m`
-        // rows of `pairs` lanes, `lda` apart (asserted), the panel `pairs` rows of 128 bytes;
-        // `sums` has room for 16 rows of 128 bytes.
-        unsafe {
-            multiply_few(
-                a.as_ptr(),
-                lda * 4,
-                panel.as_ptr(),
-                pairs / STEP_PAIRS,
-                &mut sums,
-            )
-        };
-        for (row, sums) in sums.0[..m].iter().enumerate() {
-            let tile = Tile {
-                k: pairs,
-                a,
-                lda,
-                panel,
-                // In bounds: row `row < m` of the block.
-                c: c.wrapping_add(row * ldc),
-                ldc,
-                rows: 1,
-                cols,
-                bias: output.bias.map(|bias| &bias[col..col + cols]),
-                accumulate: output.accumulate,
-                prefetch: super::Prefetch::Off,
-            };
-            // SAFETY: the CPU has AVX-512 F (as in `store`).
-            unsafe { store_row(&tile, sums) };
-        }
     }
 }
 
@@ -246,25 +173,6 @@ unsafe fn multiply_few(
     }
 }
 
-/// Writes one row of sums to the tile's one row of `C`, with bias and residual.
-///
-/// # Safety
-/// The CPU must have AVX-512 F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn store_row(tile: &Tile<'_, u32>, sums: &[f32; NR]) {
-    use std::arch::x86_64::*;
-    // SAFETY: a row of sums is 32 values, 64-byte aligned (`Block`).
-    let row = unsafe {
-        [
-            _mm512_load_ps(sums.as_ptr()),
-            _mm512_load_ps(sums[16..].as_ptr()),
-        ]
-    };
-    // SAFETY: the CPU has AVX-512 F (this function's contract); the tile has one row.
-    unsafe { tile.store_avx512(&[row]) };
-}
-
 /// One 32 × 32 block of f32 sums, rows 128 bytes apart.
 #[repr(C, align(64))]
 struct Block([[f32; NR]; BLOCK_ROWS]);
@@ -273,8 +181,15 @@ struct Block([[f32; NR]; BLOCK_ROWS]);
 /// with bias and residual as `output` says: `A` as bf16 pairs, rows `lda` lanes apart, `pairs`
 /// of them per row; `panel(p)` is panel `p` of `B`, `pairs × NR` lanes.
 ///
-/// Needs `c.rows()` a multiple of [`BLOCK_ROWS`] and `pairs` a non-zero multiple of
-/// [`STEP_PAIRS`]; the caller runs the rest with the vector kernel.
+/// Needs `pairs` a non-zero multiple of [`STEP_PAIRS`] and `c.rows()` either a multiple of
+/// [`BLOCK_ROWS`] (blocks of 32 rows: four tiles of sums) or in [`FEW_ROWS`] (one tile of `A`
+/// with that many rows, two `tdpbf16ps` a step, the panel asked for ahead of its loads); the
+/// caller runs other rows with the vector kernel.
+///
+/// For a few rows the tile configuration stays loaded on this thread after it returns (for the
+/// next item of the product, and the next product of as many rows), so the thread's tile state
+/// stays in use and Linux saves its 8 KiB at each switch away from the thread; blocks of 32
+/// rows load their own and release the tiles after.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_panels<'a>(
     _amx: Amx,
@@ -287,61 +202,55 @@ pub(super) fn run_panels<'a>(
     first_panel: usize,
 ) {
     let m = c.rows();
-    assert!(m.is_multiple_of(BLOCK_ROWS) && pairs > 0 && pairs.is_multiple_of(STEP_PAIRS));
+    let few = FEW_ROWS.contains(&m);
+    assert!((few || m.is_multiple_of(BLOCK_ROWS)) && pairs > 0 && pairs.is_multiple_of(STEP_PAIRS));
     assert!(
         lda >= pairs && (m == 0 || a.len() >= (m - 1) * lda + pairs),
         "A is too small"
     );
-    let config = TileConfig::sixteen_by_sixty_four();
-    // SAFETY: `Amx` proves the CPU has the tiles and the process may use them; the
-    // configuration is 64 bytes, aligned.
-    unsafe { std::arch::asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack)) };
-    FEW_ROWS_LOADED.set(0);
-    let mut sums = Block([[0.0; NR]; BLOCK_ROWS]);
-    for (p, mut block) in (first_panel..).zip(c.column_blocks(NR)) {
-        let panel = panel(p);
-        assert_eq!(panel.len(), pairs * NR, "a panel holds pairs × NR lanes");
-        let col = p * NR;
-        let cols = block.cols();
-        let ldc = block.stride();
-        // SAFETY: the stores below write rows `row..row + 32` of this block, columns
-        // `0..cols`, which is inside the block.
-        let c = unsafe { block.as_mut_ptr() };
-        for row in (0..m).step_by(BLOCK_ROWS) {
-            // SAFETY: the tiles are configured on this thread (above); rows `row..row + 32`
-            // of A hold `pairs` lanes each from `a[row * lda]` (asserted), the panel `pairs`
-            // rows of 128 bytes; `sums` is 32 rows of 128 bytes.
-            unsafe {
-                multiply_block(
-                    a[row * lda..].as_ptr(),
-                    lda * 4,
-                    panel.as_ptr(),
-                    pairs / STEP_PAIRS,
-                    &mut sums,
-                )
-            };
-            let tile = Tile {
-                k: pairs,
-                a,
-                lda,
-                panel,
-                // In bounds: row `row < m` of the block.
-                c: c.wrapping_add(row * ldc),
-                ldc,
-                rows: BLOCK_ROWS,
-                cols,
-                bias: output.bias.map(|bias| &bias[col..col + cols]),
-                accumulate: output.accumulate,
-                prefetch: super::Prefetch::Off,
-            };
-            // SAFETY: the CPU has AVX-512 F (AMX-BF16 comes with it on every CPU that has
-            // it, and the bf16 path that calls this holds a `Bf16Isa`).
-            unsafe { store(&tile, &sums) };
-        }
+    // Each `multiply` reads `A` from the rows of one block: `block_rows` rows (which the
+    // configuration below sets up), `steps · 64` bytes each.
+    let (block_rows, multiply): (usize, Multiply) = if few {
+        (m, multiply_few)
+    } else {
+        (BLOCK_ROWS, multiply_block)
+    };
+    let loaded = if few { m } else { 0 };
+    if !few || FEW_ROWS_LOADED.get() != m {
+        let config = match few {
+            true => TileConfig::few_rows(m),
+            false => TileConfig::sixteen_by_sixty_four(),
+        };
+        // SAFETY: `Amx` proves the CPU has the tiles and the process may use them; the
+        // configuration is 64 bytes, aligned.
+        unsafe { std::arch::asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack)) };
+        FEW_ROWS_LOADED.set(loaded);
     }
-    // SAFETY: releases the tile state this thread configured above.
-    unsafe { std::arch::asm!("tilerelease", options(nostack, nomem)) };
+    let steps = pairs / STEP_PAIRS;
+    for_each_block(
+        a,
+        lda,
+        pairs,
+        panel,
+        output,
+        c,
+        first_panel,
+        block_rows,
+        |a, panel, sums| {
+            // SAFETY: the tiles are configured for `block_rows` rows on this thread (above); `a`
+            // starts that many rows of `pairs` lanes, `lda` apart (asserted), the panel `pairs`
+            // rows of 128 bytes; `sums` is 32 rows of 128 bytes.
+            unsafe { multiply(a.as_ptr(), lda * 4, panel.as_ptr(), steps, sums) }
+        },
+    );
+    if !few {
+        // SAFETY: releases the tile state this thread configured above.
+        unsafe { std::arch::asm!("tilerelease", options(nostack, nomem)) };
+    }
 }
+
+/// A tile loop: `sums = A · panel` over `steps` steps, `A`'s rows `lda_bytes` apart.
+type Multiply = unsafe fn(*const u32, usize, *const u32, usize, &mut Block);
 
 /// `sums = A[0..32] · panel` over `steps` steps of 16 pairs.
 ///
@@ -398,25 +307,87 @@ unsafe fn multiply_block(
     }
 }
 
-/// Writes a block's sums to the tile's part of `C`, with bias and residual.
+/// The panel loop of both products: for each panel of `c` (whose first column is the first of
+/// panel `first_panel`) and each block of up to `block_rows` rows, `multiply(A from the block's
+/// first row, panel, sums)` fills `sums` with the block's `A · panel`, and the sums go to `C`
+/// with bias and residual as `output` says.
+#[allow(clippy::too_many_arguments)]
+fn for_each_block<'a>(
+    a: &[u32],
+    lda: usize,
+    pairs: usize,
+    panel: impl Fn(usize) -> &'a [u32],
+    output: Output<'_>,
+    c: StridedMut<'_>,
+    first_panel: usize,
+    block_rows: usize,
+    multiply: impl Fn(&[u32], &[u32], &mut Block),
+) {
+    let m = c.rows();
+    let mut sums = Block([[0.0; NR]; BLOCK_ROWS]);
+    for (p, mut block) in (first_panel..).zip(c.column_blocks(NR)) {
+        let panel = panel(p);
+        assert_eq!(panel.len(), pairs * NR, "a panel holds pairs × NR lanes");
+        let col = p * NR;
+        let cols = block.cols();
+        let ldc = block.stride();
+        // SAFETY: the stores below write rows `0..m` of this block, columns `0..cols`, which
+        // is inside the block.
+        let c = unsafe { block.as_mut_ptr() };
+        for row in (0..m).step_by(block_rows) {
+            multiply(&a[row * lda..], panel, &mut sums);
+            let tile = Tile {
+                k: pairs,
+                a,
+                lda,
+                panel,
+                // In bounds: row `row < m` of the block.
+                c: c.wrapping_add(row * ldc),
+                ldc,
+                rows: block_rows.min(m - row),
+                cols,
+                bias: output.bias.map(|bias| &bias[col..col + cols]),
+                accumulate: output.accumulate,
+                prefetch: super::Prefetch::Off,
+            };
+            // SAFETY: the CPU has AVX-512 F (AMX-BF16 comes with it on every CPU that has
+            // it, and the bf16 path that calls this holds a `Bf16Isa`); `tile.rows <= 32`.
+            unsafe { store(&tile, &sums) };
+        }
+    }
+}
+
+/// Writes the first `tile.rows` rows of `sums` to the tile's part of `C`, with bias and residual.
 ///
 /// # Safety
-/// The CPU must have AVX-512 F.
+/// The CPU must have AVX-512 F; `tile.rows <= 32`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn store(tile: &Tile<'_, u32>, sums: &Block) {
     use std::arch::x86_64::*;
-    let rows: [[__m512; 2]; BLOCK_ROWS] = std::array::from_fn(|i| {
-        // SAFETY: each row of `sums` is 32 values, 64-byte aligned.
-        unsafe {
-            [
-                _mm512_load_ps(sums.0[i].as_ptr()),
-                _mm512_load_ps(sums.0[i][16..].as_ptr()),
-            ]
-        }
-    });
-    // SAFETY: the CPU has AVX-512 F (this function's contract); `tile.rows` is 32.
-    unsafe { tile.store_avx512(&rows) };
+    // SAFETY: each row of `sums` is 32 values, 64-byte aligned.
+    let row = |i: usize| unsafe {
+        [
+            _mm512_load_ps(sums.0[i].as_ptr()),
+            _mm512_load_ps(sums.0[i][16..].as_ptr()),
+        ]
+    };
+    if tile.rows == BLOCK_ROWS {
+        let rows: [[__m512; 2]; BLOCK_ROWS] = std::array::from_fn(row);
+        // SAFETY: the CPU has AVX-512 F (this function's contract); the tile has 32 rows.
+        unsafe { tile.store_avx512(&rows) };
+        return;
+    }
+    for i in 0..tile.rows {
+        let one_row = Tile {
+            // In bounds: row `i < rows` of the tile.
+            c: tile.c.wrapping_add(i * tile.ldc),
+            rows: 1,
+            ..*tile
+        };
+        // SAFETY: as above; `one_row` is one row.
+        unsafe { one_row.store_avx512(&[row(i)]) };
+    }
 }
 
 #[cfg(test)]

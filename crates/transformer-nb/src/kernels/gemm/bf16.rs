@@ -171,7 +171,7 @@ pub(crate) fn gemm_bf16(
         let panels_per_item = (panels / (4 * threads)).clamp(1, 4);
         schedule::for_each_item(c, m, panels_per_item, threads, |item, _, p| {
             let panel = |p: usize| b.panel(p);
-            super::amx::run_panels_few(amx, &a_pairs, pairs, pairs, panel, output, item, p)
+            super::amx::run_panels(amx, &a_pairs, pairs, pairs, panel, output, item, p)
         });
         return;
     }
