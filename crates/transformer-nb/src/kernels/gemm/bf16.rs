@@ -176,8 +176,8 @@ pub(crate) fn gemm_bf16(
         return;
     }
     // AMX takes the rows in blocks of 32 where the weights' depth is whole tile steps (every
-    // BERT layer's is); the vector kernel takes the rest, and all of a product of a few rows,
-    // which reading the weights bounds anyway.
+    // BERT layer's is); the vector kernel takes the rest, and all of a product of one row or
+    // of 17 to 31.
     #[cfg(target_arch = "x86_64")]
     let amx = super::amx::Amx::detect()
         .filter(|_| pairs.is_multiple_of(super::amx::STEP_PAIRS) && m >= super::amx::BLOCK_ROWS);
