@@ -4,7 +4,7 @@
 # The patch (kernel/evcxr_jupyter-output-before-idle.patch) fixes a race in evcxr_jupyter 0.22:
 # a line a cell prints could reach Jupyter after the cell's "idle" status, and JupyterLab and
 # nbclient, which stop listening for a cell's output at "idle", then drop it (evcxr issue #353;
-# tests/e2e/test_kernel.py::test_printed_lines_arrive_before_idle). It also sets the version to
+# tests/e2e/test_kernel.py::test_printed_lines_arrive_before_the_cell_is_idle). It also sets the version to
 # $EVCXR_JUPYTER_BUILD, which is how scripts/setup.sh tells this build from a plain one.
 #
 # Steps: download the crate from crates.io (pinned version and SHA-256, scripts/versions.env),
@@ -12,12 +12,22 @@
 # Cargo.lock: the same dependencies as `cargo install --locked evcxr_jupyter@0.22.0`), delete the
 # folder. About 12 CPU-minutes and 1 GiB of temporary disk.
 #
-# Usage: scripts/install-evcxr.sh   (installs into ${CARGO_HOME:-~/.cargo}/bin)
+# Usage: scripts/install-evcxr.sh           installs into ${CARGO_HOME:-~/.cargo}/bin
+#        scripts/install-evcxr.sh --check   exits 0 when that build is what cargo has installed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 # shellcheck source=versions.env
 . scripts/versions.env
+
+# Whether cargo lists this build (a plain `cargo install` lists v$EVCXR_JUPYTER_VERSION).
+patched_build_installed() {
+  [ "$(cargo install --list | grep -c "^evcxr_jupyter v$EVCXR_JUPYTER_BUILD ")" = 1 ]
+}
+if [ "${1:-}" = "--check" ]; then
+  patched_build_installed
+  exit
+fi
 
 crate=evcxr_jupyter-$EVCXR_JUPYTER_VERSION
 url=https://static.crates.io/crates/evcxr_jupyter/$crate.crate
@@ -40,8 +50,7 @@ tar -xzf "$work/$crate.crate" -C "$work"
 echo "install-evcxr: building evcxr_jupyter $EVCXR_JUPYTER_BUILD"
 cargo install --locked --path "$work/$crate" --target-dir "$work/target"
 
-installed=$(cargo install --list | grep -c "^evcxr_jupyter v$EVCXR_JUPYTER_BUILD " || true)
-if [ "$installed" != 1 ]; then
+if ! patched_build_installed; then
   echo "install-evcxr: cargo does not list evcxr_jupyter v$EVCXR_JUPYTER_BUILD after the install: does the patch set that version?" >&2
   exit 1
 fi

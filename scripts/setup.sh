@@ -56,8 +56,7 @@ if [ "$kernelspec_only" = 0 ]; then
   fi
 
   step "evcxr_jupyter $EVCXR_JUPYTER_BUILD"
-  if command -v evcxr_jupyter >/dev/null 2>&1 &&
-    [ "$(cargo install --list | grep -c "^evcxr_jupyter v$EVCXR_JUPYTER_BUILD ")" = 1 ]; then
+  if command -v evcxr_jupyter >/dev/null 2>&1 && scripts/install-evcxr.sh --check; then
     echo "already installed: $(command -v evcxr_jupyter)"
   elif [ -n "${TRANSFORMER_NB_EVCXR_BINARY:-}" ]; then
     # A stand-in for the build, for tests and offline installs: a binary built elsewhere.
