@@ -17,7 +17,7 @@ Each SIDE is a worker command, optionally after environment settings, as one arg
 
 Cases: MiniLM and the BERT-base shape, "I read a good novel." (1 x 8) and 8 x "the " x 200
 truncated to 128 tokens (8 x 128); m3 and b3 a padded batch of three sentences (3 x 15, rows
-that are not a multiple of the kernels' 8-row tile); m128all and b128all are 8 x 128 through the full forward
+that are not a multiple of the kernels' 8-row tile); m24 and b24 one sentence of 24 tokens; m128all and b128all are 8 x 128 through the full forward
 that keeps every hidden state and attention. Every round runs each case on each side in turn;
 the first pass of each request is not counted. Prints the median and fastest pass per case and side, in ms.
 """
@@ -39,6 +39,9 @@ LONG = ["the " * 200] * 8
 # A padded batch whose rows (3 × 15 tokens) are not a multiple of the 8-row tile.
 PADDED = ["I read a good novel last night; it kept me awake.", "Short one.",
           "Transformers in Rust notebooks are fun to explore."]
+# One sentence of 24 tokens: more rows than one 16-row AMX tile of `A`, fewer than a block of 32.
+LONGER = ["The notebook loads BERT, tokenizes a sentence and plots the sinusoidal positional "
+          "encoding of every position."]
 CASES = {
     "m1": ("minilm", [SENTENCE], 512, 200),
     "m128": ("minilm", LONG, 128, 6),
@@ -46,6 +49,8 @@ CASES = {
     "b128": ("bert-base", LONG, 128, 2),
     "m3": ("minilm", PADDED, 512, 100),
     "b3": ("bert-base", PADDED, 512, 20),
+    "m24": ("minilm", LONGER, 512, 100),
+    "b24": ("bert-base", LONGER, 512, 20),
 }
 # The same 8 x 128 passes through the full `forward` a notebook calls (every hidden state and
 # attention kept), as bench.py's "all hidden states + attentions" rows.

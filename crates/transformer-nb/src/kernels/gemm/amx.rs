@@ -12,16 +12,19 @@
 //! registers. The sums go through a small buffer so that bias and residual are added as the
 //! vector kernel adds them.
 //!
-//! A product of a few rows (one short sentence) takes one tile of `A` with as many rows instead
-//! ([`run_panels`]). It reads each weight once, so it is bound by reading them; the vector
-//! kernel spends eight multiply-adds on every 16 weights there, which on the Intel Xeon
-//! measured here kept it from streaming them as fast as memory allows, where two
-//! `tdpbf16ps` do a step of 512 weights (BENCHMARKS.md, item 30).
+//! Rows past the last whole block go in one block of as many ([`run_panels`]): up to 16 take
+//! one tile of `A` and two `tdpbf16ps` a step, 17 to 31 the block's loop with shorter lower
+//! tiles, so that every row is on the tiles. A product of a few rows (one short sentence)
+//! reads each weight once, so it is bound by reading them: the first block over a panel asks
+//! for its lines ahead of its loads. The vector kernel spends eight multiply-adds on every 16
+//! weights there, which on the Intel Xeon measured here kept it from streaming them as fast as
+//! memory allows, where two `tdpbf16ps` do a step of 512 weights (BENCHMARKS.md, items 30
+//! and 31).
 //!
 //! Rust has no stable AMX intrinsics, so the few instructions are inline assembly. Linux gives
 //! a process the tiles' 8 KiB of register state only when asked
-//! (`arch_prctl(ARCH_REQ_XCOMP_PERM)`), once; each thread loads a tile configuration before its
-//! products and releases the tiles after.
+//! (`arch_prctl(ARCH_REQ_XCOMP_PERM)`), once; each thread loads a tile configuration for the
+//! rows of its block when it changes, and keeps it.
 
 use std::sync::OnceLock;
 
@@ -82,94 +85,53 @@ fn request_tiles() -> bool {
     false
 }
 
-/// A tile configuration (palette 1): every one of the eight tiles 16 rows of 64 bytes.
+/// A tile configuration (palette 1).
 #[repr(C, align(64))]
 struct TileConfig([u8; 64]);
 
 impl TileConfig {
-    fn sixteen_by_sixty_four() -> TileConfig {
+    /// The tiles for a block of `rows` rows (1 to 32), every tile row 64 bytes: tmm0, tmm1
+    /// (the upper sums) and tmm4 (the upper rows of `A`) `min(rows, 16)` rows; tmm2, tmm3 and
+    /// tmm5 the rest, if any (otherwise left unconfigured); tmm6, tmm7 (`B`) 16.
+    fn for_rows(rows: usize) -> TileConfig {
+        debug_assert!((1..=BLOCK_ROWS).contains(&rows));
+        let upper = rows.min(16);
+        let lower = rows - upper;
         let mut config = [0u8; 64];
         config[0] = 1;
-        for tile in 0..8 {
-            config[16 + 2 * tile] = 64;
-            config[48 + tile] = 16;
+        let tiles = [
+            (0, upper),
+            (1, upper),
+            (4, upper),
+            (2, lower),
+            (3, lower),
+            (5, lower),
+        ];
+        for (tile, tile_rows) in tiles.into_iter().chain([(6, 16), (7, 16)]) {
+            if tile_rows > 0 {
+                config[16 + 2 * tile] = 64;
+                config[48 + tile] = tile_rows as u8;
+            }
         }
         TileConfig(config)
     }
 }
-
-/// The products [`run_panels`] takes in one tile of `A` with as many rows. (One row, the
-/// pooler's, stays on the vector kernel: 58 against 60 µs a call on the tiles.)
-pub(super) const FEW_ROWS: std::ops::RangeInclusive<usize> = 2..=16;
 
 thread_local! {
-    /// The rows of the [`TileConfig::few_rows`] this thread has loaded, 0 for none: the few-row
-    /// products keep their configuration from one item to the next instead of loading and
-    /// releasing it for each (which cost MiniLM 1 × 8 its gain; BENCHMARKS.md, item 30).
-    static FEW_ROWS_LOADED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The rows of the [`TileConfig::for_rows`] this thread has loaded, 0 for none. A thread
+    /// keeps its configuration from one item to the next instead of loading and releasing it
+    /// for each (which cost MiniLM 1 × 8 the tiles' gain; BENCHMARKS.md, item 30).
+    static LOADED_ROWS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-impl TileConfig {
-    /// tmm0, tmm1 (sums) and tmm4 (`A`) `rows` rows of 64 bytes; tmm6, tmm7 (`B`) 16.
-    fn few_rows(rows: usize) -> TileConfig {
-        let mut config = [0u8; 64];
-        config[0] = 1;
-        for (tile, tile_rows) in [(0, rows), (1, rows), (4, rows), (6, 16), (7, 16)] {
-            config[16 + 2 * tile] = 64;
-            config[48 + tile] = tile_rows as u8;
-        }
-        TileConfig(config)
-    }
-}
-
-/// `sums[0..rows] = A · panel` over `steps` steps of 16 pairs, `rows` those of the loaded
-/// configuration. Each step asks for the panel's lines 8 KiB ahead into L2 and 2 KiB ahead into
-/// L1, as the vector kernel does for a panel it streams (without them BERT-base 1 × 8 ran 9 %
-/// slower; 4 KiB into L1 alone was in between).
-///
-/// # Safety
-/// This thread has loaded [`TileConfig::few_rows`]; `a` starts that many rows, `lda_bytes`
-/// apart, of at least `steps · 64` readable bytes; `panel` holds `steps · 16` rows of 128
-/// bytes.
-#[cfg(target_arch = "x86_64")]
-unsafe fn multiply_few(
-    a: *const u32,
-    lda_bytes: usize,
-    panel: *const u32,
-    steps: usize,
-    sums: &mut Block,
-) {
-    // SAFETY: the reads stay in the rows the caller vouches for (prefetches are hints, which
-    // never fault); the stores fill the first rows of `sums`.
-    unsafe {
-        std::arch::asm!(
-            "tilezero tmm0",
-            "tilezero tmm1",
-            "2:",
-            // The step's 2 KiB of the panel, line by line, 8 KiB and 2 KiB ahead.
-            ".irp line, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
-            "prefetcht1 [{b} + 8192 + 64 * \\line]",
-            "prefetcht0 [{b} + 2048 + 64 * \\line]",
-            ".endr",
-            "tileloadd tmm4, [{a} + {lda}*1]",
-            "tileloadd tmm6, [{b} + {row}*1]",
-            "tileloadd tmm7, [{b} + {row}*1 + 64]",
-            "tdpbf16ps tmm0, tmm4, tmm6",
-            "tdpbf16ps tmm1, tmm4, tmm7",
-            "add {a}, 64",
-            "add {b}, 2048",
-            "dec {steps}",
-            "jnz 2b",
-            "tilestored [{sums} + {row}*1], tmm0",
-            "tilestored [{sums} + {row}*1 + 64], tmm1",
-            a = inout(reg) a => _,
-            b = inout(reg) panel => _,
-            steps = inout(reg) steps => _,
-            lda = in(reg) lda_bytes,
-            row = in(reg) NR * 4,
-            sums = in(reg) sums.0.as_mut_ptr(),
-            options(nostack),
-        );
+/// Makes this thread's tiles those of a block of `rows` rows (1 to 32), unless they are.
+fn configure(_amx: Amx, rows: usize) {
+    if LOADED_ROWS.get() != rows {
+        let config = TileConfig::for_rows(rows);
+        // SAFETY: `Amx` proves the CPU has the tiles and the process may use them; the
+        // configuration is 64 bytes, aligned, and valid for 1 to 32 rows.
+        unsafe { std::arch::asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack)) };
+        LOADED_ROWS.set(rows);
     }
 }
 
@@ -181,85 +143,89 @@ struct Block([[f32; NR]; BLOCK_ROWS]);
 /// with bias and residual as `output` says: `A` as bf16 pairs, rows `lda` lanes apart, `pairs`
 /// of them per row; `panel(p)` is panel `p` of `B`, `pairs × NR` lanes.
 ///
-/// Needs `pairs` a non-zero multiple of [`STEP_PAIRS`] and `c.rows()` either a multiple of
-/// [`BLOCK_ROWS`] (blocks of 32 rows: four tiles of sums) or in [`FEW_ROWS`] (one tile of `A`
-/// with that many rows, two `tdpbf16ps` a step, the panel asked for ahead of its loads); the
-/// caller runs other rows with the vector kernel.
+/// Needs `pairs` a non-zero multiple of [`STEP_PAIRS`]. The rows go in blocks of 32 (four
+/// tiles of sums, two of `A`), then the last rows in one block of as many: up to 16 take one
+/// tile of `A` and two `tdpbf16ps` a step with the panel asked for ahead of its loads (a short
+/// sentence: bound by reading the weights), 17 to 31 the 32-row loop with shorter lower tiles.
 ///
-/// For a few rows the tile configuration stays loaded on this thread after it returns (for the
-/// next item of the product, and the next product of as many rows), so the thread's tile state
-/// stays in use and Linux saves its 8 KiB at each switch away from the thread; blocks of 32
-/// rows load their own and release the tiles after.
+/// The tile configuration stays loaded on this thread after it returns (for the next item and
+/// the next product), so the thread's tile state stays in use and Linux saves its 8 KiB at
+/// each switch away from the thread.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_panels<'a>(
-    _amx: Amx,
+    amx: Amx,
     a: &[u32],
     lda: usize,
     pairs: usize,
-    panel: impl Fn(usize) -> &'a [u32],
+    panel: impl Fn(usize) -> &'a [u32] + Copy,
     output: Output<'_>,
     c: StridedMut<'_>,
     first_panel: usize,
 ) {
     let m = c.rows();
-    let few = FEW_ROWS.contains(&m);
-    assert!((few || m.is_multiple_of(BLOCK_ROWS)) && pairs > 0 && pairs.is_multiple_of(STEP_PAIRS));
+    assert!(pairs > 0 && pairs.is_multiple_of(STEP_PAIRS));
     assert!(
         lda >= pairs && (m == 0 || a.len() >= (m - 1) * lda + pairs),
         "A is too small"
     );
-    // Each `multiply` reads `A` from the rows of one block: `block_rows` rows (which the
-    // configuration below sets up), `steps · 64` bytes each.
-    let (block_rows, multiply): (usize, Multiply) = if few {
-        (m, multiply_few)
-    } else {
-        (BLOCK_ROWS, multiply_block)
-    };
-    let loaded = if few { m } else { 0 };
-    if !few || FEW_ROWS_LOADED.get() != m {
-        let config = match few {
-            true => TileConfig::few_rows(m),
-            false => TileConfig::sixteen_by_sixty_four(),
-        };
-        // SAFETY: `Amx` proves the CPU has the tiles and the process may use them; the
-        // configuration is 64 bytes, aligned.
-        unsafe { std::arch::asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack)) };
-        FEW_ROWS_LOADED.set(loaded);
-    }
+    let whole_rows = m / BLOCK_ROWS * BLOCK_ROWS;
+    let (whole, last) = c.split_rows(whole_rows);
     let steps = pairs / STEP_PAIRS;
-    for_each_block(
-        a,
-        lda,
-        pairs,
-        panel,
-        output,
-        c,
-        first_panel,
-        block_rows,
-        |a, panel, sums| {
-            // SAFETY: the tiles are configured for `block_rows` rows on this thread (above); `a`
-            // starts that many rows of `pairs` lanes, `lda` apart (asserted), the panel `pairs`
-            // rows of 128 bytes; `sums` is 32 rows of 128 bytes.
+    for (first_row, c, block_rows) in [(0, whole, BLOCK_ROWS), (whole_rows, last, m - whole_rows)] {
+        if c.rows() == 0 {
+            continue;
+        }
+        configure(amx, block_rows);
+        let a = &a[first_row * lda..];
+        // Each `multiply` reads `A` from the rows of one block: `block_rows` rows, as the
+        // configuration sets up, `steps · 64` bytes each. The first block over a panel reads
+        // it from memory, so its loads are asked for ahead; the blocks after find it in L2.
+        let multiply = |first: bool| -> Multiply {
+            match (block_rows > 16, first) {
+                (false, true) => multiply::<false, true>,
+                (false, false) => multiply::<false, false>,
+                (true, true) => multiply::<true, true>,
+                (true, false) => multiply::<true, false>,
+            }
+        };
+        let (first, rest) = (multiply(true), multiply(false));
+        let each_block = |row: usize, a: &[u32], panel: &[u32], sums: &mut Block| {
+            let multiply = if first_row + row == 0 { first } else { rest };
+            // SAFETY: the tiles are configured for `block_rows` rows on this thread (above);
+            // `a` starts that many rows of `pairs` lanes, `lda` apart (asserted), the panel
+            // `pairs` rows of 128 bytes; `sums` is 32 rows of 128 bytes.
             unsafe { multiply(a.as_ptr(), lda * 4, panel.as_ptr(), steps, sums) }
-        },
-    );
-    if !few {
-        // SAFETY: releases the tile state this thread configured above.
-        unsafe { std::arch::asm!("tilerelease", options(nostack, nomem)) };
+        };
+        for_each_block(
+            a,
+            lda,
+            pairs,
+            panel,
+            output,
+            c,
+            first_panel,
+            block_rows,
+            each_block,
+        );
     }
 }
 
 /// A tile loop: `sums = A · panel` over `steps` steps, `A`'s rows `lda_bytes` apart.
 type Multiply = unsafe fn(*const u32, usize, *const u32, usize, &mut Block);
 
-/// `sums = A[0..32] · panel` over `steps` steps of 16 pairs.
+/// `sums[0..rows] = A · panel` over `steps` steps of 16 pairs, `rows` those of the loaded
+/// configuration: the upper 16 rows of `A` in tmm4 and their sums in tmm0, tmm1 (the panel's
+/// left and right 16 columns, tmm6 and tmm7); with `LOWER`, rows 17 to 32 in tmm5 and tmm2,
+/// tmm3. With `STREAM`, each step asks for the panel's lines 8 KiB ahead into L2 and 2 KiB
+/// ahead into L1, for a panel read once from memory, as the vector kernel does for a panel it
+/// streams (without them BERT-base 1 × 8 ran 9 % slower; 4 KiB into L1 alone was in between).
 ///
 /// # Safety
-/// This thread has loaded [`TileConfig::sixteen_by_sixty_four`]; `a` starts 32 rows,
-/// `lda_bytes` apart, of at least `steps · 64` readable bytes; `panel` holds `steps · 16` rows
-/// of 128 bytes.
+/// This thread has loaded [`TileConfig::for_rows`] of `rows` rows, 17 to 32 with `LOWER`, 16
+/// or fewer without; `a` starts that many rows, `lda_bytes` apart, of at least `steps · 64`
+/// readable bytes; `panel` holds `steps · 16` rows of 128 bytes.
 #[cfg(target_arch = "x86_64")]
-unsafe fn multiply_block(
+unsafe fn multiply<const LOWER: bool, const STREAM: bool>(
     a: *const u32,
     lda_bytes: usize,
     panel: *const u32,
@@ -267,25 +233,34 @@ unsafe fn multiply_block(
     sums: &mut Block,
 ) {
     let lower_a = a.wrapping_byte_add(16 * lda_bytes);
-    // tmm0..3: the four 16 × 16 blocks of sums (upper left, upper right, lower left, lower
-    // right); tmm4, tmm5: the upper and lower 16 rows of A; tmm6, tmm7: the panel's left and
-    // right 16 columns.
-    // SAFETY: the reads stay in the rows the caller vouches for; the stores fill `sums`.
+    // SAFETY: the reads stay in the rows the caller vouches for (prefetches are hints, which
+    // never fault); the stores fill the first `rows` rows of `sums`.
     unsafe {
         std::arch::asm!(
             "tilezero tmm0",
             "tilezero tmm1",
+            ".if {lower}",
             "tilezero tmm2",
             "tilezero tmm3",
+            ".endif",
             "2:",
+            ".if {stream}",
+            // The step's 2 KiB of the panel, line by line.
+            ".irp line, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
+            "prefetcht1 [{b} + 8192 + 64 * \\line]",
+            "prefetcht0 [{b} + 2048 + 64 * \\line]",
+            ".endr",
+            ".endif",
             "tileloadd tmm4, [{a} + {lda}*1]",
-            "tileloadd tmm5, [{lower_a} + {lda}*1]",
             "tileloadd tmm6, [{b} + {row}*1]",
             "tileloadd tmm7, [{b} + {row}*1 + 64]",
             "tdpbf16ps tmm0, tmm4, tmm6",
             "tdpbf16ps tmm1, tmm4, tmm7",
+            ".if {lower}",
+            "tileloadd tmm5, [{lower_a} + {lda}*1]",
             "tdpbf16ps tmm2, tmm5, tmm6",
             "tdpbf16ps tmm3, tmm5, tmm7",
+            ".endif",
             "add {a}, 64",
             "add {lower_a}, 64",
             "add {b}, 2048",
@@ -293,8 +268,10 @@ unsafe fn multiply_block(
             "jnz 2b",
             "tilestored [{sums} + {row}*1], tmm0",
             "tilestored [{sums} + {row}*1 + 64], tmm1",
+            ".if {lower}",
             "tilestored [{sums} + {row}*1 + 2048], tmm2",
             "tilestored [{sums} + {row}*1 + 2112], tmm3",
+            ".endif",
             a = inout(reg) a => _,
             lower_a = inout(reg) lower_a => _,
             b = inout(reg) panel => _,
@@ -302,15 +279,17 @@ unsafe fn multiply_block(
             lda = in(reg) lda_bytes,
             row = in(reg) NR * 4,
             sums = in(reg) sums.0.as_mut_ptr(),
+            lower = const LOWER as u8,
+            stream = const STREAM as u8,
             options(nostack),
         );
     }
 }
 
-/// The panel loop of both products: for each panel of `c` (whose first column is the first of
-/// panel `first_panel`) and each block of up to `block_rows` rows, `multiply(A from the block's
-/// first row, panel, sums)` fills `sums` with the block's `A · panel`, and the sums go to `C`
-/// with bias and residual as `output` says.
+/// The panel loop: for each panel of `c` (whose first column is the first of panel
+/// `first_panel`) and each block of up to `block_rows` rows, `multiply(the block's first row,
+/// A from that row, panel, sums)` fills `sums` with the block's `A · panel`, and the sums go to
+/// `C` with bias and residual as `output` says.
 #[allow(clippy::too_many_arguments)]
 fn for_each_block<'a>(
     a: &[u32],
@@ -321,7 +300,7 @@ fn for_each_block<'a>(
     c: StridedMut<'_>,
     first_panel: usize,
     block_rows: usize,
-    multiply: impl Fn(&[u32], &[u32], &mut Block),
+    multiply: impl Fn(usize, &[u32], &[u32], &mut Block),
 ) {
     let m = c.rows();
     let mut sums = Block([[0.0; NR]; BLOCK_ROWS]);
@@ -335,7 +314,7 @@ fn for_each_block<'a>(
         // is inside the block.
         let c = unsafe { block.as_mut_ptr() };
         for row in (0..m).step_by(block_rows) {
-            multiply(&a[row * lda..], panel, &mut sums);
+            multiply(row, &a[row * lda..], panel, &mut sums);
             let tile = Tile {
                 k: pairs,
                 a,

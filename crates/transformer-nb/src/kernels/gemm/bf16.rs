@@ -158,139 +158,83 @@ pub(crate) fn gemm_bf16(
     }
     let pairs = b.pairs();
     let threads = threads_for(m * n * k, parallel);
-    // A few rows (one short sentence) on the tiles: one tile of `A`, every panel read once.
+    // Every row on the tiles where the weights' depth is whole tile steps (every BERT layer's
+    // is); one row (the pooler's) stays on the vector kernel: 58 against 60 µs a call on the
+    // tiles (BENCHMARKS.md, item 30).
     #[cfg(target_arch = "x86_64")]
-    if let Some(amx) = super::amx::Amx::detect().filter(|_| {
-        super::amx::FEW_ROWS.contains(&m) && pairs.is_multiple_of(super::amx::STEP_PAIRS)
-    }) {
+    if let Some(amx) =
+        super::amx::Amx::detect().filter(|_| m >= 2 && pairs.is_multiple_of(super::amx::STEP_PAIRS))
+    {
         let a_pairs = to_pairs(a, lda, m, k, parallel);
-        // Up to four panels an item while every thread still gets four items: each item
-        // costs a little to hand out and to start (MiniLM 1 × 8 gained from fewer), and a
+        // Under a block of rows (a short sentence or two) every panel is read once, from
+        // memory: up to four panels an item while every thread still gets four items (each
+        // item costs a little to hand out and to start; MiniLM 1 × 8 gained from fewer). A
         // thread that runs out takes whole items from the other.
         let panels = n.div_ceil(NR);
-        let panels_per_item = (panels / (4 * threads)).clamp(1, 4);
+        let panels_per_item = match m < super::amx::BLOCK_ROWS {
+            true => (panels / (4 * threads)).clamp(1, 4),
+            false => 1,
+        };
         schedule::for_each_item(c, m, panels_per_item, threads, |item, _, p| {
             let panel = |p: usize| b.panel(p);
             super::amx::run_panels(amx, &a_pairs, pairs, pairs, panel, output, item, p)
         });
         return;
     }
-    // AMX takes the rows in blocks of 32 where the weights' depth is whole tile steps (every
-    // BERT layer's is); the vector kernel takes the rest, and all of a product of one row or
-    // of 17 to 31.
-    #[cfg(target_arch = "x86_64")]
-    let amx = super::amx::Amx::detect()
-        .filter(|_| pairs.is_multiple_of(super::amx::STEP_PAIRS) && m >= super::amx::BLOCK_ROWS);
-    #[cfg(target_arch = "x86_64")]
-    let amx_rows = amx.map_or(0, |_| m / super::amx::BLOCK_ROWS * super::amx::BLOCK_ROWS);
-    #[cfg(not(target_arch = "x86_64"))]
-    let amx_rows = 0;
-    // Each kernel gets `A` in its own form: AMX its rows as pairs, the vector kernel the rest.
-    let amx_a = to_pairs(a, lda, amx_rows, k, parallel);
-    let rest = &a[(amx_rows * lda).min(a.len())..];
-    let items = Items {
-        c,
-        amx_a: &amx_a,
-        amx_rows,
-        pairs,
-        threads,
-        b,
-        output,
-        tuning,
-        #[cfg(target_arch = "x86_64")]
-        amx,
-    };
     match tuning.bf16_madd {
         Bf16Madd::Dot => {
-            let rest = to_pairs(rest, lda, m - amx_rows, k, parallel);
-            items.run(
-                &rest,
-                pairs,
-                |p| b.panel(p),
-                // SAFETY: `A`'s rows (`rest`) and the panels are bfloat16 pairs.
-                |tile| unsafe { tile.run_bf16::<{ Madd::BF16_DOT }>(b.isa) },
-            );
+            let a = to_pairs(a, lda, m, k, parallel);
+            // SAFETY: `A`'s rows and the panels are bfloat16 pairs.
+            let kernel =
+                |tile: &Tile<'_, u32>| unsafe { tile.run_bf16::<{ Madd::BF16_DOT }>(b.isa) };
+            let tiles = vector_tiles(&a, pairs, pairs, output, tuning);
+            run_vector(&tiles, c, threads, |p| b.panel(p), kernel);
         }
         Bf16Madd::Widen => {
-            let rest = to_rounded(rest, lda, m - amx_rows, k, parallel);
-            items.run(
-                &rest,
-                2 * pairs,
-                |p| b.panel_bits(p),
-                // SAFETY: `A`'s rows (`rest`) are rounded f32, `2 · pairs` a row; the panels
-                // are pairs as f32 bits.
-                |tile| unsafe { tile.run_bf16::<{ Madd::BF16_WIDEN }>(b.isa) },
-            );
+            let a = to_rounded(a, lda, m, k, parallel);
+            // SAFETY: `A`'s rows are rounded f32, `2 · pairs` a row; the panels are pairs as
+            // f32 bits.
+            let kernel =
+                |tile: &Tile<'_, f32>| unsafe { tile.run_bf16::<{ Madd::BF16_WIDEN }>(b.isa) };
+            let tiles = vector_tiles(&a, 2 * pairs, pairs, output, tuning);
+            run_vector(&tiles, c, threads, |p| b.panel_bits(p), kernel);
         }
     }
 }
 
-/// One bf16 product, ready to share out: `C`, and `A`'s first `amx_rows` rows as pairs.
-struct Items<'a> {
-    c: StridedMut<'a>,
-    amx_a: &'a [u32],
-    amx_rows: usize,
+/// The vector kernel's tiles over `A` (in the multiply-add's form, rows `lda` apart) for
+/// weights `pairs` pairs deep.
+fn vector_tiles<'a, E>(
+    a: &'a [E],
+    lda: usize,
     pairs: usize,
-    threads: usize,
-    b: &'a PackedBf16,
     output: Output<'a>,
     tuning: KernelTuning,
-    /// The tiles, where they take the first `amx_rows` rows.
-    #[cfg(target_arch = "x86_64")]
-    amx: Option<super::amx::Amx>,
+) -> Tiles<'a, E> {
+    Tiles {
+        a,
+        lda,
+        depth: pairs,
+        tile_rows: Level::Avx512.tile_rows(),
+        wide: false,
+        output,
+        tuning,
+    }
 }
 
-impl<'a> Items<'a> {
-    /// Runs the product: AMX on the first `amx_rows` rows (with `amx_a`), `kernel` on the rest
-    /// (with `rest`, `lda` values a row, and the panels `panel` gives).
-    fn run<E: Sync>(
-        self,
-        rest: &'a [E],
-        lda: usize,
-        panel: impl Fn(usize) -> &'a [E] + Sync,
-        kernel: impl Fn(&Tile<'_, E>) + Sync,
-    ) {
-        let Items {
-            c,
-            amx_a,
-            amx_rows,
-            pairs,
-            threads,
-            b,
-            output,
-            tuning,
-            #[cfg(target_arch = "x86_64")]
-            amx,
-        } = self;
-        let tiles = Tiles {
-            a: rest,
-            lda,
-            depth: pairs,
-            tile_rows: Level::Avx512.tile_rows(),
-            wide: false,
-            output,
-            tuning,
-        };
-        #[cfg(target_arch = "x86_64")]
-        if let Some(amx) = amx {
-            // AMX runs each panel over all rows (row blocks were not measured with it).
-            let rows = c.rows();
-            schedule::for_each_item(c, rows, 1, threads, |item, _, p| {
-                let (blocks, rest_of_c) = item.split_rows(amx_rows);
-                let amx_panel = |p: usize| b.panel(p);
-                super::amx::run_panels(amx, amx_a, pairs, pairs, amx_panel, output, blocks, p);
-                tiles.run_rows(rest_of_c, 0, p, &panel, &kernel);
-            });
-            return;
-        }
-        // No AMX: every row is the vector kernel's (and `amx_a` is empty).
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (amx_a, amx_rows, b);
-        let block_rows = tiles.block_rows(c.rows());
-        schedule::for_each_item(c, block_rows, 1, threads, |item, first_row, p| {
-            tiles.run_rows(item, first_row, p, &panel, &kernel)
-        });
-    }
+/// Runs the product with the vector kernel `kernel` on every row of `c`, with the panels
+/// `panel` gives, on `threads` threads.
+fn run_vector<'a, E: Sync>(
+    tiles: &Tiles<'a, E>,
+    c: StridedMut<'_>,
+    threads: usize,
+    panel: impl Fn(usize) -> &'a [E] + Sync,
+    kernel: impl Fn(&Tile<'_, E>) + Sync,
+) {
+    let block_rows = tiles.block_rows(c.rows());
+    schedule::for_each_item(c, block_rows, 1, threads, |item, first_row, p| {
+        tiles.run_rows(item, first_row, p, &panel, &kernel)
+    });
 }
 
 /// `rows` rows of `A` (`lda` apart, `k` values each), each written by `convert` into `width`
@@ -441,13 +385,18 @@ mod tests {
             (15, 64, 64),
             (13, 33, 17),
             (37, 97, 65),
-            // Depths of whole AMX steps (16 pairs), rows in blocks of 32 and a rest: on a CPU
-            // with AMX, the tiles and the vector kernel share the product.
-            (70, 40, 64),
+            // Depths of whole AMX steps (16 pairs): on a CPU with AMX, rows in blocks of 32,
+            // then a last block of one row, of a few (one tile of `A`) and of 17 to 31 (shorter
+            // lower tiles).
             (96, 65, 32),
             (32, 33, 96),
-            // 2 to 16 rows over whole steps: on a CPU with AMX, the few-row tiles, with items
-            // of one panel (a short last one), of two and of four.
+            (33, 40, 32),
+            (70, 40, 64),
+            (63, 33, 96),
+            (45, 97, 768),
+            (24, 70, 64),
+            // 2 to 16 rows over whole steps: on a CPU with AMX, one tile of `A`, with items of
+            // one panel (a short last one), of two and of four.
             (2, 33, 32),
             (8, 97, 768),
             (16, 520, 64),
@@ -512,8 +461,9 @@ mod tests {
             .num_threads(4)
             .build()
             .unwrap();
-        // The vector kernel (and AMX's blocks of 32 rows), and the few-row tiles.
-        for (m, n, k) in [(64, 300, 129), (8, 1000, 512)] {
+        // The vector kernel, and on a CPU with AMX one tile of `A` and blocks of 32 rows with a
+        // last block of 13.
+        for (m, n, k) in [(64, 300, 129), (8, 1000, 512), (45, 300, 256)] {
             let a = matrix(m * k, 6);
             let b = PackedBf16::from_f32(&PackedB::from_weight(&matrix(n * k, 7), n, k), isa);
             for tuning in both_madds() {
