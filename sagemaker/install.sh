@@ -8,8 +8,12 @@
 # (HF_HOME) and other tools' caches (XDG_CACHE_HOME). The kernelspec, which lives in
 # ~/.local and is wiped by a restart, is registered again by `install.sh --register`.
 #
-# Usage: install.sh             full install (idempotent: finished steps are skipped)
+# Usage: install.sh             full install (idempotent: finished steps are skipped); on an
+#                               instance installed before, it brings the kernel up to the
+#                               build that scripts/versions.env pins, and the kernel works
+#                               meanwhile
 #        install.sh --register  only (re)register the kernelspec, if the kernel is installed
+#        install.sh --current   exits 0 when the kernel is installed, warm, and that build
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,17 +38,32 @@ status() {
 }
 
 installed() { [ -x "$CARGO_HOME/bin/evcxr_jupyter" ] && [ -f "$persist/installed" ]; }
+# The kernel this repository pins (an instance installed before a change of it has another).
+current() { installed && [ -f "$persist/warm" ] && "$repo/scripts/install-evcxr.sh" --check; }
 
 mkdir -p "$persist"
-if [ "${1:-}" = "--register" ]; then
-  if installed; then
-    "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only
-    status "READY" "The \"Rust (transformer-nb)\" kernel is installed. Open notebooks in $repo/notebooks."
-  fi
-  exit 0
-fi
+case "${1:-}" in
+  --register)
+    if installed; then
+      "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only
+      status "READY" "The \"Rust (transformer-nb)\" kernel is installed. Open notebooks in $repo/notebooks."
+    fi
+    exit 0
+    ;;
+  --current)
+    current
+    exit
+    ;;
+esac
 
-status "INSTALLING" "transformer-nb is being installed (Rust toolchain, evcxr kernel, model, the kernel's first build). This takes about 20 minutes on ml.t3.medium; the kernel appears in the launcher when it is ready."
+updating=0
+if installed && [ -f "$persist/warm" ]; then
+  # Installed and warm on an earlier start: only the kernel's build is not the pinned one.
+  updating=1
+  status "UPDATING" "The \"Rust (transformer-nb)\" kernel works; its build pinned in scripts/versions.env ($EVCXR_JUPYTER_BUILD) is being built (about 12 CPU-minutes). Notebooks started or restarted after that use it."
+else
+  status "INSTALLING" "transformer-nb is being installed (Rust toolchain, evcxr kernel, model, the kernel's first build). This takes about 20 minutes on ml.t3.medium; the kernel appears in the launcher when it is ready."
+fi
 
 # The instance may have no internet access: say what is unreachable instead of failing later.
 # Comma-separated, so that the list passes through `env` in the lifecycle scripts unquoted.
@@ -54,7 +73,10 @@ for url in ${check_urls//,/ }; do
   case "$url" in file://*) continue ;; esac
   curl --silent --show-error --fail --max-time 15 --output /dev/null "$url" 2>/dev/null || unreachable="$unreachable $url"
 done
-if [ -n "$unreachable" ]; then
+if [ -n "$unreachable" ] && [ "$updating" = 1 ]; then
+  status "READY" "The \"Rust (transformer-nb)\" kernel is installed, but not its build pinned in scripts/versions.env ($EVCXR_JUPYTER_BUILD): these could not be reached to build it:$unreachable. The next start tries again."
+  exit 0
+elif [ -n "$unreachable" ]; then
   status "NOT INSTALLED: NO INTERNET" "The kernel was not installed because these could not be reached:$unreachable. Give the notebook instance internet access (or a VPC with a NAT gateway) and restart it."
   exit 0
 fi
@@ -73,8 +95,10 @@ rustup default "$RUST_TOOLCHAIN"
 "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --no-warm
 touch "$persist/installed"
 
-status "WARMING UP" "The kernel is installed; its first build folder is being built so that the first notebook does not wait for a cold build. A notebook opened now works but its first cell may take several minutes."
-"$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only --display-name "Rust (transformer-nb) — warming up, see ~/SageMaker/TRANSFORMER-NB-STATUS.txt"
+if [ "$updating" = 0 ]; then
+  status "WARMING UP" "The kernel is installed; its first build folder is being built so that the first notebook does not wait for a cold build. A notebook opened now works but its first cell may take several minutes."
+  "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only --display-name "Rust (transformer-nb) — warming up, see ~/SageMaker/TRANSFORMER-NB-STATUS.txt"
+fi
 # The same warm-up as scripts/setup.sh: the kernel's first build slot, through the same launcher.
 HF_HUB_OFFLINE=1 "$PYTHON" "$repo/scripts/warm-kernel.py"
 "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only

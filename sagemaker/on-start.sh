@@ -5,7 +5,8 @@
 # finish well within SageMaker's 5-minute limit. It only does quick things itself:
 #   - finds the transformer-nb repository in ~/SageMaker (or clones TRANSFORMER_NB_REPO_URL),
 #   - re-registers the "Rust (transformer-nb)" kernelspec (~/.local does not survive a stop),
-#   - if the kernel is not installed yet, starts sagemaker/background.sh in the background,
+#   - if the kernel is not installed yet, or not the build scripts/versions.env pins, starts
+#     sagemaker/background.sh in the background,
 #   - starts the idle-stop and backup watcher, sagemaker/idle-stop.py (log: idle-stop.log).
 # Its log: ~/SageMaker/.transformer-nb/lifecycle.log (and CloudWatch, /aws/sagemaker/NotebookInstances,
 # stream <instance>/LifecycleConfigOnStart). The install's progress: ~/SageMaker/TRANSFORMER-NB-STATUS.txt.
@@ -88,8 +89,14 @@ if [ -f "$persist/installed" ]; then
   # shellcheck disable=SC2086 # TRANSFORMER_NB_PASS_ENV is a list of VAR=value words (tests only)
   sudo -u "$user" -i env ${TRANSFORMER_NB_PASS_ENV:-} bash "$repo/sagemaker/install.sh" --register
 fi
+# shellcheck disable=SC2086 # TRANSFORMER_NB_PASS_ENV is a list of VAR=value words (tests only)
 if [ ! -f "$persist/warm" ]; then
   echo "on-start: installing in the background; progress in $workdir/TRANSFORMER-NB-STATUS.txt"
+  nohup setsid bash "$repo/sagemaker/background.sh" >>"$persist/install.log" 2>&1 </dev/null &
+elif ! sudo -u "$user" -i env ${TRANSFORMER_NB_PASS_ENV:-} bash "$repo/sagemaker/install.sh" --current; then
+  # Installed before the repository pinned another build of the kernel (scripts/versions.env):
+  # the registered kernel works while the pinned one builds.
+  echo "on-start: the kernel is not the build scripts/versions.env pins; building it in the background"
   nohup setsid bash "$repo/sagemaker/background.sh" >>"$persist/install.log" 2>&1 </dev/null &
 fi
 echo "on-start: done"

@@ -5,7 +5,8 @@
 # a line a cell prints could reach Jupyter after the cell's "idle" status, and JupyterLab and
 # nbclient, which stop listening for a cell's output at "idle", then drop it (evcxr issue #353;
 # tests/e2e/test_kernel.py::test_printed_lines_arrive_before_the_cell_is_idle). It also sets the version to
-# $EVCXR_JUPYTER_BUILD, which is how scripts/setup.sh tells this build from a plain one.
+# $EVCXR_JUPYTER_BUILD, which the kernel reports to Jupyter and which is how scripts/setup.sh and
+# sagemaker/install.sh tell this build from a plain or an older one.
 #
 # Steps: download the crate from crates.io (pinned version and SHA-256, scripts/versions.env),
 # unpack it in a temporary folder, apply the patch, `cargo install --locked --path` it (its own
@@ -13,16 +14,21 @@
 # folder. About 12 CPU-minutes and 1 GiB of temporary disk.
 #
 # Usage: scripts/install-evcxr.sh           installs into ${CARGO_HOME:-~/.cargo}/bin
-#        scripts/install-evcxr.sh --check   exits 0 when that build is what cargo has installed
+#        scripts/install-evcxr.sh --check   exits 0 when the evcxr_jupyter on PATH is that build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 # shellcheck source=versions.env
 . scripts/versions.env
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
-# Whether cargo lists this build (a plain `cargo install` lists v$EVCXR_JUPYTER_VERSION).
+# Whether the evcxr_jupyter on PATH (cargo's bin first) is this build: its banner and its
+# kernel_info carry the version, "$EVCXR_JUPYTER_BUILD"; a plain build's is
+# "$EVCXR_JUPYTER_VERSION". The binary is read, not `cargo install --list`, so that a binary
+# put there by other means (TRANSFORMER_NB_EVCXR_BINARY in scripts/setup.sh) is judged the same.
 patched_build_installed() {
-  [ "$(cargo install --list | grep -c "^evcxr_jupyter v$EVCXR_JUPYTER_BUILD ")" = 1 ]
+  local binary
+  binary=$(command -v evcxr_jupyter) && grep -qaF "EvCxR $EVCXR_JUPYTER_BUILD " "$binary"
 }
 if [ "${1:-}" = "--check" ]; then
   patched_build_installed
@@ -51,6 +57,6 @@ echo "install-evcxr: building evcxr_jupyter $EVCXR_JUPYTER_BUILD"
 cargo install --locked --path "$work/$crate" --target-dir "$work/target"
 
 if ! patched_build_installed; then
-  echo "install-evcxr: cargo does not list evcxr_jupyter v$EVCXR_JUPYTER_BUILD after the install: does the patch set that version?" >&2
+  echo "install-evcxr: the evcxr_jupyter on PATH ($(command -v evcxr_jupyter)) is not $EVCXR_JUPYTER_BUILD after the install: does the patch set that version, or does another evcxr_jupyter come first on PATH?" >&2
   exit 1
 fi

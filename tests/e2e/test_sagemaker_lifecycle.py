@@ -11,6 +11,7 @@ on-start run as SageMaker runs them (root, in /, minimal PATH), and everything e
 real: the background install, the model download from PyPI, the kernel's cold build.
 """
 
+import json
 import os
 import pwd
 import shutil
@@ -254,6 +255,35 @@ def test_create_start_stop_start_and_no_internet(instance):
     assert lifecycle("on-start.sh", pass_env) < 60
     assert "transformer-nb" in kernelspecs()
     assert STATUS.read_text().startswith("READY")
+
+    # An instance installed before the repository pinned another build of the kernel (an older
+    # patch, or plain evcxr) gets the pinned one on its next start, in the background, while
+    # the kernel it has stays registered. Here: the same binary, reporting another version.
+    build = next(line.split("=", 1)[1].strip().strip('"')
+                 for line in (REPO / "scripts/versions.env").read_text().splitlines()
+                 if line.startswith("EVCXR_JUPYTER_BUILD="))
+    older = build[:-1] + ("0" if build[-1] != "0" else "1")
+    kernel = PERSIST / "cargo/bin/evcxr_jupyter"
+    binary = kernel.read_bytes()
+    assert build.encode() in binary, build
+    kernel.write_bytes(binary.replace(build.encode(), older.encode()))
+    assert as_user(f"bash {WORK}/transformer-nb/sagemaker/install.sh --current").returncode != 0
+    log_size = (PERSIST / "install.log").stat().st_size
+    assert lifecycle("on-start.sh", pass_env) < 60
+    assert "transformer-nb" in kernelspecs(), "the kernel stays registered while the update builds"
+    wait_for_background_jobs()
+    update_log = (PERSIST / "install.log").read_bytes()[log_size:].decode()
+    assert "install: UPDATING" in update_log and build in update_log, update_log[-4000:]
+    assert "INSTALLING" not in update_log and "WARMING UP" not in update_log, update_log[-4000:]
+    assert STATUS.read_text().startswith("READY"), STATUS.read_text()
+    assert build.encode() in kernel.read_bytes(), "the pinned build replaced the older one"
+    assert as_user(f"bash {WORK}/transformer-nb/sagemaker/install.sh --current").returncode == 0
+    spec = HOME / ".local/share/jupyter/kernels/transformer-nb/kernel.json"
+    assert json.loads(spec.read_text())["display_name"] == "Rust (transformer-nb)"
+    log_size = (PERSIST / "install.log").stat().st_size
+    assert lifecycle("on-start.sh", pass_env) < 60
+    wait_for_background_jobs()
+    assert (PERSIST / "install.log").stat().st_size == log_size, "no update once the build is current"
 
     # Jupyter was never restarted: new kernelspecs need no restart.
     calls = STAGE / "service-calls.log"
