@@ -57,6 +57,18 @@ case "${1:-}" in
 esac
 
 updating=0
+# A step that fails ends the install (set -e); the status then says so and points at the log
+# instead of staying at INSTALLING. A failed update leaves the kernel that works.
+failed() {
+  local code=$?
+  if [ "$updating" = 1 ]; then
+    status "READY" "The \"Rust (transformer-nb)\" kernel is installed, but building its build pinned in scripts/versions.env ($EVCXR_JUPYTER_BUILD) failed (exit status $code); the end of the log says which step. The next start tries again."
+  else
+    status "FAILED" "The install stopped with an error (exit status $code); the end of the log says which step. Restarting the notebook instance tries again, from the step that failed."
+  fi
+}
+set -E
+trap failed ERR
 if installed && [ -f "$persist/warm" ]; then
   # Installed and warm on an earlier start: only the kernel's build is not the pinned one.
   updating=1

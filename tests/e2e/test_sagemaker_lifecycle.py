@@ -301,6 +301,21 @@ def test_create_start_stop_start_and_no_internet(instance):
         text = wait_for_status("NOT INSTALLED", timeout=120)
         assert "NO INTERNET" in text and UNREACHABLE in text, text
         wait_for_background_jobs()
+        # A step that fails (here the Rust installer): the status says so and names the log.
+        failing = STAGE / "rustup-init-fails.sh"
+        failing.write_text("#!/bin/sh\necho 'rustup-init (stand-in): failing on purpose' >&2\nexit 3\n")
+        os.chmod(failing, 0o755)
+        failing_env = (
+            f"{instance} TRANSFORMER_NB_CHECK_URLS={REACHABLE} "
+            f"TRANSFORMER_NB_OS_RELEASE={STAGE}/os-release-al2023 "
+            f"TRANSFORMER_NB_RUSTUP_INIT_URL=file://{failing}"
+        )
+        STATUS.unlink()
+        assert lifecycle("on-start.sh", failing_env) < 60
+        text = wait_for_status("FAILED", timeout=300)
+        assert "exit status 3" in text and "install.log" in text, text
+        assert "failing on purpose" in (PERSIST / "install.log").read_text()
+        wait_for_background_jobs()
     finally:
         shutil.rmtree(PERSIST, ignore_errors=True)
         shutil.move(WORK / "installed-aside", PERSIST)
