@@ -38,8 +38,9 @@ status() {
 }
 
 installed() { [ -x "$CARGO_HOME/bin/evcxr_jupyter" ] && [ -f "$persist/installed" ]; }
+warm() { installed && [ -f "$persist/warm" ]; }
 # The kernel this repository pins (an instance installed before a change of it has another).
-current() { installed && [ -f "$persist/warm" ] && "$repo/scripts/install-evcxr.sh" --check; }
+current() { warm && "$repo/scripts/install-evcxr.sh" --check; }
 
 mkdir -p "$persist"
 case "${1:-}" in
@@ -69,7 +70,7 @@ failed() {
 }
 set -E
 trap failed ERR
-if installed && [ -f "$persist/warm" ]; then
+if warm; then
   # Installed and warm on an earlier start: only the kernel's build is not the pinned one.
   updating=1
   status "UPDATING" "The \"Rust (transformer-nb)\" kernel works; its build pinned in scripts/versions.env ($EVCXR_JUPYTER_BUILD) is being built (about 12 CPU-minutes). Notebooks started or restarted after that use it."

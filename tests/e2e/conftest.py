@@ -17,6 +17,12 @@ KERNEL = "transformer-nb"
 sys.path.insert(0, str(REPO / "scripts"))
 
 
+def pinned_versions() -> dict:
+    """scripts/versions.env as a dict (the tools' versions the scripts install)."""
+    lines = (REPO / "scripts" / "versions.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
 def artifacts_dir(name: str) -> Path:
     """Where a test leaves files for people to look at (screenshots, executed notebooks)."""
     path = REPO / "out" / "test-artifacts" / name

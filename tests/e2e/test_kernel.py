@@ -14,7 +14,7 @@ from pathlib import Path
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
-from conftest import KERNEL, NOTEBOOKS, REPO
+from conftest import KERNEL, NOTEBOOKS, REPO, pinned_versions
 
 FIRST_CELLS = [
     ':dep transformer-nb = { path = "../crates/transformer-nb" }',
@@ -136,12 +136,6 @@ def test_a_warm_kernel_has_loaded_the_library_when_it_answers():
         assert statuses == ["ok"] * len(FIRST_CELLS)
     finally:
         kernel.close()
-
-
-def pinned_versions():
-    """scripts/versions.env as a dict."""
-    lines = (REPO / "scripts" / "versions.env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
 
 def test_the_kernel_is_the_patched_evcxr_build():

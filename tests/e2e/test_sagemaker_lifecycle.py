@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, artifacts_dir
+from conftest import REPO, artifacts_dir, pinned_versions
 
 USER = "ec2-user"
 HOME = Path("/home") / USER
@@ -259,9 +259,7 @@ def test_create_start_stop_start_and_no_internet(instance):
     # An instance installed before the repository pinned another build of the kernel (an older
     # patch, or plain evcxr) gets the pinned one on its next start, in the background, while
     # the kernel it has stays registered. Here: the same binary, reporting another version.
-    build = next(line.split("=", 1)[1].strip().strip('"')
-                 for line in (REPO / "scripts/versions.env").read_text().splitlines()
-                 if line.startswith("EVCXR_JUPYTER_BUILD="))
+    build = pinned_versions()["EVCXR_JUPYTER_BUILD"]
     older = build[:-1] + ("0" if build[-1] != "0" else "1")
     kernel = PERSIST / "cargo/bin/evcxr_jupyter"
     binary = kernel.read_bytes()

@@ -188,9 +188,8 @@ pub(super) fn run_panels<'a>(
                 (true, false) => multiply::<true, false>,
             }
         };
-        let (first, rest) = (multiply(true), multiply(false));
         let each_block = |row: usize, a: &[u32], panel: &[u32], sums: &mut Block| {
-            let multiply = if first_row + row == 0 { first } else { rest };
+            let multiply = multiply(first_row + row == 0);
             // SAFETY: the tiles are configured for `block_rows` rows on this thread (above);
             // `a` starts that many rows of `pairs` lanes, `lda` apart (asserted), the panel
             // `pairs` rows of 128 bytes; `sums` is 32 rows of 128 bytes.

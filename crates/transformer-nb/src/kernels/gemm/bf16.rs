@@ -171,9 +171,10 @@ pub(crate) fn gemm_bf16(
         // item costs a little to hand out and to start; MiniLM 1 × 8 gained from fewer). A
         // thread that runs out takes whole items from the other.
         let panels = n.div_ceil(NR);
-        let panels_per_item = match m < super::amx::BLOCK_ROWS {
-            true => (panels / (4 * threads)).clamp(1, 4),
-            false => 1,
+        let panels_per_item = if m < super::amx::BLOCK_ROWS {
+            (panels / (4 * threads)).clamp(1, 4)
+        } else {
+            1
         };
         schedule::for_each_item(c, m, panels_per_item, threads, |item, _, p| {
             let panel = |p: usize| b.panel(p);
