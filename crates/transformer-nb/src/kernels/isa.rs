@@ -113,8 +113,10 @@ impl Isa {
     }
 }
 
-/// Chooses the matrix kernels' tuning instead of the CPU's vendor: `intel` or `plain`. For
-/// comparing the two on one machine.
+/// Chooses the matrix kernels' tuning instead of the CPU's vendor: `intel` or `plain`,
+/// optionally followed by choices that change one field each, `+name` or `-name` with the
+/// names `prefetch`, `blocks`, `widen` and `wide-tile` (e.g. `plain,+wide-tile`). For comparing
+/// tunings, or one choice of one, on one machine; a value that does not parse is ignored.
 pub(crate) const TUNING_ENV: &str = "TRANSFORMER_NB_TUNING";
 
 /// How the matrix kernels meet the CPU's caches, memory and multiply-add units: measured per CPU
@@ -181,12 +183,46 @@ impl KernelTuning {
     /// This CPU's tuning (or [`TUNING_ENV`]'s); detected once per process.
     pub(crate) fn detect() -> KernelTuning {
         static TUNING: OnceLock<KernelTuning> = OnceLock::new();
-        *TUNING.get_or_init(|| match std::env::var(TUNING_ENV).as_deref() {
-            Ok("intel") => KernelTuning::INTEL,
-            Ok("plain") => KernelTuning::PLAIN,
-            _ if is_intel() => KernelTuning::INTEL,
-            _ => KernelTuning::PLAIN,
+        *TUNING.get_or_init(|| {
+            let chosen = std::env::var(TUNING_ENV).ok();
+            chosen
+                .as_deref()
+                .and_then(KernelTuning::parse)
+                .unwrap_or_else(|| KernelTuning::for_vendor(is_intel()))
         })
+    }
+
+    fn for_vendor(intel: bool) -> KernelTuning {
+        if intel {
+            KernelTuning::INTEL
+        } else {
+            KernelTuning::PLAIN
+        }
+    }
+
+    /// Reads [`TUNING_ENV`]'s value: a base tuning, then `+name`/`-name` choices.
+    fn parse(value: &str) -> Option<KernelTuning> {
+        let mut words = value.split(',').map(str::trim);
+        let mut tuning = match words.next()? {
+            "intel" => KernelTuning::INTEL,
+            "plain" => KernelTuning::PLAIN,
+            _ => return None,
+        };
+        for word in words {
+            let (on, name) = match word.split_at_checked(1)? {
+                ("+", name) => (true, name),
+                ("-", name) => (false, name),
+                _ => return None,
+            };
+            match name {
+                "prefetch" => tuning.prefetch = on,
+                "blocks" => tuning.a_block_bytes = on.then_some(1 << 20),
+                "widen" => tuning.bf16_madd = if on { Bf16Madd::Widen } else { Bf16Madd::Dot },
+                "wide-tile" => tuning.wide_tile = on,
+                _ => return None,
+            }
+        }
+        Some(tuning)
     }
 }
 
@@ -229,6 +265,33 @@ mod tests {
             .map(str::trim)
             .expect("a vendor_id line");
         assert_eq!(is_intel(), vendor == "GenuineIntel", "vendor_id {vendor}");
+    }
+
+    #[test]
+    fn tunings_parse_with_their_choices() {
+        assert_eq!(KernelTuning::parse("intel"), Some(KernelTuning::INTEL));
+        assert_eq!(KernelTuning::parse("plain"), Some(KernelTuning::PLAIN));
+        let wide = KernelTuning::parse("plain, +wide-tile").unwrap();
+        assert_eq!(
+            wide,
+            KernelTuning {
+                wide_tile: true,
+                ..KernelTuning::PLAIN
+            }
+        );
+        let intel_without = KernelTuning::parse("intel,-prefetch,-blocks,-widen").unwrap();
+        assert!(!intel_without.prefetch && intel_without.a_block_bytes.is_none());
+        assert_eq!(intel_without.bf16_madd, Bf16Madd::Dot);
+        assert!(intel_without.wide_tile);
+        assert_eq!(
+            KernelTuning::parse("plain,+blocks").unwrap().a_block_bytes,
+            Some(1 << 20)
+        );
+        for wrong in ["", "amd", "plain,wide-tile", "plain,+fast", "plain,+"] {
+            assert_eq!(KernelTuning::parse(wrong), None, "{wrong:?}");
+        }
+        assert_eq!(KernelTuning::for_vendor(true), KernelTuning::INTEL);
+        assert_eq!(KernelTuning::for_vendor(false), KernelTuning::PLAIN);
     }
 
     #[test]
