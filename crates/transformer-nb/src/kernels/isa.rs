@@ -167,12 +167,11 @@ impl KernelTuning {
         wide_tile: true,
     };
 
-    /// Elsewhere, what was measured on AMD Zen 4: the weights already streamed at 59–99 % of
-    /// the measured bandwidth, the 8 × 128 passes at 92–99 % of the kernel's peak. Neither the
-    /// hint nor the blocking has been measured there, so they stay off. The bf16 vector kernel
-    /// keeps `vdpbf16ps` there, as before the widening was measured on Intel: the bench's
-    /// `limits` op reports both instructions' issue rates, for a run on AMD to say which wins.
-    /// Nor has the wide tile been timed there.
+    /// Elsewhere, what was measured on AMD Zen 4: the weights already stream at 89–93 % of the
+    /// measured bandwidth, the 8 × 128 passes at 90–100 % of the kernel's peak, and none of
+    /// Intel's f32 choices, timed one at a time, moved a case by more than the noise (±4 %).
+    /// There `vdpbf16ps` issues at twice the FMAs' rate (469 against 234 GFLOP/s on 2 threads),
+    /// so widening the weights made every bf16 case 1.6–2 × slower (BENCHMARKS.md, item 32).
     pub(crate) const PLAIN: KernelTuning = KernelTuning {
         prefetch: false,
         a_block_bytes: None,
