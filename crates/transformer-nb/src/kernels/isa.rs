@@ -168,10 +168,11 @@ impl KernelTuning {
     };
 
     /// Elsewhere, what was measured on AMD Zen 4: the weights already stream at 89–93 % of the
-    /// measured bandwidth, the 8 × 128 passes at 90–100 % of the kernel's peak, and none of
-    /// Intel's f32 choices, timed one at a time, moved a case by more than the noise (±4 %).
-    /// There `vdpbf16ps` issues at twice the FMAs' rate (469 against 234 GFLOP/s on 2 threads),
-    /// so widening the weights made every bf16 case 1.6–2 × slower (BENCHMARKS.md, item 32).
+    /// measured bandwidth, the 8 × 128 passes at 88–100 % of the kernel's 2048³ rate, and none
+    /// of Intel's f32 choices, timed one at a time, moved a case by more than the noise
+    /// (±4 %). There `vdpbf16ps` issues at twice the FMAs' rate (469 against 234 GFLOP/s on 2
+    /// threads), so widening the weights made every bf16 case 1.6–2 × slower (BENCHMARKS.md,
+    /// "AMD EPYC Zen 4 after items 8–31").
     pub(crate) const PLAIN: KernelTuning = KernelTuning {
         prefetch: false,
         a_block_bytes: None,
