@@ -115,8 +115,9 @@ impl Isa {
 
 /// Chooses the matrix kernels' tuning instead of the CPU's vendor: `intel` or `plain`,
 /// optionally followed by choices that change one field each, `+name` or `-name` with the
-/// names `prefetch`, `blocks`, `widen` and `wide-tile` (e.g. `plain,+wide-tile`). For comparing
-/// tunings, or one choice of one, on one machine; a value that does not parse is ignored.
+/// names `prefetch`, `blocks`, `widen` and `wide-tile` (e.g. `plain,+wide-tile`), or
+/// `blocks=KIB` for row blocks of that many KiB. For comparing tunings, or one choice of one,
+/// on one machine; a value that does not parse is ignored.
 pub(crate) const TUNING_ENV: &str = "TRANSFORMER_NB_TUNING";
 
 /// How the matrix kernels meet the CPU's caches, memory and multiply-add units: measured per CPU
@@ -209,6 +210,10 @@ impl KernelTuning {
             _ => return None,
         };
         for word in words {
+            if let Some(kib) = word.strip_prefix("blocks=") {
+                tuning.a_block_bytes = Some(kib.parse::<usize>().ok().filter(|&k| k > 0)? << 10);
+                continue;
+            }
             let (on, name) = match word.split_at_checked(1)? {
                 ("+", name) => (true, name),
                 ("-", name) => (false, name),
@@ -287,7 +292,21 @@ mod tests {
             KernelTuning::parse("plain,+blocks").unwrap().a_block_bytes,
             Some(1 << 20)
         );
-        for wrong in ["", "amd", "plain,wide-tile", "plain,+fast", "plain,+"] {
+        assert_eq!(
+            KernelTuning::parse("plain,blocks=512")
+                .unwrap()
+                .a_block_bytes,
+            Some(512 << 10)
+        );
+        for wrong in [
+            "",
+            "amd",
+            "plain,wide-tile",
+            "plain,+fast",
+            "plain,+",
+            "plain,blocks=0",
+            "plain,blocks=big",
+        ] {
             assert_eq!(KernelTuning::parse(wrong), None, "{wrong:?}");
         }
         assert_eq!(KernelTuning::for_vendor(true), KernelTuning::INTEL);
