@@ -18,9 +18,11 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 
 def pinned_versions() -> dict:
-    """scripts/versions.env as a dict (the tools' versions the scripts install)."""
+    """scripts/versions.env as a dict (the tools' versions the scripts install), values
+    unquoted as the shell that sources it reads them."""
     lines = (REPO / "scripts" / "versions.env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return {name: value.strip().strip('"') for name, value in pairs}
 
 
 def artifacts_dir(name: str) -> Path:

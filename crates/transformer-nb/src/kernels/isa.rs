@@ -221,7 +221,7 @@ impl KernelTuning {
             };
             match name {
                 "prefetch" => tuning.prefetch = on,
-                "blocks" => tuning.a_block_bytes = on.then_some(1 << 20),
+                "blocks" => tuning.a_block_bytes = KernelTuning::INTEL.a_block_bytes.filter(|_| on),
                 "widen" => tuning.bf16_madd = if on { Bf16Madd::Widen } else { Bf16Madd::Dot },
                 "wide-tile" => tuning.wide_tile = on,
                 _ => return None,
