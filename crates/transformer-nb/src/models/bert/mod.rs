@@ -12,7 +12,6 @@ mod model;
 mod output;
 mod precision;
 mod summary;
-mod weights;
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +23,7 @@ pub use precision::Precision;
 pub use summary::{ModelSummary, ModuleSize};
 pub(crate) use summary::{human_bytes, thousands};
 
+use super::safetensors::SafeTensors;
 use crate::embed::{self, Embeddings, Pooling, PoolingMode};
 use crate::error::{Error, Result};
 use crate::hub;
@@ -31,7 +31,6 @@ use crate::kernels::{Bf16Isa, Isa};
 use crate::tensor::Tensor;
 use crate::tokenize::{Batch, Encoding, Tokenizer};
 use model::{BertModel, Inputs};
-use weights::SafeTensors;
 
 /// Texts embedded per forward pass by [`Bert::embed`]; bounds memory on a 4 GiB machine.
 const EMBED_CHUNK: usize = 32;
