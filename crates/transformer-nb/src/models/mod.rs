@@ -7,4 +7,11 @@
 //! (`safetensors`, and [`gguf`](crate::gguf)) hand them owned buffers.
 
 pub mod bert;
+mod decoder;
+mod layers;
+mod llama;
+pub(crate) mod precision;
 mod safetensors;
+
+pub use decoder::{DecoderConfig, ModuleInfo};
+pub use layers::KvCache;

@@ -117,6 +117,10 @@ impl SafeTensors {
     }
 
     /// Whether the file has a tensor of this name.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub(crate) fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
     }

@@ -10,7 +10,6 @@ mod head;
 mod masked_lm;
 mod model;
 mod output;
-mod precision;
 mod summary;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +18,8 @@ pub use config::{BertConfig, HiddenAct};
 pub use head::AttentionHead;
 pub use masked_lm::{FillMask, LayerPredictions, MaskedLm};
 pub use output::BertOutput;
-pub use precision::Precision;
+pub use crate::models::precision::Precision;
+use crate::models::precision;
 pub use summary::{ModelSummary, ModuleSize};
 pub(crate) use summary::{human_bytes, thousands};
 
@@ -151,6 +151,10 @@ impl Bert {
         let tokenizer = Tokenizer::from_dir(dir)?;
         let bf16 = match precision {
             Precision::F32 => None,
+            Precision::Quantized => {
+                eprintln!("{}", precision::NOT_QUANTIZED);
+                None
+            }
             Precision::Bf16 => {
                 let isa = Isa::detect().bf16();
                 if isa.is_none() {
@@ -335,6 +339,7 @@ impl Bert {
                 }
                 None => eprintln!("{}", precision::BF16_UNAVAILABLE),
             },
+            Precision::Quantized => eprintln!("{}", precision::NOT_QUANTIZED),
         }
         self
     }
