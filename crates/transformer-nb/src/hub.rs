@@ -93,6 +93,15 @@ pub(crate) fn snapshot_dir(
     Hub::from_env().snapshot_dir(model_id, required, optional)
 }
 
+/// The cached snapshot of `main` of `model_id`, if the cache has one (whatever files it holds).
+pub(crate) fn cached_snapshot(model_id: &str) -> Option<PathBuf> {
+    let hub = Hub::from_env();
+    let repo = hub.repo_dir(model_id);
+    let commit = std::fs::read_to_string(repo.join("refs").join("main")).ok()?;
+    let dir = repo.join("snapshots").join(commit.trim());
+    dir.is_dir().then_some(dir)
+}
+
 /// Where models are cached and fetched from: the environment, read once per call.
 #[derive(Debug, Clone)]
 struct Hub {

@@ -76,6 +76,7 @@
 
 pub mod embed;
 pub mod error;
+pub mod generate;
 pub mod gguf;
 pub mod hub;
 mod kernels;
@@ -100,6 +101,8 @@ pub use bert::{
 };
 pub use embed::Embeddings;
 pub use error::{Error, Result};
+pub use generate::{GenerateOptions, Generation, Step, StopReason};
+pub use models::{CausalLm, CausalLmOutput, DecoderConfig, TokenProb};
 pub use plot::Plot;
 pub use positional::{
     Layout, PositionalEncoding, positional_encoding, positional_encoding_with_layout,
@@ -123,6 +126,8 @@ pub mod prelude {
     };
     pub use crate::embed::Embeddings;
     pub use crate::error::{Error, Result};
+    pub use crate::generate::{GenerateOptions, Generation, Step, StopReason};
+    pub use crate::models::{CausalLm, CausalLmOutput, DecoderConfig, TokenProb};
     pub use crate::plot::Plot;
     pub use crate::positional::{
         Layout, PositionalEncoding, positional_encoding, positional_encoding_with_layout,

@@ -7,11 +7,14 @@
 //! (`safetensors`, and [`gguf`](crate::gguf)) hand them owned buffers.
 
 pub mod bert;
-mod decoder;
+pub(crate) mod causal_lm;
+pub(crate) mod decoder;
+mod gpt2;
 mod layers;
 mod llama;
 pub(crate) mod precision;
 mod safetensors;
 
+pub use causal_lm::{CausalLm, CausalLmOutput, SUPPORTED_ARCHITECTURES, TokenProb};
 pub use decoder::{DecoderConfig, ModuleInfo};
 pub use layers::KvCache;
