@@ -74,16 +74,18 @@
 // Every `unsafe` block says why it is sound.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-pub mod bert;
 pub mod embed;
 pub mod error;
+pub mod gguf;
 pub mod hub;
 mod kernels;
+pub mod models;
 pub mod positional;
 pub mod tensor;
 pub mod tokenize;
 pub mod view;
 
+pub use models::bert;
 pub use view::plot;
 
 /// For the benchmark harness (`benches/forward.rs`) only: not part of the API, no stability.

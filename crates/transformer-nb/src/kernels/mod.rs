@@ -27,6 +27,7 @@ mod isa;
 mod lines;
 pub(crate) mod math;
 pub mod probe;
+pub(crate) mod quant;
 mod strided;
 
 pub(crate) use isa::{Bf16Isa, Bf16Madd, Isa, KernelTuning, Level};

@@ -5,10 +5,10 @@
 use std::path::Path;
 
 use super::model::MlmHead;
-use super::weights::SafeTensors;
 use super::{Bert, Precision};
 use crate::error::{Error, Result};
 use crate::kernels::math;
+use crate::models::safetensors::SafeTensors;
 use crate::tensor::Tensor;
 use crate::tokenize::{Encoding, Tokenizer};
 

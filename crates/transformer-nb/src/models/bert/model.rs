@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use super::config::{BertConfig, HiddenAct};
-use super::weights::SafeTensors;
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{Output, PackedB, PackedBf16, gemm, gemm_bf16, gemm_view};
 use crate::kernels::{Bf16Isa, Isa, KernelTuning, StridedMut, math};
+use crate::models::safetensors::SafeTensors;
 use crate::tensor::{Tensor, pool};
 
 /// Rows per parallel task in the row-wise kernels (layer norm, activation): large enough that

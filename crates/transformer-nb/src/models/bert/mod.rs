@@ -10,9 +10,7 @@ mod head;
 mod masked_lm;
 mod model;
 mod output;
-mod precision;
 mod summary;
-mod weights;
 
 use std::path::{Path, PathBuf};
 
@@ -20,10 +18,12 @@ pub use config::{BertConfig, HiddenAct};
 pub use head::AttentionHead;
 pub use masked_lm::{FillMask, LayerPredictions, MaskedLm};
 pub use output::BertOutput;
-pub use precision::Precision;
+pub use crate::models::precision::Precision;
+use crate::models::precision;
 pub use summary::{ModelSummary, ModuleSize};
 pub(crate) use summary::{human_bytes, thousands};
 
+use super::safetensors::SafeTensors;
 use crate::embed::{self, Embeddings, Pooling, PoolingMode};
 use crate::error::{Error, Result};
 use crate::hub;
@@ -31,7 +31,6 @@ use crate::kernels::{Bf16Isa, Isa};
 use crate::tensor::Tensor;
 use crate::tokenize::{Batch, Encoding, Tokenizer};
 use model::{BertModel, Inputs};
-use weights::SafeTensors;
 
 /// Texts embedded per forward pass by [`Bert::embed`]; bounds memory on a 4 GiB machine.
 const EMBED_CHUNK: usize = 32;
@@ -152,6 +151,10 @@ impl Bert {
         let tokenizer = Tokenizer::from_dir(dir)?;
         let bf16 = match precision {
             Precision::F32 => None,
+            Precision::Quantized => {
+                eprintln!("{}", precision::NOT_QUANTIZED);
+                None
+            }
             Precision::Bf16 => {
                 let isa = Isa::detect().bf16();
                 if isa.is_none() {
@@ -336,6 +339,7 @@ impl Bert {
                 }
                 None => eprintln!("{}", precision::BF16_UNAVAILABLE),
             },
+            Precision::Quantized => eprintln!("{}", precision::NOT_QUANTIZED),
         }
         self
     }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::kernels::quant::f16_to_f32;
 
 /// Refuse headers larger than this: a corrupt length would otherwise allocate gigabytes.
 const MAX_HEADER_BYTES: u64 = 100 << 20;
@@ -116,6 +117,10 @@ impl SafeTensors {
     }
 
     /// Whether the file has a tensor of this name.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub(crate) fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
     }
@@ -165,22 +170,6 @@ impl SafeTensors {
             .map_err(|e| Error::io("read", &self.path, e))?;
         Ok(bytes.chunks_exact(size).map(decode).collect())
     }
-}
-
-/// IEEE 754 half precision to single, exactly (every f16 is an f32).
-fn f16_to_f32(half: u16) -> f32 {
-    let sign = u32::from(half >> 15) << 31;
-    let exponent = u32::from((half >> 10) & 0x1f);
-    let mantissa = u32::from(half & 0x3ff);
-    let magnitude = match (exponent, mantissa) {
-        (0, 0) => 0,
-        // Subnormal: mantissa · 2⁻²⁴, exact in f32.
-        (0, m) => (m as f32 * f32::powi(2.0, -24)).to_bits(),
-        (0x1f, 0) => 0x7f80_0000,
-        (0x1f, m) => 0x7fc0_0000 | (m << 13),
-        (e, m) => ((e + 127 - 15) << 23) | (m << 13),
-    };
-    f32::from_bits(sign | magnitude)
 }
 
 /// Bytes per value of a safetensors dtype; `None` for a name this library does not know (which

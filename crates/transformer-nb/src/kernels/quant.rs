@@ -1,0 +1,346 @@
+//! ggml's block-quantized weights (Q4_0, Q4_1, Q8_0) and products with them.
+//!
+//! Each format stores a row of a weight matrix as blocks of 32 values with an f16 scale (and,
+//! for Q4_1, an f16 minimum), as llama.cpp's `ggml-quants.c` defines them
+//! (<https://github.com/ggml-org/llama.cpp/blob/master/ggml/src/ggml-common.h>). A product
+//! `x · Wᵀ` dequantizes one row of `W` at a time into a buffer that stays in L1 and takes its
+//! dot product with every row of `x`: the quantized bytes are read once per product, which is
+//! what a one-token decoding step is bound by, and the sums are f32 sums of exactly the values
+//! that dequantizing the whole matrix gives (what HF transformers computes with a GGUF).
+
+use rayon::prelude::*;
+
+use super::{Isa, Level};
+use crate::gguf::TensorKind;
+
+/// Values per quantized block.
+pub(crate) const BLOCK: usize = 32;
+
+/// Weight rows per parallel task: enough work per task that handing it out costs little.
+const ROWS_PER_TASK: usize = 16;
+
+/// Below this many multiply-adds a product runs on the calling thread.
+const PARALLEL_MIN_FLOPS: usize = 1 << 16;
+
+/// IEEE 754 half precision to single, exactly (every f16 is an f32).
+pub(crate) fn f16_to_f32(half: u16) -> f32 {
+    let sign = u32::from(half >> 15) << 31;
+    let exponent = u32::from((half >> 10) & 0x1f);
+    let mantissa = u32::from(half & 0x3ff);
+    let magnitude = match (exponent, mantissa) {
+        (0, 0) => 0,
+        // Subnormal: mantissa · 2⁻²⁴, exact in f32.
+        (0, m) => (m as f32 * f32::powi(2.0, -24)).to_bits(),
+        (0x1f, 0) => 0x7f80_0000,
+        (0x1f, m) => 0x7fc0_0000 | (m << 13),
+        (e, m) => ((e + 127 - 15) << 23) | (m << 13),
+    };
+    f32::from_bits(sign | magnitude)
+}
+
+fn half_at(bytes: &[u8], at: usize) -> f32 {
+    f16_to_f32(u16::from_le_bytes([bytes[at], bytes[at + 1]]))
+}
+
+/// Dequantizes whole blocks: `out.len()` values from `bytes` of `kind`.
+///
+/// `bytes` holds exactly `out.len()` values (checked by the GGUF reader for file data).
+pub(crate) fn dequantize(kind: TensorKind, bytes: &[u8], out: &mut [f32]) {
+    let block_bytes = kind.block_bytes();
+    let block_len = kind.block_len();
+    assert_eq!(bytes.len() / block_bytes * block_len, out.len());
+    match kind {
+        TensorKind::F32 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        TensorKind::F16 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *o = f16_to_f32(u16::from_le_bytes([b[0], b[1]]));
+            }
+        }
+        TensorKind::Q4_0 => {
+            for (o, b) in out
+                .chunks_exact_mut(BLOCK)
+                .zip(bytes.chunks_exact(block_bytes))
+            {
+                let d = half_at(b, 0);
+                // Byte j holds value j in its low nibble and value j + 16 in its high one.
+                for (j, &q) in b[2..18].iter().enumerate() {
+                    o[j] = d * ((q & 0xf) as i32 - 8) as f32;
+                    o[j + 16] = d * ((q >> 4) as i32 - 8) as f32;
+                }
+            }
+        }
+        TensorKind::Q4_1 => {
+            for (o, b) in out
+                .chunks_exact_mut(BLOCK)
+                .zip(bytes.chunks_exact(block_bytes))
+            {
+                let (d, m) = (half_at(b, 0), half_at(b, 2));
+                for (j, &q) in b[4..20].iter().enumerate() {
+                    o[j] = (q & 0xf) as f32 * d + m;
+                    o[j + 16] = (q >> 4) as f32 * d + m;
+                }
+            }
+        }
+        TensorKind::Q8_0 => {
+            for (o, b) in out
+                .chunks_exact_mut(BLOCK)
+                .zip(bytes.chunks_exact(block_bytes))
+            {
+                let d = half_at(b, 0);
+                for (o, &q) in o.iter_mut().zip(&b[2..34]) {
+                    *o = d * (q as i8) as f32;
+                }
+            }
+        }
+    }
+}
+
+/// A weight matrix `[rows, cols]` (PyTorch's `Linear` layout, `[out, in]`) kept in its
+/// quantized blocks, each row `cols / 32` blocks.
+#[derive(Clone, Debug)]
+pub(crate) struct QuantMatrix {
+    kind: TensorKind,
+    rows: usize,
+    cols: usize,
+    data: Vec<u8>,
+}
+
+impl QuantMatrix {
+    /// Wraps `data` of `kind` as a `rows × cols` matrix; `None` when the sizes do not agree
+    /// or `kind` is not a block format.
+    pub(crate) fn new(kind: TensorKind, rows: usize, cols: usize, data: Vec<u8>) -> Option<Self> {
+        let row_bytes = (cols % BLOCK == 0).then(|| cols / BLOCK * kind.block_bytes())?;
+        (kind.is_quantized() && data.len() == rows.checked_mul(row_bytes)?).then_some(QuantMatrix {
+            kind,
+            rows,
+            cols,
+            data,
+        })
+    }
+
+    pub(crate) fn kind(&self) -> TensorKind {
+        self.kind
+    }
+
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub(crate) fn cols(&self) -> usize {
+        self.cols
+    }
+
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.data.capacity()
+    }
+
+    fn row_bytes(&self) -> usize {
+        self.cols / BLOCK * self.kind.block_bytes()
+    }
+
+    /// Row `r` dequantized into `out` (`cols` long).
+    pub(crate) fn dequantize_row(&self, r: usize, out: &mut [f32]) {
+        let rb = self.row_bytes();
+        dequantize(self.kind, &self.data[r * rb..(r + 1) * rb], out);
+    }
+
+    /// Every value, dequantized (row-major).
+    pub(crate) fn to_f32(&self) -> Vec<f32> {
+        let mut out = vec![0.0; self.rows * self.cols];
+        dequantize(self.kind, &self.data, &mut out);
+        out
+    }
+
+    /// The same matrix with its rows reordered: row `i` of the result is row `order[i]`.
+    pub(crate) fn permute_rows(&self, order: &[usize]) -> Self {
+        let rb = self.row_bytes();
+        let mut data = Vec::with_capacity(self.data.len());
+        for &r in order {
+            data.extend_from_slice(&self.data[r * rb..(r + 1) * rb]);
+        }
+        QuantMatrix { data, ..*self }
+    }
+
+    /// `c[m × rows] = a[m × cols] · selfᵀ`, rows of `a` and `c` contiguous.
+    pub(crate) fn matmul(&self, isa: Isa, a: &[f32], m: usize, c: &mut [f32]) {
+        let (n, k) = (self.rows, self.cols);
+        assert!(a.len() >= m * k && c.len() >= m * n, "buffers too small");
+        if m == 0 || n == 0 {
+            return;
+        }
+        // Row r of W dotted with every row of a gives column r of c: computed as row r of cᵀ.
+        let mut c_t = vec![0.0f32; n * m];
+        let task = |(t, out): (usize, &mut [f32])| {
+            let mut row = vec![0.0f32; k];
+            for (i, out) in out.chunks_exact_mut(m).enumerate() {
+                self.dequantize_row(t * ROWS_PER_TASK + i, &mut row);
+                for (x, o) in a.chunks_exact(k).zip(out.iter_mut()) {
+                    *o = dot(isa, &row, x);
+                }
+            }
+        };
+        if m * n * k < PARALLEL_MIN_FLOPS {
+            c_t.chunks_mut(ROWS_PER_TASK * m).enumerate().for_each(task);
+        } else {
+            c_t.par_chunks_mut(ROWS_PER_TASK * m)
+                .enumerate()
+                .for_each(task);
+        }
+        for (r, column) in c_t.chunks_exact(m).enumerate() {
+            for (i, &v) in column.iter().enumerate() {
+                c[i * n + r] = v;
+            }
+        }
+    }
+}
+
+/// `Σ a[i] · b[i]`, with sixteen partial sums so that it vectorises.
+#[inline(always)]
+fn dot_generic(a: &[f32], b: &[f32]) -> f32 {
+    let len = a.len().min(b.len());
+    let (a, b) = (&a[..len], &b[..len]);
+    let mut acc = [0.0f32; 16];
+    let mut ca = a.chunks_exact(16);
+    let mut cb = b.chunks_exact(16);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for l in 0..16 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        tail += x * y;
+    }
+    // A fixed tree, the same on every instruction set.
+    let mut width = 8;
+    while width > 0 {
+        for l in 0..width {
+            acc[l] += acc[l + width];
+        }
+        width /= 2;
+    }
+    acc[0] + tail
+}
+
+/// [`dot_generic`] compiled for the best instruction set `isa` names.
+pub(crate) fn dot(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+        unsafe fn avx512(a: &[f32], b: &[f32]) -> f32 {
+            dot_generic(a, b)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2(a: &[f32], b: &[f32]) -> f32 {
+            dot_generic(a, b)
+        }
+        match isa.level() {
+            // SAFETY: an `Isa` of level AVX-512 only comes from run-time detection of AVX-512
+            // F, BW, DQ and VL, AVX2 and FMA (`kernels::isa`).
+            Level::Avx512 => return unsafe { avx512(a, b) },
+            // SAFETY: an `Isa` of level AVX2 only comes from run-time detection of AVX2 and FMA.
+            Level::Avx2 => return unsafe { avx2(a, b) },
+            Level::Generic => {}
+        }
+    }
+    let _ = isa;
+    dot_generic(a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f16_bits(x: f32) -> [u8; 2] {
+        // Values used here are exact in f16 (small multiples of powers of two).
+        let bits = x.to_bits();
+        let sign = ((bits >> 16) & 0x8000) as u16;
+        let exp = ((bits >> 23) & 0xff) as i32 - 127 + 15;
+        let mant = ((bits >> 13) & 0x3ff) as u16;
+        let half = if x == 0.0 {
+            sign
+        } else {
+            sign | ((exp as u16) << 10) | mant
+        };
+        half.to_le_bytes()
+    }
+
+    /// A Q4_1 block of `d`, `m` and nibbles `q[0..32]`.
+    fn q4_1_block(d: f32, m: f32, q: &[u8; 32]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend(f16_bits(d));
+        b.extend(f16_bits(m));
+        for j in 0..16 {
+            b.push(q[j] | (q[j + 16] << 4));
+        }
+        b
+    }
+
+    #[test]
+    fn block_formats_decode_as_ggml_defines_them() {
+        let q: [u8; 32] = std::array::from_fn(|j| (j % 16) as u8);
+        let mut out = [0.0f32; 32];
+        dequantize(TensorKind::Q4_1, &q4_1_block(0.5, -2.0, &q), &mut out);
+        for j in 0..32 {
+            assert_eq!(out[j], (j % 16) as f32 * 0.5 - 2.0);
+        }
+        let mut q4_0 = f16_bits(0.25).to_vec();
+        q4_0.extend((0..16).map(|j| (j as u8) | (((15 - j) as u8) << 4)));
+        dequantize(TensorKind::Q4_0, &q4_0, &mut out);
+        assert_eq!(out[1], 0.25 * (1.0 - 8.0));
+        assert_eq!(out[17], 0.25 * (14.0 - 8.0));
+        let mut q8 = f16_bits(2.0).to_vec();
+        q8.extend((0..32).map(|j| (j as i8 - 16) as u8));
+        dequantize(TensorKind::Q8_0, &q8, &mut out);
+        assert_eq!(out[0], -32.0);
+        assert_eq!(out[31], 30.0);
+    }
+
+    #[test]
+    fn products_equal_the_dequantized_matrix_on_every_isa() {
+        let (rows, cols, m) = (37, 96, 5);
+        let mut data = Vec::new();
+        for r in 0..rows {
+            for b in 0..cols / BLOCK {
+                let q: [u8; 32] = std::array::from_fn(|j| ((r * 7 + b * 3 + j * 5) % 16) as u8);
+                data.extend(q4_1_block(0.125 * (1 + r % 3) as f32, -1.0, &q));
+            }
+        }
+        let w = QuantMatrix::new(TensorKind::Q4_1, rows, cols, data).unwrap();
+        let dense = w.to_f32();
+        let a: Vec<f32> = (0..m * cols)
+            .map(|i| ((i * 13) % 17) as f32 / 8.0 - 1.0)
+            .collect();
+        for isa in Isa::available() {
+            let mut c = vec![0.0; m * rows];
+            w.matmul(isa, &a, m, &mut c);
+            for i in 0..m {
+                for r in 0..rows {
+                    let want: f64 = (0..cols)
+                        .map(|j| a[i * cols + j] as f64 * dense[r * cols + j] as f64)
+                        .sum();
+                    let got = c[i * rows + r] as f64;
+                    assert!(
+                        (got - want).abs() < 1e-4 * (1.0 + want.abs()),
+                        "{isa:?} {i} {r}"
+                    );
+                }
+            }
+        }
+        let order: Vec<usize> = (0..rows).rev().collect();
+        let flipped = w.permute_rows(&order).to_f32();
+        assert_eq!(flipped[..cols], dense[(rows - 1) * cols..]);
+    }
+
+    #[test]
+    fn halves_convert_exactly() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x0001), f32::powi(2.0, -24));
+        assert!(f16_to_f32(0x7e00).is_nan());
+    }
+}

@@ -1,0 +1,17 @@
+//! The model architectures, one module per architecture, each following its HF transformers
+//! modeling file: [`bert`] (encoders), and the decoders behind [`CausalLm`](crate::CausalLm):
+//! Llama (SmolLM2, TinyLlama, Llama 3) and GPT-2.
+//!
+//! Their building blocks (linear layers on the crate's kernels, norms, rotary embeddings,
+//! causal attention with a key/value cache) live in `layers`; the readers of checkpoint files
+//! (`safetensors`, and [`gguf`](crate::gguf)) hand them owned buffers.
+
+pub mod bert;
+mod decoder;
+mod layers;
+mod llama;
+pub(crate) mod precision;
+mod safetensors;
+
+pub use decoder::{DecoderConfig, ModuleInfo};
+pub use layers::KvCache;
