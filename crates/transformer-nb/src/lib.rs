@@ -108,7 +108,7 @@ pub use positional::{
     Layout, PositionalEncoding, positional_encoding, positional_encoding_with_layout,
 };
 pub use tensor::Tensor;
-pub use tokenize::{Batch, Encoding, Tokenizer};
+pub use tokenize::{Batch, ChatMessage, Encoding, TextStream, Tokenizer};
 
 /// Everything a notebook cell needs: `use transformer_nb::prelude::*;`.
 ///
@@ -133,6 +133,6 @@ pub mod prelude {
         Layout, PositionalEncoding, positional_encoding, positional_encoding_with_layout,
     };
     pub use crate::tensor::Tensor;
-    pub use crate::tokenize::{Batch, Encoding, Tokenizer};
+    pub use crate::tokenize::{Batch, ChatMessage, Encoding, TextStream, Tokenizer};
     pub use crate::view::DebugDisplay;
 }

@@ -23,6 +23,8 @@ pub struct Encoding {
     special_tokens_mask: Vec<u32>,
     offsets: Vec<(usize, usize)>,
     word_ids: Vec<Option<u32>>,
+    /// Each token as text (`" the"` for `Ġthe`).
+    texts: Vec<String>,
     truncated: bool,
 }
 
@@ -38,12 +40,18 @@ impl Encoding {
         word: Option<u32>,
     ) {
         self.ids.push(id);
+        self.texts.push(token.clone());
         self.tokens.push(token);
         self.type_ids.push(type_id);
         self.attention_mask.push(1);
         self.special_tokens_mask.push(u32::from(special));
         self.offsets.push(offsets);
         self.word_ids.push(word);
+    }
+
+    /// Sets each token's readable text from its token.
+    pub(super) fn set_texts(&mut self, text: impl Fn(&str) -> String) {
+        self.texts = self.tokens.iter().map(|t| text(t)).collect();
     }
 
     pub(super) fn set_truncated(&mut self, truncated: bool) {
@@ -70,6 +78,23 @@ impl Encoding {
     /// ```
     pub fn tokens(&self) -> &[String] {
         &self.tokens
+    }
+
+    /// Each token as the text it stands for: what byte-level tokens (GPT-2, SmolLM2) decode to,
+    /// e.g. `" the"` for `Ġthe` and `"\n"` for `Ċ`, with `\xF0`-style escapes for the bytes of
+    /// a character cut between tokens; WordPiece tokens as they are.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_vocab_merges("gpt2/vocab.json", "gpt2/merges.txt")?;
+    /// let enc = tok.encode("I read\n")?;
+    /// assert_eq!(enc.tokens(), ["I", "Ġread", "Ċ"]);
+    /// assert_eq!(enc.texts(), ["I", " read", "\n"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn texts(&self) -> &[String] {
+        &self.texts
     }
 
     /// The vocabulary ids of the tokens (`input_ids`).
@@ -189,7 +214,7 @@ impl Encoding {
 }
 
 impl std::fmt::Display for Encoding {
-    /// A plain-text table, a line per token.
+    /// A plain-text table, a line per token; byte-level tokens get a column with their text.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let width = self
             .tokens
@@ -198,16 +223,39 @@ impl std::fmt::Display for Encoding {
             .max()
             .unwrap_or(0)
             .max(5);
+        let with_texts = self.texts.iter().zip(&self.tokens).any(|(x, t)| x != t);
+        let texts: Vec<String> = self.texts.iter().map(|t| format!("{t:?}")).collect();
+        let text_width = texts
+            .iter()
+            .map(|t| t.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        let text_column = |text: &str| {
+            if with_texts {
+                format!("{text:<text_width$}  ")
+            } else {
+                String::new()
+            }
+        };
         writeln!(
             f,
-            "{:>4}  {:<width$}  {:>6}  type  mask",
-            "pos", "token", "id"
+            "{:>4}  {:<width$}  {}{:>6}  type  mask",
+            "pos",
+            "token",
+            text_column("text"),
+            "id"
         )?;
         for i in 0..self.len() {
             writeln!(
                 f,
-                "{:>4}  {:<width$}  {:>6}  {:>4}  {:>4}",
-                i, self.tokens[i], self.ids[i], self.type_ids[i], self.attention_mask[i]
+                "{:>4}  {:<width$}  {}{:>6}  {:>4}  {:>4}",
+                i,
+                self.tokens[i],
+                text_column(texts.get(i).map_or("", String::as_str)),
+                self.ids[i],
+                self.type_ids[i],
+                self.attention_mask[i]
             )?;
         }
         if self.truncated {
@@ -315,6 +363,7 @@ impl Encoding {
                 .collect(),
             offsets: vec![(0, 0); n],
             word_ids: vec![None; n],
+            texts: tokens.iter().map(|t| t.to_string()).collect(),
             truncated: false,
         }
     }
@@ -328,5 +377,14 @@ mod tests {
     fn plain_text_has_a_line_per_token() {
         let enc = Encoding::sample(&["[CLS]", "a", "[SEP]"], &[1, 1, 1]);
         assert_eq!(enc.to_string().lines().count(), 4);
+        assert!(!enc.to_string().contains("text"));
+    }
+
+    #[test]
+    fn byte_level_tokens_show_their_text() {
+        let mut enc = Encoding::sample(&["Hi", "Ġthere"], &[1, 1]);
+        enc.set_texts(|t| t.replace('Ġ', " "));
+        let table = enc.to_string();
+        assert!(table.contains("\" there\""), "{table}");
     }
 }

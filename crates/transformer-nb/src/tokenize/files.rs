@@ -1,5 +1,6 @@
-//! Reading a tokenizer from its files: `tokenizer.json` (what `BertTokenizerFast` saves), or a
-//! bare `vocab.txt` with the options of `tokenizer_config.json`.
+//! Reading a tokenizer from its files: `tokenizer.json` (what HF's fast tokenizers save), a bare
+//! `vocab.txt` with the options of `tokenizer_config.json` (BERT), GPT-2's `vocab.json` and
+//! `merges.txt`, or the tokenizer a GGUF file's metadata describes.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,16 +9,21 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::added::AddedToken;
-use super::normalize::BertNormalizer;
-use super::pipeline::{Decoder, Pipeline, Template, TemplatePiece};
-use super::wordpiece::WordPiece;
+use super::decoders::{Decoder, WordPieceDecoder};
+use super::models::{Bpe, Model, WordPiece};
+use super::normalizers::BertNormalizer;
+use super::pipeline::{Pipeline, Stages};
+use super::pre_tokenizers::{LLAMA3_PATTERN, PreTokenizer};
+use super::processors::{PostProcessor, Template, TemplatePiece};
 use crate::error::{Error, Result};
 
 /// What this crate runs; named in the error for anything else.
-const SUPPORTED: &str = "transformer-nb runs BERT WordPiece tokenizers: normalizer \
+const SUPPORTED: &str = "transformer-nb runs BERT WordPiece tokenizers (normalizer \
     BertNormalizer, pre-tokenizer BertPreTokenizer, model WordPiece, post-processor \
-    BertProcessing or TemplateProcessing, decoder WordPiece (each may also be null, the model \
-    excepted)";
+    BertProcessing or TemplateProcessing, decoder WordPiece) and byte-level BPE tokenizers like \
+    GPT-2's, SmolLM2's and Llama 3's (pre-tokenizer ByteLevel, alone or after Digits or Llama 3's \
+    Split, model BPE, post-processor ByteLevel and/or TemplateProcessing, decoder ByteLevel); \
+    each part may also be null, the model excepted";
 
 #[derive(Deserialize)]
 struct TokenizerJson {
@@ -73,6 +79,64 @@ fn continuation() -> String {
 }
 fn max_chars() -> usize {
     100
+}
+
+#[derive(Deserialize)]
+struct BpeJson {
+    vocab: HashMap<String, u32>,
+    merges: Vec<MergeJson>,
+    #[serde(default)]
+    dropout: Option<f64>,
+    #[serde(default)]
+    unk_token: Option<String>,
+    #[serde(default)]
+    continuing_subword_prefix: Option<String>,
+    #[serde(default)]
+    end_of_word_suffix: Option<String>,
+    #[serde(default)]
+    fuse_unk: bool,
+    #[serde(default)]
+    byte_fallback: bool,
+    #[serde(default)]
+    ignore_merges: bool,
+}
+
+/// A merge as older files write it (`"Ġ t"`) or newer ones (`["Ġ", "t"]`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MergeJson {
+    Line(String),
+    Pair(String, String),
+}
+
+#[derive(Deserialize)]
+struct ByteLevelJson {
+    #[serde(default = "yes")]
+    add_prefix_space: bool,
+    #[serde(default = "yes")]
+    trim_offsets: bool,
+    #[serde(default = "yes")]
+    use_regex: bool,
+}
+
+#[derive(Deserialize)]
+struct DigitsJson {
+    #[serde(default)]
+    individual_digits: bool,
+}
+
+#[derive(Deserialize)]
+struct SplitJson {
+    pattern: SplitPatternJson,
+    behavior: String,
+    #[serde(default)]
+    invert: bool,
+}
+
+#[derive(Deserialize)]
+enum SplitPatternJson {
+    Regex(String),
+    String(String),
 }
 
 #[derive(Deserialize)]
@@ -140,7 +204,7 @@ pub(super) fn from_tokenizer_json(path: &Path) -> Result<Pipeline> {
     // A well-formed file of another kind (BPE, Unigram, …): say what this crate runs.
     let unsupported = |what: &str, kind: &str| Error::InvalidFile {
         path: path.to_path_buf(),
-        what: "BERT tokenizer.json",
+        what: "tokenizer.json for transformer-nb",
         message: format!("its {what} is {kind}; {SUPPORTED}"),
     };
 
@@ -157,63 +221,191 @@ pub(super) fn from_tokenizer_json(path: &Path) -> Result<Pipeline> {
         }
         Some((kind, _)) => return Err(unsupported("normalizer", &kind)),
     };
-    let split_words = match part(&file.pre_tokenizer, "pre-tokenizer")? {
-        None => false,
-        Some((kind, _)) if kind == "BertPreTokenizer" => true,
-        Some((kind, _)) => return Err(unsupported("pre-tokenizer", &kind)),
+    let pre_tokenizer = match &file.pre_tokenizer {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(pre_tokenizer(value, &invalid, &unsupported)?),
     };
     let model = match part(&Some(file.model), "model")? {
         Some((kind, value)) if kind == "WordPiece" => {
             let m: WordPieceJson = parse(value, "model", &invalid)?;
-            wordpiece(
-                m.vocab,
-                m.unk_token,
-                m.continuing_subword_prefix,
-                m.max_input_chars_per_word,
+            Model::WordPiece(
+                wordpiece(
+                    m.vocab,
+                    m.unk_token,
+                    m.continuing_subword_prefix,
+                    m.max_input_chars_per_word,
+                )
+                .map_err(invalid)?,
             )
-            .map_err(invalid)?
+        }
+        Some((kind, value)) if kind == "BPE" => {
+            let m: BpeJson = parse(value, "model", &invalid)?;
+            Model::Bpe(bpe(m, &invalid, &unsupported)?)
         }
         Some((kind, _)) => return Err(unsupported("model", &kind)),
         None => return Err(invalid(format!("it has no model; {SUPPORTED}"))),
     };
-    let template = match part(&file.post_processor, "post-processor")? {
-        None => None,
-        Some((kind, value)) if kind == "BertProcessing" => {
-            let p: BertProcessingJson = parse(value, "post-processor", &invalid)?;
-            Some(Template::bert(p.cls, p.sep))
+    let mut post_processor = PostProcessor::default();
+    if let Some((kind, value)) = part(&file.post_processor, "post-processor")? {
+        let processors = if kind == "Sequence" {
+            match value.get("processors").and_then(Value::as_array) {
+                Some(all) => all.clone(),
+                None => {
+                    return Err(invalid(
+                        "its Sequence post-processor lists no processors".into(),
+                    ));
+                }
+            }
+        } else {
+            vec![value]
+        };
+        for value in processors {
+            let Some((kind, value)) = part(&Some(value), "post-processor")? else {
+                continue;
+            };
+            match kind.as_str() {
+                "BertProcessing" => {
+                    let p: BertProcessingJson = parse(value, "post-processor", &invalid)?;
+                    post_processor.template = Some(Template::bert(p.cls, p.sep));
+                }
+                "TemplateProcessing" => {
+                    let t: TemplateJson = parse(value, "post-processor", &invalid)?;
+                    post_processor.template = Some(template(t).map_err(invalid)?);
+                }
+                "ByteLevel" => {
+                    let b: ByteLevelJson = parse(value, "post-processor", &invalid)?;
+                    post_processor.trim_offsets = b.trim_offsets;
+                    post_processor.add_prefix_space = b.add_prefix_space;
+                }
+                _ => return Err(unsupported("post-processor", &kind)),
+            }
         }
-        Some((kind, value)) if kind == "TemplateProcessing" => {
-            let t: TemplateJson = parse(value, "post-processor", &invalid)?;
-            Some(template(t).map_err(invalid)?)
-        }
-        Some((kind, _)) => return Err(unsupported("post-processor", &kind)),
-    };
+    }
     let decoder = match part(&file.decoder, "decoder")? {
         None => None,
         Some((kind, value)) if kind == "WordPiece" => {
             let d: DecoderJson = parse(value, "decoder", &invalid)?;
-            Some(Decoder {
+            Some(Decoder::WordPiece(WordPieceDecoder {
                 prefix: d.prefix,
                 cleanup: d.cleanup,
-            })
+            }))
         }
+        Some((kind, _)) if kind == "ByteLevel" => Some(Decoder::ByteLevel),
         Some((kind, _)) => return Err(unsupported("decoder", &kind)),
     };
-    Ok(Pipeline::new(
-        file.added_tokens,
+    Ok(Pipeline::new(Stages {
+        added_tokens: file.added_tokens,
         normalizer,
-        split_words,
+        pre_tokenizer,
         model,
-        template,
+        post_processor,
         decoder,
-    ))
+    }))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(
-    value: Value,
-    what: &str,
-    invalid: &dyn Fn(String) -> Error,
-) -> Result<T> {
+type Invalid<'a> = &'a dyn Fn(String) -> Error;
+type Unsupported<'a> = &'a dyn Fn(&str, &str) -> Error;
+
+/// A pre-tokenizer of `tokenizer.json`, a `Sequence` of them included.
+fn pre_tokenizer(
+    value: &Value,
+    invalid: Invalid,
+    unsupported: Unsupported,
+) -> Result<PreTokenizer> {
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("its pre-tokenizer has no \"type\"".into()))?;
+    Ok(match kind {
+        "BertPreTokenizer" => PreTokenizer::Bert,
+        "ByteLevel" => {
+            let b: ByteLevelJson = parse(value.clone(), "pre-tokenizer", invalid)?;
+            PreTokenizer::ByteLevel {
+                add_prefix_space: b.add_prefix_space,
+                use_regex: b.use_regex,
+            }
+        }
+        "Digits" => {
+            let d: DigitsJson = parse(value.clone(), "pre-tokenizer", invalid)?;
+            PreTokenizer::Digits {
+                individual: d.individual_digits,
+            }
+        }
+        "Split" => {
+            let s: SplitJson = parse(value.clone(), "pre-tokenizer", invalid)?;
+            match (&s.pattern, s.behavior.as_str(), s.invert) {
+                (SplitPatternJson::Regex(p), "Isolated", false) if p == LLAMA3_PATTERN => {
+                    PreTokenizer::Llama3
+                }
+                (SplitPatternJson::Regex(p) | SplitPatternJson::String(p), behavior, invert) => {
+                    return Err(unsupported(
+                        "pre-tokenizer",
+                        &format!(
+                            "Split with pattern {p:?}, behavior {behavior}, invert {invert} \
+                             (only Llama 3's expression, Isolated, is run)"
+                        ),
+                    ));
+                }
+            }
+        }
+        "Sequence" => {
+            let all = value
+                .get("pretokenizers")
+                .and_then(Value::as_array)
+                .ok_or_else(|| {
+                    invalid("its Sequence pre-tokenizer lists no pretokenizers".into())
+                })?;
+            PreTokenizer::Sequence(
+                all.iter()
+                    .map(|p| pre_tokenizer(p, invalid, unsupported))
+                    .collect::<Result<_>>()?,
+            )
+        }
+        other => return Err(unsupported("pre-tokenizer", other)),
+    })
+}
+
+/// The BPE model of `tokenizer.json`; options this crate does not run are errors.
+fn bpe(m: BpeJson, invalid: Invalid, unsupported: Unsupported) -> Result<Bpe> {
+    if m.dropout.is_some_and(|p| p != 0.0) {
+        return Err(unsupported(
+            "model",
+            "BPE with dropout (use a file without it)",
+        ));
+    }
+    if m.byte_fallback {
+        return Err(unsupported("model", "BPE with byte_fallback"));
+    }
+    let affix = |a: &Option<String>| a.as_deref().is_some_and(|a| !a.is_empty());
+    if affix(&m.continuing_subword_prefix) || affix(&m.end_of_word_suffix) {
+        return Err(unsupported(
+            "model",
+            "BPE with a continuing_subword_prefix or end_of_word_suffix",
+        ));
+    }
+    let merges = m
+        .merges
+        .into_iter()
+        .enumerate()
+        .map(|(i, merge)| match merge {
+            MergeJson::Pair(a, b) => Ok((a, b)),
+            MergeJson::Line(line) => merge_line(&line)
+                .ok_or_else(|| invalid(format!("merge {} ({line:?}) is not two tokens", i + 1))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Bpe::new(m.vocab, &merges, m.unk_token, m.fuse_unk, m.ignore_merges).map_err(invalid)
+}
+
+/// `"a b"` as the pair it merges: exactly two tokens, one space between, as `tokenizers` reads it.
+fn merge_line(line: &str) -> Option<(String, String)> {
+    let mut parts = line.split(' ');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(a), Some(b), None) => Some((a.to_string(), b.to_string())),
+        _ => None,
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: Value, what: &str, invalid: Invalid) -> Result<T> {
     serde_json::from_value(value).map_err(|e| invalid(format!("its {what}: {e}")))
 }
 
@@ -321,20 +513,205 @@ pub(super) fn from_vocab_txt(path: &Path, options: VocabOptions) -> Result<Pipel
             added.push(AddedToken::special(id, token));
         }
     }
-    Ok(Pipeline::new(
-        added,
-        Some(BertNormalizer {
+    Ok(Pipeline::new(Stages {
+        added_tokens: added,
+        normalizer: Some(BertNormalizer {
             clean_text: true,
             handle_chinese_chars: options.tokenize_chinese_chars,
             strip_accents: options.strip_accents,
             lowercase: options.lowercase,
         }),
-        true,
-        model,
-        Some(Template::bert(cls, sep)),
-        Some(Decoder {
+        pre_tokenizer: Some(PreTokenizer::Bert),
+        model: Model::WordPiece(model),
+        post_processor: PostProcessor {
+            template: Some(Template::bert(cls, sep)),
+            ..PostProcessor::default()
+        },
+        decoder: Some(Decoder::WordPiece(WordPieceDecoder {
             prefix: "##".into(),
             cleanup: true,
-        }),
-    ))
+        })),
+    }))
+}
+
+/// A byte-level BPE pipeline: GPT-2's split unless `pre_tokenizer` says otherwise, the byte-level
+/// decoder, and the given added tokens and template.
+fn byte_level(
+    model: Bpe,
+    added_tokens: Vec<AddedToken>,
+    pre_tokenizer: PreTokenizer,
+    template: Option<Template>,
+) -> Pipeline {
+    Pipeline::new(Stages {
+        added_tokens,
+        normalizer: None,
+        pre_tokenizer: Some(pre_tokenizer),
+        model: Model::Bpe(model),
+        post_processor: PostProcessor {
+            template,
+            ..PostProcessor::default()
+        },
+        decoder: Some(Decoder::ByteLevel),
+    })
+}
+
+/// GPT-2's pre-tokenizer: its split, no space added before the text.
+fn gpt2_split() -> PreTokenizer {
+    PreTokenizer::ByteLevel {
+        add_prefix_space: false,
+        use_regex: true,
+    }
+}
+
+/// The token GPT-2's files add as special: it ends every document of its training text.
+pub(super) const GPT2_END_OF_TEXT: &str = "<|endoftext|>";
+
+/// Builds what `GPT2TokenizerFast` builds from `vocab.json` and `merges.txt`: byte-level BPE with
+/// GPT-2's split, `<|endoftext|>` a special token, no special tokens added around the text.
+pub(super) fn from_vocab_merges(vocab_path: &Path, merges_path: &Path) -> Result<Pipeline> {
+    let read = |path: &Path| std::fs::read(path).map_err(|e| Error::io("read", path, e));
+    let vocab: HashMap<String, u32> =
+        serde_json::from_slice(&read(vocab_path)?).map_err(|e| Error::InvalidFile {
+            path: vocab_path.to_path_buf(),
+            what: "BPE vocab.json (a JSON object of token to id)",
+            message: e.to_string(),
+        })?;
+    let invalid = |message: String| Error::InvalidFile {
+        path: merges_path.to_path_buf(),
+        what: "BPE merges.txt (a line \"a b\" per merge)",
+        message,
+    };
+    let text = String::from_utf8(read(merges_path)?)
+        .map_err(|e| invalid(format!("it is not UTF-8 text ({e})")))?;
+    let merges = text
+        .lines()
+        .filter(|line| !line.starts_with("#version"))
+        .enumerate()
+        .map(|(i, line)| {
+            merge_line(line)
+                .ok_or_else(|| invalid(format!("merge {} ({line:?}) is not two tokens", i + 1)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let added = match vocab.get(GPT2_END_OF_TEXT) {
+        Some(&id) => vec![AddedToken::special(id, GPT2_END_OF_TEXT.into())],
+        None => Vec::new(),
+    };
+    let model =
+        Bpe::new(vocab, &merges, None, false, false).map_err(|message| Error::InvalidFile {
+            path: merges_path.to_path_buf(),
+            what: "BPE merges.txt for this vocab.json",
+            message,
+        })?;
+    Ok(byte_level(model, added, gpt2_split(), None))
+}
+
+/// What a GGUF file's metadata says of its tokenizer (`tokenizer.ggml.*`), for a byte-level BPE
+/// tokenizer (`tokenizer.ggml.model = "gpt2"`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ByteLevelBpeSpec {
+    /// `tokenizer.ggml.tokens`, in byte-level form (`Ġthe`); a token's id is its index.
+    pub tokens: Vec<String>,
+    /// `tokenizer.ggml.merges`, `"a b"` each, highest priority first.
+    pub merges: Vec<String>,
+    /// `tokenizer.ggml.token_type`: 1 normal, 3 control (special), 4 user-defined; may be empty.
+    pub token_types: Vec<i32>,
+    /// `tokenizer.ggml.pre`: how text is split before BPE ("gpt2", "smollm", "llama-bpe").
+    pub pre: Option<String>,
+    pub bos_token_id: Option<u32>,
+    pub eos_token_id: Option<u32>,
+    pub padding_token_id: Option<u32>,
+    pub unknown_token_id: Option<u32>,
+    /// `tokenizer.ggml.add_bos_token`: the BOS token goes before every text.
+    pub add_bos_token: bool,
+    /// `tokenizer.chat_template`.
+    pub chat_template: Option<String>,
+    /// `{architecture}.context_length`: the longest input the model takes.
+    pub context_length: Option<usize>,
+}
+
+/// The `tokenizer.ggml.pre` names this crate splits text for.
+const GGUF_PRE: &str = "\"gpt2\", \"smollm\" and \"llama-bpe\" (also \"llama3\", \"llama-v3\")";
+
+/// Builds the tokenizer of a GGUF file as transformers builds it from the same metadata, with the
+/// split llama.cpp's `tokenizer.ggml.pre` names (SmolLM2's puts each digit apart).
+pub(super) fn from_spec(spec: &ByteLevelBpeSpec) -> std::result::Result<Pipeline, String> {
+    let (pre_tokenizer, ignore_merges) = match spec.pre.as_deref() {
+        // Files written before llama.cpp recorded a pre-tokenizer split as GPT-2 does.
+        None | Some("gpt2" | "gpt-2") => (gpt2_split(), false),
+        Some("smollm") => (
+            PreTokenizer::Sequence(vec![
+                PreTokenizer::Digits { individual: true },
+                gpt2_split(),
+            ]),
+            false,
+        ),
+        Some("llama-bpe" | "llama3" | "llama-v3") => (
+            PreTokenizer::Sequence(vec![
+                PreTokenizer::Llama3,
+                PreTokenizer::ByteLevel {
+                    add_prefix_space: false,
+                    use_regex: false,
+                },
+            ]),
+            true,
+        ),
+        Some(other) => {
+            return Err(format!(
+                "its tokenizer.ggml.pre is {other:?}; transformer-nb splits text for {GGUF_PRE}"
+            ));
+        }
+    };
+    let mut vocab = HashMap::with_capacity(spec.tokens.len());
+    for (id, token) in spec.tokens.iter().enumerate() {
+        let id = u32::try_from(id).map_err(|_| "it has over 2^32 tokens".to_string())?;
+        vocab.insert(token.clone(), id);
+    }
+    let merges = spec
+        .merges
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            merge_line(line)
+                .ok_or_else(|| format!("tokenizer.ggml.merges[{i}] ({line:?}) is not two tokens"))
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    let token = |id: u32, what: &str| {
+        spec.tokens.get(id as usize).cloned().ok_or_else(|| {
+            format!(
+                "its {what} {id} is not a token: there are {}",
+                spec.tokens.len()
+            )
+        })
+    };
+    let mut added = Vec::new();
+    for (id, &kind) in spec.token_types.iter().enumerate() {
+        if kind == 3 || kind == 4 {
+            let id = id as u32;
+            let mut t = AddedToken::special(id, token(id, "token type entry")?);
+            t.special = kind == 3;
+            added.push(t);
+        }
+    }
+    // Without token types, the tokens the metadata names are the special ones.
+    if spec.token_types.is_empty() {
+        for (id, what) in [
+            (spec.bos_token_id, "bos_token_id"),
+            (spec.eos_token_id, "eos_token_id"),
+            (spec.unknown_token_id, "unknown_token_id"),
+            (spec.padding_token_id, "padding_token_id"),
+        ] {
+            if let Some(id) = id {
+                added.push(AddedToken::special(id, token(id, what)?));
+            }
+        }
+    }
+    let template = match (spec.add_bos_token, spec.bos_token_id) {
+        (true, Some(id)) => {
+            let bos = (token(id, "bos_token_id")?, id);
+            Some(Template::prefix(bos))
+        }
+        _ => None,
+    };
+    let model = Bpe::new(vocab, &merges, None, false, ignore_merges)?;
+    Ok(byte_level(model, added, pre_tokenizer, template))
 }

@@ -1,21 +1,38 @@
-//! Text to tokens: a BERT tokenizer that gives exactly what HF transformers' tokenizer gives.
+//! Text to tokens: BERT's WordPiece tokenizer and the byte-level BPE tokenizers of GPT-2,
+//! SmolLM2 and Llama 3, giving exactly what HF's tokenizers give.
 //!
-//! The pipeline is the one `BertTokenizerFast` runs (Hugging Face's `tokenizers` crate), written
-//! here for BERT alone so that a notebook does not compile and analyse that crate's 80-odd
-//! dependencies: added tokens (`[MASK]` stays whole), normalize (clean, lowercase and strip
-//! accents for uncased models, space out CJK characters), split words on whitespace and
-//! punctuation, WordPiece, truncate, then add `[CLS]`/`[SEP]` by the file's template. Like
-//! `tokenizer(text, truncation=True)` in Python, texts longer than the model's maximum are cut to
-//! it, and the [`Encoding`] says so. `tests/tokenizer_vs_hf.rs` checks every field against
-//! `tokenizers` itself on generated text; a `tokenizer.json` of another kind (BPE, Unigram) is
-//! an error that says what is supported.
+//! The folders follow the pipeline HF's `tokenizers` crate runs (written here for these models
+//! alone, so that a notebook does not compile and analyse that crate's 80-odd dependencies):
+//!
+//! 1. `added`: added tokens are found first, so that `[MASK]` or `<|im_start|>` stays whole;
+//! 2. `normalizers`: the rest is normalized (BERT: clean, lowercase and strip accents for
+//!    uncased models, space out CJK characters), each character keeping the bytes it came from;
+//! 3. `pre_tokenizers`: cut into words (BERT: whitespace and punctuation; byte-level: GPT-2's
+//!    or Llama 3's regular expression, digits apart for SmolLM2, then bytes as characters);
+//! 4. `models`: each word into tokens (WordPiece, or BPE merges);
+//! 5. truncation to the model's maximum, as `tokenizer(text, truncation=True)` in Python, and
+//!    the [`Encoding`] says so;
+//! 6. `processors`: special tokens around the text by the file's template (`[CLS] A [SEP]`);
+//! 7. `decoders`: and back, from ids to text (`##` glued, or bytes to UTF-8); [`TextStream`]
+//!    decodes one id at a time as a model generates them.
+//!
+//! `files` reads `tokenizer.json`, `vocab.txt`, GPT-2's `vocab.json` + `merges.txt` or a GGUF
+//! file's metadata into that pipeline; `chat` renders a model's chat template.
+//! `tests/tokenizer_vs_hf.rs` and `tests/bpe_vs_hf.rs` check every field against `tokenizers`
+//! itself on generated text; a file of another kind (Unigram, say) is an error that says what
+//! is supported.
 
 mod added;
+mod chat;
+mod decoders;
 mod encoding;
 mod files;
-mod normalize;
+mod models;
+mod normalizers;
 mod pipeline;
-mod wordpiece;
+mod pre_tokenizers;
+mod processors;
+mod stream;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +40,10 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::Deserialize;
 
+pub use chat::ChatMessage;
 pub use encoding::{Batch, Encoding};
+pub(crate) use files::ByteLevelBpeSpec;
+pub use stream::TextStream;
 
 use crate::error::{Error, Result};
 use crate::hub;
@@ -31,8 +51,9 @@ use crate::hub;
 /// The longest input a BERT checkpoint takes when its files do not say otherwise.
 const DEFAULT_MAX_LENGTH: usize = 512;
 
-/// A BERT (WordPiece) tokenizer with HF transformers' defaults: special tokens added, truncation
-/// to the model's maximum length, no padding for single texts, right padding for batches.
+/// A tokenizer with HF transformers' defaults: special tokens added, truncation to the model's
+/// maximum length, no padding for single texts, right padding for batches. BERT's WordPiece
+/// tokenizers and the byte-level BPE ones of GPT-2, SmolLM2 and Llama 3 are both this type.
 ///
 /// ```
 /// use transformer_nb::prelude::*;
@@ -40,6 +61,19 @@ const DEFAULT_MAX_LENGTH: usize = 512;
 /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
 /// let enc = tok.encode("I read a good novel.")?;
 /// assert_eq!(enc.tokens(), ["[CLS]", "i", "read", "a", "good", "novel", ".", "[SEP]"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// A byte-level tokenizer shows spaces and newlines as `Ġ` and `Ċ` in its tokens, as HF does;
+/// [`Encoding::texts`] and [`token_bytes`](Self::token_bytes) give the text behind them:
+///
+/// ```no_run
+/// use transformer_nb::prelude::*;
+///
+/// let tok = Tokenizer::from_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")?;
+/// let enc = tok.encode("The cat sat.")?;
+/// assert_eq!(enc.tokens(), ["The", "Ġcat", "Ġsat", "."]);
+/// assert_eq!(enc.texts(), ["The", " cat", " sat", "."]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
@@ -50,6 +84,9 @@ pub struct Tokenizer {
     pad_id: u32,
     pad_token: String,
     mask_token: String,
+    bos: Option<(String, u32)>,
+    eos: Option<(String, u32)>,
+    chat_template: Option<Arc<str>>,
     source: PathBuf,
 }
 
@@ -70,11 +107,54 @@ struct TokenizerConfig {
     strip_accents: Option<bool>,
     tokenize_chinese_chars: Option<bool>,
     model_max_length: Option<f64>,
-    unk_token: Option<String>,
-    sep_token: Option<String>,
-    cls_token: Option<String>,
-    pad_token: Option<String>,
-    mask_token: Option<String>,
+    unk_token: Option<TokenName>,
+    sep_token: Option<TokenName>,
+    cls_token: Option<TokenName>,
+    pad_token: Option<TokenName>,
+    mask_token: Option<TokenName>,
+    bos_token: Option<TokenName>,
+    eos_token: Option<TokenName>,
+    chat_template: Option<ChatTemplates>,
+}
+
+/// A special token as `tokenizer_config.json` names it: its text, or an `AddedToken` object.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum TokenName {
+    Text(String),
+    Added { content: String },
+}
+
+fn name(token: Option<TokenName>) -> Option<String> {
+    token.map(|t| match t {
+        TokenName::Text(text) | TokenName::Added { content: text } => text,
+    })
+}
+
+/// One chat template, or several by name (the one named `default` is used).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ChatTemplates {
+    One(String),
+    Named(Vec<NamedTemplate>),
+}
+
+#[derive(Debug, Deserialize)]
+struct NamedTemplate {
+    name: String,
+    template: String,
+}
+
+impl ChatTemplates {
+    fn default_one(self) -> Option<String> {
+        match self {
+            ChatTemplates::One(t) => Some(t),
+            ChatTemplates::Named(all) => all
+                .into_iter()
+                .find(|t| t.name == "default")
+                .map(|t| t.template),
+        }
+    }
 }
 
 impl Tokenizer {
@@ -103,49 +183,179 @@ impl Tokenizer {
         let config: TokenizerConfig = read_optional_json(&dir.join("tokenizer_config.json"))?;
         let tokenizer_json = dir.join("tokenizer.json");
         let vocab_txt = dir.join("vocab.txt");
-        let pipeline = if tokenizer_json.is_file() {
-            files::from_tokenizer_json(&tokenizer_json)?
+        if tokenizer_json.is_file() {
+            let pipeline = files::from_tokenizer_json(&tokenizer_json)?;
+            Self::with_config(pipeline, config, dir, dir)
         } else if vocab_txt.is_file() {
-            files::from_vocab_txt(
+            let pipeline = files::from_vocab_txt(
                 &vocab_txt,
                 files::VocabOptions {
                     lowercase: config.do_lower_case.unwrap_or(true),
                     strip_accents: config.strip_accents,
                     tokenize_chinese_chars: config.tokenize_chinese_chars.unwrap_or(true),
-                    unk: config.unk_token.clone().unwrap_or_else(|| "[UNK]".into()),
-                    sep: config.sep_token.clone().unwrap_or_else(|| "[SEP]".into()),
-                    cls: config.cls_token.clone().unwrap_or_else(|| "[CLS]".into()),
-                    pad: config.pad_token.clone().unwrap_or_else(|| "[PAD]".into()),
-                    mask: config.mask_token.clone().unwrap_or_else(|| "[MASK]".into()),
+                    unk: name_or(&config.unk_token, "[UNK]"),
+                    sep: name_or(&config.sep_token, "[SEP]"),
+                    cls: name_or(&config.cls_token, "[CLS]"),
+                    pad: name_or(&config.pad_token, "[PAD]"),
+                    mask: name_or(&config.mask_token, "[MASK]"),
                 },
-            )?
+            )?;
+            Self::with_config(pipeline, config, dir, dir)
         } else {
-            return Err(Error::MissingFile {
+            Err(Error::MissingFile {
                 dir: dir.to_path_buf(),
                 file: "tokenizer.json or vocab.txt".into(),
                 hint: "copy the tokenizer files of the checkpoint into this folder".into(),
-            });
-        };
+            })
+        }
+    }
 
+    /// Loads a `tokenizer.json`, BERT's or a byte-level BPE one (GPT-2, SmolLM2, Llama 3), with
+    /// the `tokenizer_config.json` and `config.json` beside it when there are (special tokens,
+    /// chat template, maximum length), as [`from_dir`](Self::from_dir) does.
+    ///
+    /// Without a maximum length in those files, a BERT tokenizer truncates at 512 tokens and a
+    /// BPE one does not truncate.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_file("models/SmolLM2-135M-Instruct/tokenizer.json")?;
+    /// assert_eq!(tok.encode("2024")?.tokens(), ["2", "0", "2", "4"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(Error::MissingFile {
+                dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                file: path.file_name().map_or("tokenizer.json".into(), |n| {
+                    n.to_string_lossy().into_owned()
+                }),
+                hint: "check the path to the tokenizer.json file".into(),
+            });
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let config: TokenizerConfig = read_optional_json(&dir.join("tokenizer_config.json"))?;
+        let pipeline = files::from_tokenizer_json(path)?;
+        Self::with_config(pipeline, config, dir, path)
+    }
+
+    /// Loads GPT-2's tokenizer from its two files, `vocab.json` (token to id) and `merges.txt`
+    /// (a merge per line, highest priority first), as `GPT2TokenizerFast(vocab_file,
+    /// merges_file)` does: byte-level BPE, no special tokens added around the text,
+    /// `<|endoftext|>` (id 50256) a special token, no truncation (GPT-2 takes 1024 tokens:
+    /// [`with_max_length`](Self::with_max_length) sets that).
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_vocab_merges("gpt2/vocab.json", "gpt2/merges.txt")?;
+    /// let enc = tok.encode("Hello world<|endoftext|>")?;
+    /// assert_eq!(enc.ids(), [15496, 995, 50256]);
+    /// assert_eq!(enc.tokens(), ["Hello", "Ġworld", "<|endoftext|>"]);
+    /// assert_eq!(tok.eos_token_id(), Some(50256));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_vocab_merges(
+        vocab_json: impl AsRef<Path>,
+        merges_txt: impl AsRef<Path>,
+    ) -> Result<Self> {
+        let (vocab_json, merges_txt) = (vocab_json.as_ref(), merges_txt.as_ref());
+        let pipeline = files::from_vocab_merges(vocab_json, merges_txt)?;
+        let end = pipeline
+            .token_to_id(files::GPT2_END_OF_TEXT)
+            .map(|id| (files::GPT2_END_OF_TEXT.to_string(), id));
+        let (pad_token, pad_id) = end.clone().unwrap_or_default();
+        Ok(Tokenizer {
+            pipeline: Arc::new(pipeline),
+            max_length: usize::MAX,
+            pad_id,
+            pad_token,
+            mask_token: String::new(),
+            bos: end.clone(),
+            eos: end,
+            chat_template: None,
+            source: vocab_json.to_path_buf(),
+        })
+    }
+
+    /// A byte-level BPE tokenizer from what a GGUF file's metadata says of it.
+    pub(crate) fn byte_level_bpe(spec: ByteLevelBpeSpec, source: &Path) -> Result<Self> {
+        let pipeline = files::from_spec(&spec).map_err(|message| Error::InvalidFile {
+            path: source.to_path_buf(),
+            what: "GGUF file with a byte-level BPE tokenizer",
+            message,
+        })?;
+        let named = |id: Option<u32>| id.and_then(|id| Some((pipeline.id_to_token(id)?, id)));
+        let bos = named(spec.bos_token_id);
+        let eos = named(spec.eos_token_id);
+        let (pad_token, pad_id) = named(spec.padding_token_id)
+            .or_else(|| eos.clone())
+            .unwrap_or_default();
+        Ok(Tokenizer {
+            pipeline: Arc::new(pipeline),
+            max_length: spec.context_length.unwrap_or(usize::MAX),
+            pad_id,
+            pad_token,
+            mask_token: String::new(),
+            bos,
+            eos,
+            chat_template: spec.chat_template.map(Arc::from),
+            source: source.to_path_buf(),
+        })
+    }
+
+    /// The tokenizer of a pipeline read from `dir`'s files, with its `tokenizer_config.json`.
+    fn with_config(
+        pipeline: pipeline::Pipeline,
+        config: TokenizerConfig,
+        dir: &Path,
+        source: &Path,
+    ) -> Result<Self> {
+        let wordpiece = !pipeline.is_byte_level();
         let max_length = match config.model_max_length {
             // HF writes a huge sentinel (1e30) when a checkpoint sets no limit.
             Some(n) if (1.0..=1e6).contains(&n) => n as usize,
-            _ => max_position_embeddings(dir)?.unwrap_or(DEFAULT_MAX_LENGTH),
+            _ => max_position_embeddings(dir)?.unwrap_or(if wordpiece {
+                DEFAULT_MAX_LENGTH
+            } else {
+                usize::MAX
+            }),
         };
-        let pad_token = config.pad_token.unwrap_or_else(|| "[PAD]".to_string());
-        let pad_id = pipeline.token_to_id(&pad_token).unwrap_or(0);
-
+        let with_id =
+            |token: Option<String>| token.and_then(|t| pipeline.token_to_id(&t).map(|id| (t, id)));
+        // GPT-2's files name no special tokens: `GPT2Tokenizer` defaults them to <|endoftext|>.
+        let end = with_id(Some(files::GPT2_END_OF_TEXT.to_string())).filter(|_| !wordpiece);
+        let bos = with_id(name(config.bos_token)).or_else(|| end.clone());
+        let eos = with_id(name(config.eos_token)).or_else(|| end.clone());
+        let (pad_token, pad_id) = if wordpiece {
+            let pad_token = name(config.pad_token).unwrap_or_else(|| "[PAD]".to_string());
+            let pad_id = pipeline.token_to_id(&pad_token).unwrap_or(0);
+            (pad_token, pad_id)
+        } else {
+            with_id(name(config.pad_token))
+                .or_else(|| eos.clone())
+                .unwrap_or_default()
+        };
         // tokenizer.json may carry the padding/truncation of whoever saved it (all-MiniLM-L6-v2's
         // pads every text to 128). HF transformers overrides both on each call; so do we: they
         // are not read.
-        let mask_token = config.mask_token.unwrap_or_else(|| "[MASK]".to_string());
+        let mask_token =
+            name(config.mask_token).unwrap_or_else(|| if wordpiece { "[MASK]" } else { "" }.into());
         Ok(Tokenizer {
             pipeline: Arc::new(pipeline),
             max_length,
             pad_id,
             pad_token,
             mask_token,
-            source: dir.to_path_buf(),
+            bos,
+            eos,
+            chat_template: config
+                .chat_template
+                .and_then(ChatTemplates::default_one)
+                .map(Arc::from),
+            source: source.to_path_buf(),
         })
     }
 
@@ -356,7 +566,14 @@ impl Tokenizer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_max_length(&self, max_length: usize) -> Result<Self> {
-        if max_length < 2 {
+        if self.pipeline.is_byte_level() {
+            let least = self.pipeline.added_around_one() + 1;
+            if max_length < least {
+                return Err(Error::invalid(format!(
+                    "max_length {max_length} leaves no room for the text: use at least {least}"
+                )));
+            }
+        } else if max_length < 2 {
             return Err(Error::invalid(format!(
                 "max_length {max_length} leaves no room for [CLS] and [SEP]: use at least 2"
             )));
@@ -366,7 +583,8 @@ impl Tokenizer {
         Ok(copy)
     }
 
-    /// The token that stands for a hidden word in masked-language-model input, e.g. `[MASK]`.
+    /// The token that stands for a hidden word in masked-language-model input, e.g. `[MASK]`;
+    /// empty for tokenizers without one (GPT-2, SmolLM2).
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
@@ -378,7 +596,9 @@ impl Tokenizer {
         &self.mask_token
     }
 
-    /// The folder this tokenizer was loaded from.
+    /// The folder this tokenizer was loaded from (the file, for [`from_file`](Self::from_file),
+    /// [`from_gguf`](Self::from_gguf) and [`from_vocab_merges`](Self::from_vocab_merges)'s
+    /// `vocab.json`).
     ///
     /// ```no_run
     /// use transformer_nb::prelude::*;
@@ -389,6 +609,179 @@ impl Tokenizer {
     /// ```
     pub fn source(&self) -> &Path {
         &self.source
+    }
+
+    /// The bytes one token stands for on its own: `b" the"` for GPT-2's `Ġthe`, part of a
+    /// character's UTF-8 for a token that cuts one; a WordPiece token's own text. `None` for an
+    /// id outside the vocabulary.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_vocab_merges("gpt2/vocab.json", "gpt2/merges.txt")?;
+    /// assert_eq!(tok.id_to_token(262).as_deref(), Some("Ġthe"));
+    /// assert_eq!(tok.token_bytes(262), Some(b" the".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn token_bytes(&self, id: u32) -> Option<Vec<u8>> {
+        let token = self.pipeline.token(id)?;
+        Some(self.pipeline.piece(token, true))
+    }
+
+    /// The id of the token that begins a text (`<|im_start|>` for SmolLM2, `<|endoftext|>` for
+    /// GPT-2), if the tokenizer names one.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")?;
+    /// assert_eq!(tok.bos_token_id(), Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bos_token_id(&self) -> Option<u32> {
+        self.bos.as_ref().map(|(_, id)| *id)
+    }
+
+    /// The id of the token a model ends its answer with (`<|im_end|>` for SmolLM2's GGUF,
+    /// `<|endoftext|>` for GPT-2): where generation stops.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")?;
+    /// assert_eq!(tok.eos_token_id(), Some(2));
+    /// assert_eq!(tok.eos_token(), Some("<|im_end|>"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn eos_token_id(&self) -> Option<u32> {
+        self.eos.as_ref().map(|(_, id)| *id)
+    }
+
+    /// The text of the token [`bos_token_id`](Self::bos_token_id) names.
+    ///
+    /// ```no_run
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")?;
+    /// assert_eq!(tok.bos_token(), Some("<|im_start|>"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bos_token(&self) -> Option<&str> {
+        self.bos.as_ref().map(|(t, _)| t.as_str())
+    }
+
+    /// The text of the token [`eos_token_id`](Self::eos_token_id) names.
+    ///
+    /// ```no_run
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_vocab_merges("gpt2/vocab.json", "gpt2/merges.txt")?;
+    /// assert_eq!(tok.eos_token(), Some("<|endoftext|>"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn eos_token(&self) -> Option<&str> {
+        self.eos.as_ref().map(|(t, _)| t.as_str())
+    }
+
+    /// The chat template (Jinja) of the model's files, if they have one.
+    ///
+    /// ```no_run
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")?;
+    /// assert!(tok.chat_template().unwrap().contains("<|im_start|>"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn chat_template(&self) -> Option<&str> {
+        self.chat_template.as_deref()
+    }
+
+    /// A conversation as the text the model was trained on, rendered by the model's chat
+    /// template exactly as HF's `tokenizer.apply_chat_template(messages, tokenize=False,
+    /// add_generation_prompt=...)`; with `add_generation_prompt` the text ends where the
+    /// assistant's answer begins.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")?;
+    /// let prompt = tok.apply_chat_template(&[ChatMessage::user("Hi!")], true)?;
+    /// assert!(prompt.ends_with("<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_chat_template(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<String> {
+        let template = self.chat_template.as_deref().ok_or_else(|| {
+            Error::Tokenizer(format!(
+                "{} has no chat template: load the model's tokenizer_config.json or GGUF file, \
+                 which holds it, or write the prompt yourself",
+                self.source.display()
+            ))
+        })?;
+        chat::render(
+            template,
+            messages,
+            add_generation_prompt,
+            chat::SpecialTokens {
+                bos: self.bos_token(),
+                eos: self.eos_token(),
+                pad: Some(self.pad_token.as_str()).filter(|t| !t.is_empty()),
+            },
+        )
+    }
+
+    /// A conversation's ids as a model takes them: [`apply_chat_template`](Self::apply_chat_template)
+    /// then [`encode`](Self::encode) without adding special tokens (the template writes them)
+    /// and without truncation, as HF's `apply_chat_template(messages, tokenize=True)`.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")?;
+    /// let enc = tok.encode_chat(&[ChatMessage::user("Hi!")], true)?;
+    /// assert_eq!(enc.ids()[0], 1); // <|im_start|>
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encode_chat(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<Encoding> {
+        let text = self.apply_chat_template(messages, add_generation_prompt)?;
+        Ok(self.pipeline.encode(&text, None, false, None))
+    }
+
+    /// Decodes ids one at a time, as a model generates them: each [`TextStream::push`] gives
+    /// the text that is complete so far, holding back the bytes of a character a token cut.
+    /// What a stream gives, put end to end, is what [`decode`](Self::decode) gives for all
+    /// the ids (or [`decode_without_special_tokens`](Self::decode_without_special_tokens), with
+    /// `skip_special_tokens`).
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_vocab_merges("gpt2/vocab.json", "gpt2/merges.txt")?;
+    /// let ids = tok.encode("café 🤗")?.ids().to_vec();
+    /// let mut stream = tok.text_stream(false);
+    /// let mut text = String::new();
+    /// for id in ids {
+    ///     if let Some(piece) = stream.push(id)? {
+    ///         text.push_str(&piece);
+    ///     }
+    /// }
+    /// text.push_str(&stream.finish());
+    /// assert_eq!(text, "café 🤗");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn text_stream(&self, skip_special_tokens: bool) -> TextStream {
+        TextStream::new(self.clone(), skip_special_tokens)
+    }
+}
+
+fn name_or(token: &Option<TokenName>, default: &str) -> String {
+    match token {
+        Some(TokenName::Text(text) | TokenName::Added { content: text }) => text.clone(),
+        None => default.to_string(),
     }
 }
 
@@ -404,14 +797,15 @@ fn read_optional_json<T: Default + serde::de::DeserializeOwned>(path: &Path) -> 
     })
 }
 
-/// `max_position_embeddings` of the folder's `config.json`, if it has one.
+/// `max_position_embeddings` (GPT-2: `n_positions`) of the folder's `config.json`, if it has one.
 fn max_position_embeddings(dir: &Path) -> Result<Option<usize>> {
     #[derive(Default, Deserialize)]
     struct Positions {
         max_position_embeddings: Option<usize>,
+        n_positions: Option<usize>,
     }
     let config: Positions = read_optional_json(&dir.join("config.json"))?;
-    Ok(config.max_position_embeddings)
+    Ok(config.max_position_embeddings.or(config.n_positions))
 }
 
 #[cfg(test)]

@@ -1,24 +1,26 @@
-//! The tokenization pipeline of a BERT `tokenizer.json`, run the way HF `tokenizers` runs it:
-//! added tokens, normalizer, pre-tokenizer, WordPiece, truncation, template, padding; and back
-//! from ids to text.
+//! The tokenization pipeline, run the way HF `tokenizers` runs it: added tokens, normalizer,
+//! pre-tokenizer, model, truncation, post-processor, padding; and back from ids to text.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
 
 use super::added::{self, AddedToken};
+use super::decoders::{self, Decoder};
 use super::encoding::Encoding;
-use super::normalize::{self, Aligned, BertNormalizer};
-use super::wordpiece::WordPiece;
+use super::models::Model;
+use super::normalizers::{Aligned, BertNormalizer};
+use super::pre_tokenizers::PreTokenizer;
+use super::processors::{self, PostProcessor, TemplatePiece};
 
 /// Everything a tokenizer does, as read from its files.
 #[derive(Debug, Clone)]
 pub(super) struct Pipeline {
     added_tokens: Vec<AddedToken>,
     normalizer: Option<BertNormalizer>,
-    /// `BertPreTokenizer`; without one a normalized piece is one word.
-    split_words: bool,
-    model: WordPiece,
-    /// `None`: no special tokens are added (a `tokenizer.json` without `post_processor`).
-    template: Option<Template>,
+    /// Without one a normalized piece is one word.
+    pre_tokenizer: Option<PreTokenizer>,
+    model: Model,
+    post_processor: PostProcessor,
     decoder: Option<Decoder>,
     raw_patterns: Vec<(usize, String)>,
     normalized_patterns: Vec<(usize, String)>,
@@ -29,68 +31,15 @@ pub(super) struct Pipeline {
     special: HashSet<String>,
 }
 
-/// Where special tokens go around one text (`single`) or two (`pair`), with token types.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Template {
-    pub single: Vec<TemplatePiece>,
-    pub pair: Vec<TemplatePiece>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum TemplatePiece {
-    /// The first (`second: false`) or second text's tokens.
-    Text { second: bool, type_id: u32 },
-    /// Special tokens, e.g. `[CLS]`, with their ids.
-    Special {
-        ids: Vec<u32>,
-        tokens: Vec<String>,
-        type_id: u32,
-    },
-}
-
-impl Template {
-    /// `[CLS] A [SEP]` and `[CLS] A [SEP] B [SEP]`, the second text and its `[SEP]` of type 1.
-    pub(super) fn bert(cls: (String, u32), sep: (String, u32)) -> Self {
-        let special = |(token, id): &(String, u32), type_id| TemplatePiece::Special {
-            ids: vec![*id],
-            tokens: vec![token.clone()],
-            type_id,
-        };
-        let text = |second, type_id| TemplatePiece::Text { second, type_id };
-        Template {
-            single: vec![special(&cls, 0), text(false, 0), special(&sep, 0)],
-            pair: vec![
-                special(&cls, 0),
-                text(false, 0),
-                special(&sep, 0),
-                text(true, 1),
-                special(&sep, 1),
-            ],
-        }
-    }
-
-    fn pieces(&self, pair: bool) -> &[TemplatePiece] {
-        if pair { &self.pair } else { &self.single }
-    }
-
-    /// How many special tokens the template adds.
-    fn added(&self, pair: bool) -> usize {
-        self.pieces(pair)
-            .iter()
-            .map(|piece| match piece {
-                TemplatePiece::Special { ids, .. } => ids.len(),
-                TemplatePiece::Text { .. } => 0,
-            })
-            .sum()
-    }
-}
-
-/// The `WordPiece` decoder: continuation pieces glued to the piece before, others after a space.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Decoder {
-    pub prefix: String,
-    /// Remove the spaces tokenization put before punctuation and English contractions.
-    pub cleanup: bool,
+/// The stages of a pipeline, as a file describes them.
+#[derive(Debug, Clone)]
+pub(super) struct Stages {
+    pub added_tokens: Vec<AddedToken>,
+    pub normalizer: Option<BertNormalizer>,
+    pub pre_tokenizer: Option<PreTokenizer>,
+    pub model: Model,
+    pub post_processor: PostProcessor,
+    pub decoder: Option<Decoder>,
 }
 
 /// The tokens of one text, before special tokens: offsets in bytes of the text.
@@ -145,21 +94,22 @@ impl Tokens {
 }
 
 impl Pipeline {
-    pub(super) fn new(
-        added_tokens: Vec<AddedToken>,
-        normalizer: Option<BertNormalizer>,
-        split_words: bool,
-        model: WordPiece,
-        template: Option<Template>,
-        decoder: Option<Decoder>,
-    ) -> Self {
+    pub(super) fn new(stages: Stages) -> Self {
+        let Stages {
+            added_tokens,
+            normalizer,
+            pre_tokenizer,
+            model,
+            post_processor,
+            decoder,
+        } = stages;
         // Ids as `tokenizers` gives them when it reads a file: a token the vocabulary has keeps
         // its id, the others are numbered after the vocabulary (the ids written in the file
         // agree for any file it saved). A repeated token keeps its first id, its last options.
         let mut tokens: Vec<AddedToken> = Vec::with_capacity(added_tokens.len());
         // Content to position in `tokens`: a file may list many thousands of added tokens.
         let mut position: HashMap<String, usize> = HashMap::new();
-        let mut next_id = u32::try_from(model.vocab.len()).unwrap_or(u32::MAX);
+        let mut next_id = u32::try_from(model.vocab().len()).unwrap_or(u32::MAX);
         for mut token in added_tokens.into_iter().filter(|t| !t.content.is_empty()) {
             match position.get(&token.content) {
                 Some(&i) => {
@@ -167,7 +117,7 @@ impl Pipeline {
                     tokens[i] = token;
                 }
                 None => {
-                    token.id = match model.vocab.get(&token.content) {
+                    token.id = match model.vocab().get(&token.content) {
                         Some(&id) => id,
                         None => {
                             next_id = next_id.saturating_add(1);
@@ -217,9 +167,9 @@ impl Pipeline {
             added_texts,
             added_tokens,
             normalizer,
-            split_words,
+            pre_tokenizer,
             model,
-            template,
+            post_processor,
             decoder,
             raw_patterns,
             normalized_patterns,
@@ -239,7 +189,11 @@ impl Pipeline {
     ) -> Encoding {
         let mut a = self.tokens(first, max_length);
         let mut b = second.map(|text| self.tokens(text, max_length));
-        let template = self.template.as_ref().filter(|_| add_special_tokens);
+        let template = self
+            .post_processor
+            .template
+            .as_ref()
+            .filter(|_| add_special_tokens);
 
         let mut truncated = false;
         if let Some(max_length) = max_length {
@@ -258,6 +212,12 @@ impl Pipeline {
         a.offsets_in_chars(first);
         if let (Some(b), Some(text)) = (&mut b, second) {
             b.offsets_in_chars(text);
+        }
+        if self.post_processor.trim_offsets {
+            let prefix = self.post_processor.add_prefix_space;
+            for tokens in std::iter::once(&mut a).chain(b.as_mut()) {
+                processors::trim_offsets(&tokens.tokens, &mut tokens.offsets, prefix);
+            }
         }
 
         let mut encoding = Encoding::default();
@@ -291,7 +251,17 @@ impl Pipeline {
             }
         }
         encoding.set_truncated(truncated);
+        encoding.set_texts(|token| self.token_text(token));
         encoding
+    }
+
+    /// A token as readable text: byte characters decoded (`Ġthe` is " the"), bytes that are no
+    /// whole character written `\xF0`; other tokens as they are.
+    pub(super) fn token_text(&self, token: &str) -> String {
+        match &self.decoder {
+            Some(Decoder::ByteLevel) => readable(&decoders::byte_level::token_bytes(token)),
+            _ => token.to_string(),
+        }
     }
 
     /// Added tokens, normalization, words, WordPiece: one text's tokens, offsets in bytes.
@@ -360,19 +330,16 @@ impl Pipeline {
     }
 
     fn words(&self, piece: &Aligned, tokens: &mut Tokens, word: &mut u32) {
-        let words = if self.split_words {
-            normalize::split_words(piece)
-        } else {
-            std::iter::once(0..piece.len()).collect()
+        let words = match &self.pre_tokenizer {
+            Some(pre_tokenizer) => pre_tokenizer.words(piece.clone()),
+            None => vec![piece.clone()],
         };
-        for range in words {
+        for w in words {
             if !tokens.accepts() {
                 return;
             }
-            let chars = &piece.chars()[range.clone()];
-            for p in self.model.tokenize(chars) {
-                let at = range.start + p.chars.start..range.start + p.chars.end;
-                let span = piece.original_span(at).unwrap_or_default();
+            for p in self.model.tokenize(w.chars()) {
+                let span = w.original_span(p.chars).unwrap_or_default();
                 tokens.push(p.id, p.token, span, *word);
             }
             tokens.end_word();
@@ -384,13 +351,8 @@ impl Pipeline {
     pub(super) fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> String {
         let tokens: Vec<&str> = ids
             .iter()
-            .filter_map(|&id| match self.added_by_id.get(&id) {
-                Some(&index) => Some(self.added_texts[index].as_str()),
-                None => self.model.vocab_r.get(&id).map(String::as_str),
-            })
-            // By text, as `tokenizers` does: a normalized special token that normalization
-            // changed is not recognised as special here.
-            .filter(|token| !(skip_special_tokens && self.special.contains(*token)))
+            .filter_map(|&id| self.token(id))
+            .filter(|token| !(skip_special_tokens && self.is_special(token)))
             .collect();
         match &self.decoder {
             Some(decoder) => decoder.decode(&tokens),
@@ -398,18 +360,55 @@ impl Pipeline {
         }
     }
 
+    /// The token an id decodes from: an added token's text, else the vocabulary's.
+    pub(super) fn token(&self, id: u32) -> Option<&str> {
+        match self.added_by_id.get(&id) {
+            Some(&index) => Some(self.added_texts[index].as_str()),
+            None => self.model.id_to_token(id),
+        }
+    }
+
+    /// Whether `decode` leaves a token out when it skips special tokens. By text, as
+    /// `tokenizers` does: a normalized special token that normalization changed is not
+    /// recognised as special here.
+    pub(super) fn is_special(&self, token: &str) -> bool {
+        self.special.contains(token)
+    }
+
+    /// The bytes `token` adds to decoded text, `first` when none comes before it.
+    pub(super) fn piece(&self, token: &str, first: bool) -> Vec<u8> {
+        match &self.decoder {
+            Some(decoder) => decoder.piece(token, first),
+            None => decoders::plain_piece(token, first),
+        }
+    }
+
+    /// Whether this is a byte-level BPE tokenizer (GPT-2, SmolLM2, Llama 3).
+    pub(super) fn is_byte_level(&self) -> bool {
+        matches!(self.model, Model::Bpe(_))
+            && self
+                .pre_tokenizer
+                .as_ref()
+                .is_some_and(PreTokenizer::is_byte_level)
+    }
+
+    /// How many special tokens the post-processor adds around one text.
+    pub(super) fn added_around_one(&self) -> usize {
+        self.post_processor
+            .template
+            .as_ref()
+            .map_or(0, |t| t.added(false))
+    }
+
     pub(super) fn token_to_id(&self, token: &str) -> Option<u32> {
         self.added_by_content
             .get(token)
-            .or_else(|| self.model.vocab.get(token))
+            .or_else(|| self.model.vocab().get(token))
             .copied()
     }
 
     pub(super) fn id_to_token(&self, id: u32) -> Option<String> {
-        match self.added_by_id.get(&id) {
-            Some(&index) => Some(self.added_texts[index].clone()),
-            None => self.model.vocab_r.get(&id).cloned(),
-        }
+        self.token(id).map(str::to_string)
     }
 
     /// The vocabulary with the added tokens it lacks.
@@ -417,9 +416,9 @@ impl Pipeline {
         let extra = self
             .added_by_content
             .keys()
-            .filter(|t| !self.model.vocab.contains_key(*t))
+            .filter(|t| !self.model.vocab().contains_key(*t))
             .count();
-        self.model.vocab.len() + extra
+        self.model.vocab().len() + extra
     }
 }
 
@@ -463,44 +462,23 @@ fn fit(n1: usize, n2: Option<usize>, max_length: usize) -> (usize, usize) {
     }
 }
 
-impl Decoder {
-    fn decode(&self, tokens: &[&str]) -> String {
-        let mut text = String::new();
-        for (i, token) in tokens.iter().enumerate() {
-            let piece = match token.strip_prefix(self.prefix.as_str()) {
-                Some(rest) if i != 0 => rest.to_string(),
-                _ if i != 0 => format!(" {token}"),
-                _ => token.to_string(),
-            };
-            if self.cleanup {
-                text.push_str(&cleanup(&piece));
-            } else {
-                text.push_str(&piece);
-            }
+/// Bytes as text, each byte that is no whole character written `\xNN`.
+fn readable(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            // Writing to a String cannot fail.
+            let _ = write!(text, "\\x{b:02X}");
         }
-        text
     }
-}
-
-/// `tokenizers`' clean-up of tokenization spaces, applied piece by piece as it does.
-fn cleanup(piece: &str) -> String {
-    piece
-        .replace(" .", ".")
-        .replace(" ?", "?")
-        .replace(" !", "!")
-        .replace(" ,", ",")
-        .replace(" ' ", "'")
-        .replace(" n't", "n't")
-        .replace(" 'm", "'m")
-        .replace(" do not", " don't")
-        .replace(" 's", "'s")
-        .replace(" 've", "'ve")
-        .replace(" 're", "'re")
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tokenize::models::WordPiece;
 
     /// Letters, `[UNK]`, and a `normalized` added token "hi" (what BERT files lack, so the
     /// real-model tests do not reach it).
@@ -527,7 +505,14 @@ mod tests {
             strip_accents: None,
             lowercase: true,
         };
-        Pipeline::new(vec![hi], Some(normalizer), true, model, None, None)
+        Pipeline::new(Stages {
+            added_tokens: vec![hi],
+            normalizer: Some(normalizer),
+            pre_tokenizer: Some(PreTokenizer::Bert),
+            model: Model::WordPiece(model),
+            post_processor: PostProcessor::default(),
+            decoder: None,
+        })
     }
 
     #[test]
@@ -567,18 +552,8 @@ mod tests {
     }
 
     #[test]
-    fn decoding_glues_continuations_and_cleans_up_punctuation() {
-        let decoder = Decoder {
-            prefix: "##".into(),
-            cleanup: true,
-        };
-        let text = decoder.decode(&["i", "read", "novel", "##s", ".", "don", "'", "t"]);
-        // Piece by piece, as `tokenizers` does: " '" alone is not " ' ".
-        assert_eq!(text, "i read novels. don ' t");
-        let raw = Decoder {
-            cleanup: false,
-            ..decoder
-        };
-        assert_eq!(raw.decode(&["a", "##b", "."]), "ab .");
+    fn bytes_that_are_no_character_are_written_as_hex() {
+        assert_eq!(readable(" the".as_bytes()), " the");
+        assert_eq!(readable(&[0x20, 0xF0, 0x9F]), " \\xF0\\x9F");
     }
 }

@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 
+use super::Piece;
+
 /// The WordPiece model of a tokenizer: its vocabulary and how words are cut.
 #[derive(Debug, Clone)]
-pub(super) struct WordPiece {
+pub(in crate::tokenize) struct WordPiece {
     pub vocab: HashMap<String, u32>,
     pub vocab_r: HashMap<u32, String>,
     pub unk_token: String,
@@ -15,17 +17,9 @@ pub(super) struct WordPiece {
     pub max_input_chars_per_word: usize,
 }
 
-/// One piece of a word: its id, its text, and the characters of the word it covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Piece {
-    pub id: u32,
-    pub token: String,
-    pub chars: std::ops::Range<usize>,
-}
-
 impl WordPiece {
     /// Cuts one word (never empty: the pre-tokenizer gives none) into pieces.
-    pub(super) fn tokenize(&self, word: &[char]) -> Vec<Piece> {
+    pub(in crate::tokenize) fn tokenize(&self, word: &[char]) -> Vec<Piece> {
         let whole_as_unknown = || {
             vec![Piece {
                 id: self.unk_id,
