@@ -47,7 +47,18 @@ cargo test --workspace --locked
 # a reference, and these runs hold the whole model to HF's outputs on the fallbacks too.
 for kernels in avx2 generic; do
   step "parity with HF on the $kernels kernels (TRANSFORMER_NB_KERNELS=$kernels)"
-  TRANSFORMER_NB_KERNELS=$kernels cargo test --locked -p transformer-nb --test parity --test cross_check --test masked_lm
+  TRANSFORMER_NB_KERNELS=$kernels cargo test --locked -p transformer-nb --test parity --test cross_check --test masked_lm --test gpt2_parity
+done
+
+# SmolLM2 (135M parameters) is slow unoptimised: its parity runs in a release build, on each
+# kernel set.
+for kernels in best avx2 generic; do
+  step "SmolLM2 parity with HF, release build, on the $kernels kernels"
+  if [ "$kernels" = best ]; then
+    cargo test --release --locked -p transformer-nb --test decoder_parity
+  else
+    TRANSFORMER_NB_KERNELS=$kernels cargo test --release --locked -p transformer-nb --test decoder_parity
+  fi
 done
 
 step "the main job's setup (scripts/setup.sh)"

@@ -214,6 +214,25 @@ impl Generation {
     }
 }
 
+impl std::fmt::Display for Generation {
+    /// The generated text, then each token with its probability.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.text)?;
+        let tokens: Vec<String> = self
+            .steps
+            .iter()
+            .map(|s| format!("{:?} {:.0}%", s.chosen.text, s.chosen.probability * 100.0))
+            .collect();
+        write!(
+            f,
+            "{} tokens ({:?}): {}",
+            self.ids.len(),
+            self.stop_reason,
+            tokens.join(", ")
+        )
+    }
+}
+
 /// SplitMix64 (Steele et al., 2014): small, fast and the same everywhere.
 struct SplitMix64(u64);
 
@@ -378,11 +397,14 @@ impl CausalLm {
         let mut stop_reason = StopReason::MaxNewTokens;
         let mut printed = 0;
         while ids.len() < options.max_new_tokens {
-            if cache.len() + next_input.len() > config.max_positions {
+            // The model reads at most `max_positions` tokens, the new one included.
+            if prompt_ids.len() + ids.len() >= config.max_positions {
                 stop_reason = StopReason::ContextFull;
                 break;
             }
-            let pass = self.model.forward(&next_input, &mut cache, Want::default())?;
+            let pass = self
+                .model
+                .forward(&next_input, &mut cache, Want::default())?;
             let id = pick(&pass.logits, options, &mut rng);
             let probs = softmax(&pass.logits);
             steps.push(Step {
@@ -399,7 +421,11 @@ impl CausalLm {
             }
             if let Some(piece) = stream.push(id)? {
                 text.push_str(&piece);
-                let cut = options.stop.iter().filter_map(|s| text.find(s.as_str())).min();
+                let cut = options
+                    .stop
+                    .iter()
+                    .filter_map(|s| text.find(s.as_str()))
+                    .min();
                 if let Some(cut) = cut {
                     text.truncate(cut);
                 }
@@ -445,7 +471,9 @@ mod tests {
         let opts = GenerateOptions::sampling(1.0).seed(3);
         let draws = |o: &GenerateOptions| {
             let mut rng = SplitMix64(o.seed);
-            (0..200).map(|_| pick(&logits, o, &mut rng)).collect::<Vec<_>>()
+            (0..200)
+                .map(|_| pick(&logits, o, &mut rng))
+                .collect::<Vec<_>>()
         };
         assert_eq!(draws(&opts), draws(&opts));
         assert!(draws(&opts).iter().any(|&id| id >= 2));

@@ -89,7 +89,7 @@ impl TensorKind {
     /// number of blocks or the size overflows.
     pub fn bytes_for(self, values: u64) -> Option<u64> {
         let block = self.block_len() as u64;
-        if values % block != 0 {
+        if !values.is_multiple_of(block) {
             return None;
         }
         (values / block).checked_mul(self.block_bytes() as u64)
@@ -492,7 +492,7 @@ impl GgufFile {
                 .try_fold(1u64, |n, &d| n.checked_mul(d))
                 .filter(|&n| n <= isize::MAX as u64 / 4)
                 .ok_or_else(|| invalid(format!("tensor {name} has absurd dimensions {dims:?}")))?;
-            if kind.is_quantized() && dims[0] % kind.block_len() as u64 != 0 {
+            if kind.is_quantized() && !dims[0].is_multiple_of(kind.block_len() as u64) {
                 return Err(invalid(format!(
                     "tensor {name}'s rows of {} values are not whole {kind} blocks of {}",
                     dims[0],

@@ -491,3 +491,208 @@ fn embeddings_similarity_of_too_many_texts_is_an_error() {
     assert!(html.contains("The first 30 of 10000 texts"));
     assert_eq!(html.matches("<td").count(), 30 * 30);
 }
+
+/// A GGUF file's bytes: header, metadata and tensor records as given (values pre-encoded),
+/// then `data_len` zero bytes of tensor data at the default alignment.
+fn gguf_bytes(counts: (u64, u64), body: &[u8], data_len: usize) -> Vec<u8> {
+    let mut out = b"GGUF".to_vec();
+    out.extend(3u32.to_le_bytes());
+    out.extend(counts.0.to_le_bytes());
+    out.extend(counts.1.to_le_bytes());
+    out.extend(body);
+    out.resize(out.len().div_ceil(32) * 32 + data_len, 0);
+    out
+}
+
+fn gguf_string(s: &str) -> Vec<u8> {
+    let mut out = (s.len() as u64).to_le_bytes().to_vec();
+    out.extend(s.as_bytes());
+    out
+}
+
+/// A key-value pair with a string value.
+fn gguf_kv(key: &str, value: &str) -> Vec<u8> {
+    let mut out = gguf_string(key);
+    out.extend(8u32.to_le_bytes());
+    out.extend(gguf_string(value));
+    out
+}
+
+/// A tensor record: name, dims, ggml type id, offset.
+fn gguf_tensor(name: &str, dims: &[u64], type_id: u32, offset: u64) -> Vec<u8> {
+    let mut out = gguf_string(name);
+    out.extend((dims.len() as u32).to_le_bytes());
+    for d in dims {
+        out.extend(d.to_le_bytes());
+    }
+    out.extend(type_id.to_le_bytes());
+    out.extend(offset.to_le_bytes());
+    out
+}
+
+fn gguf_error(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.gguf");
+    std::fs::write(&path, bytes).unwrap();
+    let err = CausalLm::from_gguf(&path).unwrap_err();
+    assert!(matches!(err, Error::InvalidFile { .. }), "{err}");
+    err.to_string()
+}
+
+#[test]
+fn broken_gguf_files_are_refused_before_allocating() {
+    assert!(gguf_error(b"").contains("too short"));
+    assert!(gguf_error(b"GGML\x03\0\0\0").contains("not a GGUF file"));
+    let arch = gguf_kv("general.architecture", "llama");
+    // Counts no file could hold.
+    assert!(gguf_error(&gguf_bytes((u64::MAX, 1), &arch, 0)).contains("tensor count"));
+    assert!(gguf_error(&gguf_bytes((0, u64::MAX / 2), &arch, 0)).contains("metadata count"));
+    // A string claiming more bytes than the file has.
+    let mut long_key = (u64::MAX - 3).to_le_bytes().to_vec();
+    long_key.extend(b"key");
+    assert!(gguf_error(&gguf_bytes((0, 1), &long_key, 0)).contains("cut short"));
+    // An array of 2^60 strings.
+    let mut array = gguf_string("tokenizer.ggml.tokens");
+    array.extend(9u32.to_le_bytes());
+    array.extend(8u32.to_le_bytes());
+    array.extend((1u64 << 60).to_le_bytes());
+    assert!(gguf_error(&gguf_bytes((0, 1), &array, 0)).contains("array"));
+    // An unknown value type.
+    let mut odd = gguf_string("x");
+    odd.extend(77u32.to_le_bytes());
+    assert!(gguf_error(&gguf_bytes((0, 1), &odd, 0)).contains("unknown value type"));
+    // A tensor type this crate does not read, named.
+    let mut body = arch.clone();
+    body.extend(gguf_tensor("token_embd.weight", &[256, 4], 12, 0));
+    let message = gguf_error(&gguf_bytes((1, 1), &body, 4096));
+    assert!(
+        message.contains("Q4_K") && message.contains("Q4_0"),
+        "{message}"
+    );
+    // Absurd dimensions, and data past the end.
+    let mut body = arch.clone();
+    body.extend(gguf_tensor("w", &[u64::MAX, u64::MAX], 0, 0));
+    assert!(gguf_error(&gguf_bytes((1, 1), &body, 0)).contains("absurd"));
+    let mut body = arch.clone();
+    body.extend(gguf_tensor("w", &[1024, 1024], 0, 0));
+    assert!(gguf_error(&gguf_bytes((1, 1), &body, 64)).contains("past the end"));
+    // A misaligned offset.
+    let mut body = arch.clone();
+    body.extend(gguf_tensor("w", &[4], 0, 3));
+    assert!(gguf_error(&gguf_bytes((1, 1), &body, 64)).contains("alignment"));
+    // Five dimensions.
+    let mut body = arch;
+    body.extend(gguf_tensor("w", &[1, 1, 1, 1, 1], 0, 0));
+    assert!(gguf_error(&gguf_bytes((1, 1), &body, 64)).contains("dimensions"));
+}
+
+#[test]
+fn an_architecture_we_do_not_run_is_named_with_the_ones_we_do() {
+    let body = gguf_kv("general.architecture", "mamba");
+    let message = gguf_error(&gguf_bytes((0, 1), &body, 0));
+    assert!(
+        message.contains("mamba") && message.contains("llama, gpt2"),
+        "{message}"
+    );
+    let (dir, _) = tiny_gpt2();
+    let path = dir.path().join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["model_type"] = "t5".into();
+    std::fs::write(&path, config.to_string()).unwrap();
+    let message = CausalLm::from_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        message.contains("\"t5\"") && message.contains("llama, gpt2"),
+        "{message}"
+    );
+}
+
+fn tiny_gpt2() -> (tempfile::TempDir, CausalLm) {
+    let dir = tempfile::tempdir().unwrap();
+    util::write_seeded_gpt2(dir.path());
+    let lm = CausalLm::from_dir(dir.path()).unwrap();
+    (dir, lm)
+}
+
+#[test]
+fn generation_options_and_prompts_at_their_limits() {
+    let (_dir, lm) = tiny_gpt2();
+    let greedy = GenerateOptions::greedy();
+    // An empty prompt: nothing to continue.
+    assert!(matches!(
+        lm.generate("", &greedy),
+        Err(Error::EmptyText { .. })
+    ));
+    // A prompt longer than the context (64 positions).
+    let long = "word ".repeat(200);
+    assert!(message(lm.generate(&long, &greedy)).contains("context length"));
+    assert!(message(lm.forward(&lm.tokenizer().encode(&long).unwrap())).contains("context"));
+    // usize::MAX new tokens: generation stops where the context ends.
+    let g = lm
+        .generate(
+            "Hello",
+            &GenerateOptions::greedy().max_new_tokens(usize::MAX),
+        )
+        .unwrap();
+    assert!(matches!(
+        g.stop_reason(),
+        StopReason::ContextFull | StopReason::EndOfSequence
+    ));
+    assert!(g.prompt_ids().len() + g.ids().len() <= lm.config().max_positions);
+    // A stop string that never comes: the limit ends it.
+    let g = lm
+        .generate(
+            "Hello",
+            &GenerateOptions::greedy()
+                .max_new_tokens(5)
+                .stop("never ever"),
+        )
+        .unwrap();
+    assert!(g.ids().len() <= 5);
+    // Zero new tokens: an empty generation.
+    let g = lm
+        .generate("Hello", &GenerateOptions::greedy().max_new_tokens(0))
+        .unwrap();
+    assert!(g.ids().is_empty() && g.text().is_empty());
+    for (options, needle) in [
+        (GenerateOptions::sampling(0.0), "temperature"),
+        (GenerateOptions::sampling(-1.0), "temperature"),
+        (GenerateOptions::sampling(f32::INFINITY), "temperature"),
+        (GenerateOptions::sampling(1.0).top_p(0.0), "top_p"),
+        (GenerateOptions::sampling(1.0).top_p(f32::NAN), "top_p"),
+        (GenerateOptions::sampling(1.0).top_p(1.5), "top_p"),
+        (GenerateOptions::greedy().stop(""), "stop"),
+    ] {
+        let m = message(lm.generate("Hello", &options));
+        assert!(m.contains(needle), "{options:?}: {m}");
+    }
+    // top-k larger than the vocabulary is no limit; 0 is none.
+    for k in [0, usize::MAX] {
+        let opts = GenerateOptions::sampling(1.0)
+            .top_k(k)
+            .seed(1)
+            .max_new_tokens(3);
+        assert!(lm.generate("Hello", &opts).is_ok());
+    }
+    // Ids outside the vocabulary, a cache of another model.
+    assert!(matches!(
+        lm.generate_ids(&[u32::MAX], &greedy),
+        Err(Error::OutOfRange { .. }) | Err(Error::Tokenizer(_))
+    ));
+    let mut wrong = transformer_nb::models::KvCache::default();
+    assert!(lm.forward_cached(&[1], &mut wrong).is_err());
+    // No chat template in GPT-2's files.
+    assert!(lm.chat(&[ChatMessage::user("Hi")], &greedy).is_err());
+    assert!(matches!(
+        lm.chat(&[], &greedy),
+        Err(Error::EmptyBatch { .. })
+    ));
+}
+
+#[test]
+fn causal_lm_is_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<CausalLm>();
+    check::<CausalLmOutput>();
+    check::<Generation>();
+}

@@ -167,8 +167,8 @@ impl CausalLm {
                     .into(),
             });
         }
-        let text =
-            std::fs::read_to_string(&config_path).map_err(|e| Error::io("read", &config_path, e))?;
+        let text = std::fs::read_to_string(&config_path)
+            .map_err(|e| Error::io("read", &config_path, e))?;
         let json: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::InvalidFile {
                 path: config_path.clone(),
@@ -242,7 +242,11 @@ impl CausalLm {
                 &["model.safetensors"],
                 &["tokenizer.json", "vocab.json"],
             ],
-            &["merges.txt", "generation_config.json", "tokenizer_config.json"],
+            &[
+                "merges.txt",
+                "generation_config.json",
+                "tokenizer_config.json",
+            ],
         )?;
         Self::from_dir(dir)
     }
@@ -361,6 +365,39 @@ impl CausalLm {
         Ok(())
     }
 
+    /// An empty key/value cache for [`forward_cached`](Self::forward_cached).
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.config().layers)
+    }
+
+    /// Runs `ids`, the tokens after those `cache` holds, adds their keys and values to `cache`,
+    /// and returns the logits `[vocab]` for the token after the last one: what each step of
+    /// [`generate`](Self::generate) does. With an empty cache it is the prompt's pass; then one
+    /// token at a time, each step costs one token's work, not the whole text's.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let lm = CausalLm::from_pretrained("HuggingFaceTB/SmolLM2-135M-Instruct")?;
+    /// let ids = lm.tokenizer().encode("The capital of France is")?.ids().to_vec();
+    /// let mut cache = lm.new_cache();
+    /// let first = lm.forward_cached(&ids, &mut cache)?;
+    /// assert_eq!(cache.len(), ids.len());
+    /// # let _ = first;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn forward_cached(&self, ids: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+        if cache.layers.len() != self.config().layers {
+            return Err(Error::invalid(
+                "this cache was made for another model: make one with this model's new_cache()",
+            ));
+        }
+        self.check_ids(ids, cache.len())?;
+        let pass = self.model.forward(ids, cache, Want::default())?;
+        let vocab = pass.logits.len();
+        Ok(Tensor::from_parts(pass.logits, [vocab]))
+    }
+
     /// Runs the model on one encoded text and keeps everything: the logits at every position,
     /// every hidden state and every (causal) attention map.
     ///
@@ -394,9 +431,7 @@ impl CausalLm {
         }
         let batch = encodings.len();
         let values = batch
-            * (seq * c.vocab
-                + (c.layers + 1) * seq * c.hidden
-                + c.layers * c.heads * seq * seq);
+            * (seq * c.vocab + (c.layers + 1) * seq * c.hidden + c.layers * c.heads * seq * seq);
         if values > MAX_OUTPUT_VALUES {
             return Err(Error::invalid(format!(
                 "{batch} texts of {seq} tokens would keep {values} values of logits, hidden states \

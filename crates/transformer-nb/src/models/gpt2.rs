@@ -69,8 +69,8 @@ impl Gpt2 {
     /// Reads an HF checkpoint: `config.json` and `model.safetensors` (names with or without
     /// the `transformer.` prefix that `GPT2LMHeadModel.save_pretrained` writes).
     pub(crate) fn from_safetensors(config_path: &Path, file: &SafeTensors) -> Result<Self> {
-        let text = std::fs::read_to_string(config_path)
-            .map_err(|e| Error::io("read", config_path, e))?;
+        let text =
+            std::fs::read_to_string(config_path).map_err(|e| Error::io("read", config_path, e))?;
         let invalid = |message: String| Error::InvalidFile {
             path: config_path.to_path_buf(),
             what: "GPT-2 config.json",
@@ -92,7 +92,7 @@ impl Gpt2 {
                     .into(),
             ));
         }
-        if hf.n_head == 0 || hf.n_embd % hf.n_head != 0 {
+        if hf.n_head == 0 || !hf.n_embd.is_multiple_of(hf.n_head) {
             return Err(invalid(format!(
                 "{} heads do not divide a width of {}",
                 hf.n_head, hf.n_embd

@@ -141,8 +141,11 @@ impl RmsNorm {
         let width = self.weight.len();
         let mut out = x.to_vec();
         for row in out.chunks_exact_mut(width) {
-            let mean_square =
-                row.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / width as f64;
+            let mean_square = row
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                / width as f64;
             let inv = 1.0 / ((mean_square as f32) + self.eps).sqrt();
             for (v, w) in row.iter_mut().zip(&self.weight) {
                 *v = w * (*v * inv);
@@ -318,13 +321,12 @@ pub(crate) fn causal_attention(
         }
         (context, probs)
     };
-    let per_head: Vec<(Vec<f32>, Vec<f32>)> = if rows * total * head_dim * heads
-        < ATTENTION_PARALLEL_MIN
-    {
-        (0..heads).map(head).collect()
-    } else {
-        (0..heads).into_par_iter().map(head).collect()
-    };
+    let per_head: Vec<(Vec<f32>, Vec<f32>)> =
+        if rows * total * head_dim * heads < ATTENTION_PARALLEL_MIN {
+            (0..heads).map(head).collect()
+        } else {
+            (0..heads).into_par_iter().map(head).collect()
+        };
     let mut context = vec![0.0f32; rows * q_width];
     for (h, (ctx, _)) in per_head.iter().enumerate() {
         for r in 0..rows {

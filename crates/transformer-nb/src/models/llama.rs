@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::decoder::{Decoder, DecoderConfig, ModuleInfo, Pass, Want};
-use super::layers::{Heads, KvCache, Linear, Rope, RmsNorm, Weight, add, causal_attention, silu};
+use super::layers::{Heads, KvCache, Linear, RmsNorm, Rope, Weight, add, causal_attention, silu};
 use super::safetensors::SafeTensors;
 use crate::bert::Precision;
 use crate::error::{Error, Result};
@@ -188,7 +188,7 @@ impl Llama {
         let hidden = int("embedding_length")?;
         let heads = int("attention.head_count")?;
         let kv_heads = int("attention.head_count_kv").unwrap_or(heads);
-        if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 || hidden % heads != 0 {
+        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) || !hidden.is_multiple_of(heads) {
             return Err(invalid(format!(
                 "{heads} heads with {kv_heads} key/value heads do not divide a width of {hidden}"
             )));
@@ -199,7 +199,9 @@ impl Llama {
             .ok_or_else(|| invalid("it has no token_embd.weight".into()))?;
         let vocab = embd.shape()[0];
         let float = |k: &str, default: f64| {
-            file.get(&key(k)).and_then(|v| v.as_f64()).unwrap_or(default)
+            file.get(&key(k))
+                .and_then(|v| v.as_f64())
+                .unwrap_or(default)
         };
         let tied = file.tensor("output.weight").is_none();
         let config = DecoderConfig {
@@ -226,8 +228,8 @@ impl Llama {
 
     /// Reads an HF checkpoint: `config.json` and `model.safetensors`.
     pub(crate) fn from_safetensors(config_path: &Path, weights: &SafeTensors) -> Result<Self> {
-        let text = std::fs::read_to_string(config_path)
-            .map_err(|e| Error::io("read", config_path, e))?;
+        let text =
+            std::fs::read_to_string(config_path).map_err(|e| Error::io("read", config_path, e))?;
         let invalid = |message: String| Error::InvalidFile {
             path: config_path.to_path_buf(),
             what: "Llama config.json",
@@ -257,7 +259,7 @@ impl Llama {
             .unwrap_or(10000.0);
         let heads = hf.num_attention_heads;
         let kv_heads = hf.num_key_value_heads.unwrap_or(heads);
-        if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 {
+        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
             return Err(invalid(format!(
                 "{heads} heads cannot share {kv_heads} key/value heads"
             )));
@@ -286,7 +288,13 @@ impl Llama {
         let (q_width, kv_width) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
         let q_order = gguf.then(|| unpermute_order(c.heads, c.head_dim));
         let k_order = gguf.then(|| unpermute_order(c.kv_heads, c.head_dim));
-        let name = |hf: &str, cpp: &str| if gguf { cpp.to_string() } else { hf.to_string() };
+        let name = |hf: &str, cpp: &str| {
+            if gguf {
+                cpp.to_string()
+            } else {
+                hf.to_string()
+            }
+        };
         let norm = |n: String| -> Result<RmsNorm> {
             Ok(RmsNorm {
                 weight: source.vector(&n, c.hidden)?,
@@ -479,7 +487,10 @@ impl Decoder for Llama {
             out.push(info(p("self_attn.k_proj"), &l.k_proj));
             out.push(info(p("self_attn.v_proj"), &l.v_proj));
             out.push(info(p("self_attn.o_proj"), &l.o_proj));
-            out.push(norm(p("post_attention_layernorm"), &l.post_attention_layernorm));
+            out.push(norm(
+                p("post_attention_layernorm"),
+                &l.post_attention_layernorm,
+            ));
             out.push(info(p("mlp.gate_proj"), &l.gate_proj));
             out.push(info(p("mlp.up_proj"), &l.up_proj));
             out.push(info(p("mlp.down_proj"), &l.down_proj));
@@ -513,5 +524,4 @@ mod tests {
         let back: Vec<usize> = order.iter().map(|&r| gguf[r]).collect();
         assert_eq!(back, hf);
     }
-
 }

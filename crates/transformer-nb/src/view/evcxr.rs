@@ -76,7 +76,7 @@ impl MimeBundle {
         self.0.iter().map(|(_, data)| data.len()).sum()
     }
 
-    fn print(&self) {
+    pub(crate) fn print(&self) {
         for (mime, data) in &self.0 {
             evcxr_runtime::mime_type(*mime).text(data);
         }

@@ -8,12 +8,14 @@
 //!
 //! - `html`: the table styles (inline, sanitizer-safe) and escaping;
 //! - `tables`: `to_html()` of encodings, batches, outputs and similarities;
+//! - `decoder`: `to_html()` of generations and decoder outputs;
 //! - `charts`: which result becomes which picture, at which size;
 //! - [`plot`]: [`Plot`](plot::Plot) and its drawing, as PNG and SVG from one description;
 //! - [`vega`]: interactive views as Vega-Lite specs with a PNG beside them;
 //! - `evcxr`: the `evcxr_display` hooks, each printing one MIME bundle.
 
 mod charts;
+mod decoder;
 mod evcxr;
 pub use evcxr::DebugDisplay;
 pub(crate) mod html;

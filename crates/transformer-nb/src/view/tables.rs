@@ -158,7 +158,7 @@ impl BertOutput {
 
 /// A cell whose background shows a probability: white at 0, blue at 1 (inline style, so it
 /// survives the notebook's sanitizer).
-fn probability_style(p: f32) -> String {
+pub(crate) fn probability_style(p: f32) -> String {
     let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
     let channel = |full: f32| (255.0 - (255.0 - full) * p).round() as u8;
     let (r, g, b) = (channel(66.0), channel(133.0), channel(244.0));

@@ -14,12 +14,12 @@ mod summary;
 
 use std::path::{Path, PathBuf};
 
+use crate::models::precision;
+pub use crate::models::precision::Precision;
 pub use config::{BertConfig, HiddenAct};
 pub use head::AttentionHead;
 pub use masked_lm::{FillMask, LayerPredictions, MaskedLm};
 pub use output::BertOutput;
-pub use crate::models::precision::Precision;
-use crate::models::precision;
 pub use summary::{ModelSummary, ModuleSize};
 pub(crate) use summary::{human_bytes, thousands};
 

@@ -1,0 +1,328 @@
+//! Decoders against HF transformers: SmolLM2-135M-Instruct from its GGUF file (dequantized to
+//! f32, and kept quantized), with the references of scripts/make-references.py
+//! (tests/reference/smollm2-135m-instruct.json).
+//!
+//! How close is close: a logit is within 1e-4 of the largest |logit| at its position (the
+//! logits' scale: ~20 for SmolLM2, so about 2e-3; what we measure is ~3e-5), a hidden state
+//! within 1e-4 of its layer's largest |value| (the residual stream grows to a few hundred in
+//! the last layers), an attention probability within 1e-4 absolutely. The quantized model
+//! multiplies by exactly the values that dequantizing gives (kernels::quant's tests), so it is
+//! held to the same bounds: only the order of the sums differs.
+//!
+//! A 135M-parameter model is slow unoptimised, so these run in release builds only
+//! (scripts/test.sh: `cargo test --release --test decoder_parity`, on every kernel set).
+#![cfg(not(debug_assertions))]
+
+mod util;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use transformer_nb::prelude::*;
+use util::{as_f32s, as_u32s};
+
+fn smollm2_gguf() -> PathBuf {
+    let home = std::env::var("HF_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/huggingface")
+        });
+    let repo = home.join("hub/models--HuggingFaceTB--SmolLM2-135M-Instruct");
+    let rev = std::fs::read_to_string(repo.join("refs/main"))
+        .expect("SmolLM2 is not in the HF cache: run scripts/fetch-model.sh");
+    repo.join("snapshots")
+        .join(rev.trim())
+        .join("SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+fn reference() -> &'static Value {
+    static REF: OnceLock<Value> = OnceLock::new();
+    REF.get_or_init(|| {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/reference/smollm2-135m-instruct.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    })
+}
+
+fn f32_model() -> &'static CausalLm {
+    static LM: OnceLock<CausalLm> = OnceLock::new();
+    LM.get_or_init(|| CausalLm::from_gguf_with(smollm2_gguf(), Precision::F32).unwrap())
+}
+
+fn quantized_model() -> &'static CausalLm {
+    static LM: OnceLock<CausalLm> = OnceLock::new();
+    LM.get_or_init(|| CausalLm::from_gguf(smollm2_gguf()).unwrap())
+}
+
+fn max_abs(values: &[f32]) -> f32 {
+    values.iter().fold(0.0, |m, v| m.max(v.abs()))
+}
+
+/// Every probe of one prompt: logits, hidden states, attentions.
+fn check_prompt(lm: &CausalLm, case: &Value) {
+    let text = case["text"].as_str().unwrap();
+    let enc = lm.tokenizer().encode(text).unwrap();
+    assert_eq!(enc.ids(), as_u32s(&case["ids"]), "ids of {text:?}");
+    let out = lm.forward(&enc).unwrap();
+    let (seq, vocab) = (enc.len(), lm.config().vocab);
+    let logits = out.logits().values();
+    let probe = &case["logits"];
+    let stride = probe["vocab_stride"].as_u64().unwrap() as usize;
+    let mut worst = 0.0f32;
+    for p in 0..seq {
+        let row = &logits[p * vocab..(p + 1) * vocab];
+        let want = as_f32s(&probe["probe"][p]);
+        let scale = probe["abs_max"][p].as_f64().unwrap() as f32;
+        let ours: Vec<f32> = row.iter().step_by(stride).copied().collect();
+        assert_eq!(ours.len(), want.len());
+        for (i, (a, b)) in ours.iter().zip(&want).enumerate() {
+            let err = (a - b).abs() / scale;
+            worst = worst.max(err);
+            assert!(
+                err <= 1e-4,
+                "{text:?} position {p} id {}: {a} vs {b}",
+                i * stride
+            );
+        }
+        for (id, value) in as_u32s(&probe["top_ids"][p])
+            .iter()
+            .zip(as_f32s(&probe["top_values"][p]))
+        {
+            assert!(
+                (row[*id as usize] - value).abs() / scale <= 1e-4,
+                "{text:?} position {p} top id {id}"
+            );
+        }
+        let abs_sum: f64 = row.iter().map(|v| f64::from(v.abs())).sum();
+        let want_sum = probe["abs_sums"][p].as_f64().unwrap();
+        assert!(
+            (abs_sum - want_sum).abs() / want_sum < 1e-4,
+            "{text:?} abs sum at {p}"
+        );
+    }
+    eprintln!("{text:?}: largest logit error {worst:.1e} of the scale");
+    let positions: Vec<usize> = as_u32s(&case["positions"])
+        .iter()
+        .map(|&p| p as usize)
+        .collect();
+    let dim_stride = case["dim_stride"].as_u64().unwrap() as usize;
+    let hidden = lm.config().hidden;
+    assert_eq!(out.hidden_states().len(), 31);
+    for (layer, (ours, want)) in out
+        .hidden_states()
+        .iter()
+        .zip(case["hidden_states"].as_array().unwrap())
+        .enumerate()
+    {
+        let values = ours.values();
+        let scale = max_abs(values).max(1.0);
+        for (k, &p) in positions.iter().enumerate() {
+            let row: Vec<f32> = values[p * hidden..(p + 1) * hidden]
+                .iter()
+                .step_by(dim_stride)
+                .copied()
+                .collect();
+            for (a, b) in row.iter().zip(as_f32s(&want[k])) {
+                assert!(
+                    (a - b).abs() / scale <= 1e-4,
+                    "{text:?} hidden {layer} pos {p}"
+                );
+            }
+        }
+        let sum: f64 = values.iter().map(|v| f64::from(v.abs())).sum();
+        let want_sum = case["hidden_abs_sums"][layer].as_f64().unwrap();
+        assert!(
+            (sum - want_sum).abs() / want_sum < 1e-4,
+            "{text:?} hidden {layer} sum"
+        );
+    }
+    for (layer, (ours, want)) in out
+        .attentions()
+        .iter()
+        .zip(case["attentions"].as_array().unwrap())
+        .enumerate()
+    {
+        let heads = lm.config().heads;
+        assert_eq!(ours.dims(), [1, heads, seq, seq]);
+        let values = ours.values();
+        for h in 0..heads {
+            for (k, &p) in positions.iter().enumerate() {
+                let row = &values[(h * seq + p) * seq..][..seq];
+                let want = as_f32s(&want[h][k]);
+                for (j, (a, b)) in row.iter().zip(&want).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-4,
+                        "{text:?} layer {layer} head {h} {p}→{j}"
+                    );
+                }
+                assert!(
+                    row[p + 1..].iter().all(|&v| v == 0.0),
+                    "causal: zero right of {p}"
+                );
+            }
+        }
+    }
+}
+
+/// Greedy tokens as HF's `generate(do_sample=False)`.
+fn check_greedy(lm: &CausalLm, generation: &Value, g: &Generation, what: &str) {
+    let want = as_u32s(&generation["new_ids"]);
+    assert_eq!(g.ids(), want, "{what}: greedy tokens");
+    if generation["stopped_at_eos"].as_bool().unwrap() {
+        assert_eq!(g.stop_reason(), StopReason::EndOfSequence, "{what}");
+    }
+    assert_eq!(
+        g.text(),
+        generation["text_skip_special"].as_str().unwrap(),
+        "{what}: text"
+    );
+    let _ = lm;
+}
+
+#[test]
+fn smollm2_f32_matches_hf_at_every_position() {
+    for case in reference()["prompts"].as_array().unwrap() {
+        check_prompt(f32_model(), case);
+    }
+}
+
+#[test]
+fn smollm2_quantized_matches_the_dequantized_hf_model() {
+    for case in reference()["prompts"].as_array().unwrap() {
+        check_prompt(quantized_model(), case);
+    }
+}
+
+#[test]
+fn smollm2_generates_hfs_greedy_tokens() {
+    for lm in [f32_model(), quantized_model()] {
+        for case in reference()["prompts"].as_array().unwrap() {
+            let gen_ref = &case["generation"];
+            let n = gen_ref["max_new_tokens"].as_u64().unwrap() as usize;
+            let text = case["text"].as_str().unwrap();
+            let g = lm
+                .generate(text, &GenerateOptions::greedy().max_new_tokens(n))
+                .unwrap();
+            check_greedy(lm, gen_ref, &g, text);
+        }
+        for case in reference()["chats"].as_array().unwrap() {
+            let messages: Vec<ChatMessage> = case["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    ChatMessage::new(m["role"].as_str().unwrap(), m["content"].as_str().unwrap())
+                })
+                .collect();
+            let prompt = lm.tokenizer().apply_chat_template(&messages, true).unwrap();
+            assert_eq!(prompt, case["text"].as_str().unwrap());
+            let gen_ref = &case["generation"];
+            let n = gen_ref["max_new_tokens"].as_u64().unwrap() as usize;
+            let g = lm
+                .chat(&messages, &GenerateOptions::greedy().max_new_tokens(n))
+                .unwrap();
+            assert_eq!(g.prompt_ids(), as_u32s(&case["ids"]));
+            check_greedy(lm, gen_ref, &g, &prompt);
+        }
+    }
+}
+
+#[test]
+fn a_cached_step_equals_a_full_recompute() {
+    let lm = quantized_model();
+    let ids = lm
+        .tokenizer()
+        .encode("The cat sat on the mat because it was")
+        .unwrap()
+        .ids()
+        .to_vec();
+    let mut cache = lm.new_cache();
+    let mut stepped = lm.forward_cached(&ids[..3], &mut cache).unwrap();
+    for i in 3..ids.len() {
+        stepped = lm.forward_cached(&ids[i..=i], &mut cache).unwrap();
+    }
+    assert_eq!(cache.len(), ids.len());
+    let mut fresh = lm.new_cache();
+    let full = lm.forward_cached(&ids, &mut fresh).unwrap();
+    let scale = max_abs(full.values());
+    for (a, b) in stepped.values().iter().zip(full.values()) {
+        assert!((a - b).abs() / scale <= 1e-4, "{a} vs {b}");
+    }
+    // And the last row of a full forward with everything kept.
+    let out = lm
+        .forward(
+            &lm.tokenizer()
+                .encode("The cat sat on the mat because it was")
+                .unwrap(),
+        )
+        .unwrap();
+    let last = out.logits().get(0).unwrap().get(ids.len() - 1).unwrap();
+    for (a, b) in last.values().iter().zip(full.values()) {
+        assert!((a - b).abs() / scale <= 1e-4);
+    }
+}
+
+#[test]
+fn sampling_is_reproducible_and_differs_by_seed() {
+    let lm = quantized_model();
+    let opts = |seed| {
+        GenerateOptions::sampling(0.8)
+            .top_k(50)
+            .top_p(0.95)
+            .seed(seed)
+            .max_new_tokens(12)
+    };
+    let a = lm.generate("Once upon a time", &opts(7)).unwrap();
+    let b = lm.generate("Once upon a time", &opts(7)).unwrap();
+    assert_eq!(a, b);
+    let others: Vec<Vec<u32>> = (8..12)
+        .map(|s| {
+            lm.generate("Once upon a time", &opts(s))
+                .unwrap()
+                .ids()
+                .to_vec()
+        })
+        .collect();
+    assert!(
+        others.iter().any(|ids| ids != a.ids()),
+        "five seeds, one text"
+    );
+    for step in a.steps() {
+        assert!(step.chosen.probability > 0.0 && step.chosen.probability <= 1.0);
+        assert_eq!(step.alternatives.len(), 5);
+        assert!(
+            step.alternatives
+                .windows(2)
+                .all(|w| w[0].probability >= w[1].probability)
+        );
+    }
+}
+
+#[test]
+fn stop_strings_cut_the_text() {
+    let lm = quantized_model();
+    let g = lm
+        .generate(
+            "The capital of France is",
+            &GenerateOptions::greedy().max_new_tokens(32).stop("."),
+        )
+        .unwrap();
+    assert_eq!(g.stop_reason(), StopReason::StopString);
+    assert_eq!(g.text(), " Paris");
+}
+
+#[test]
+fn the_model_reports_its_size() {
+    let reference = reference();
+    let lm = f32_model();
+    assert_eq!(
+        lm.parameters() as u64,
+        reference["parameters"].as_u64().unwrap()
+    );
+    let c = lm.config();
+    assert_eq!((c.layers, c.hidden, c.heads, c.kv_heads), (30, 576, 9, 3));
+    assert!(c.tied_embeddings);
+    // Quantized: Q4_1's 5 bits a weight and the Q8_0 table, well under half the f32 bytes.
+    assert!(quantized_model().held_bytes() * 4 < lm.held_bytes());
+}
