@@ -106,3 +106,26 @@ fn a_left_padded_batch_gives_each_text_its_own_results() {
             .all(|&v| v == 0.0)
     );
 }
+
+#[test]
+fn a_generation_shows_its_tokens_shaded_by_probability() {
+    let lm = gpt2();
+    let g = lm
+        .generate("Hello world", &GenerateOptions::greedy().max_new_tokens(6))
+        .unwrap();
+    let html = g.to_html();
+    assert_eq!(html.matches("<td style=").count(), 2 * g.steps().len());
+    for step in g.steps() {
+        let alt = &step.alternatives[0];
+        // The chosen token of greedy decoding is the likeliest one.
+        assert_eq!(alt.id, step.chosen.id);
+        assert!(html.contains(&format!("{:.0}%", step.chosen.probability * 100.0)));
+    }
+    assert!(!html.contains("<script") && !html.contains("<style"));
+    let text = g.to_string();
+    assert!(text.starts_with(g.text()) && text.contains("6 tokens"));
+    let out = lm.forward(&lm.tokenizer().encode("Hello world").unwrap()).unwrap();
+    let top = out.top_next_tokens(5).unwrap();
+    assert_eq!(top[0].id, g.ids()[0]);
+    assert!(out.to_html().contains("logits"));
+}
