@@ -326,3 +326,106 @@ fn the_model_reports_its_size() {
     // Quantized: Q4_1's 5 bits a weight and the Q8_0 table, well under half the f32 bytes.
     assert!(quantized_model().held_bytes() * 4 < lm.held_bytes());
 }
+
+/// SmolLM2 rewritten in HF's layout (config.json, model.safetensors with HF's names and row
+/// order, vocab.json + merges.txt from the GGUF's metadata), as `save_pretrained` of HF's
+/// dequantized model would write it.
+fn write_hf_layout(dir: &std::path::Path) {
+    use transformer_nb::gguf::GgufFile;
+    let file = GgufFile::open(smollm2_gguf()).unwrap();
+    let c = &reference()["config"];
+    let (heads, kv_heads, head_dim) = (9, 3, 64);
+    // HF's row h·d + j·d/2 + i is GGUF row h·d + 2i + j (transformers' reverse_permute_weights).
+    let unpermute = |values: Vec<f32>, n_heads: usize, cols: usize| -> Vec<f32> {
+        let mut out = Vec::with_capacity(values.len());
+        for h in 0..n_heads {
+            for j in 0..2 {
+                for i in 0..head_dim / 2 {
+                    let r = h * head_dim + 2 * i + j;
+                    out.extend_from_slice(&values[r * cols..(r + 1) * cols]);
+                }
+            }
+        }
+        out
+    };
+    let mut tensors = std::collections::HashMap::new();
+    for info in file.tensors() {
+        let mut values = file.tensor_f32(info).unwrap();
+        let shape = info.shape();
+        let name = match info.name.as_str() {
+            "token_embd.weight" => "model.embed_tokens.weight".to_string(),
+            "output_norm.weight" => "model.norm.weight".to_string(),
+            other => {
+                let mut parts = other.splitn(3, '.');
+                let (_, layer, part) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+                let hf = match part {
+                    "attn_norm.weight" => "input_layernorm.weight",
+                    "ffn_norm.weight" => "post_attention_layernorm.weight",
+                    "attn_q.weight" => "self_attn.q_proj.weight",
+                    "attn_k.weight" => "self_attn.k_proj.weight",
+                    "attn_v.weight" => "self_attn.v_proj.weight",
+                    "attn_output.weight" => "self_attn.o_proj.weight",
+                    "ffn_gate.weight" => "mlp.gate_proj.weight",
+                    "ffn_up.weight" => "mlp.up_proj.weight",
+                    "ffn_down.weight" => "mlp.down_proj.weight",
+                    other => panic!("unexpected tensor {other}"),
+                };
+                if part == "attn_q.weight" {
+                    values = unpermute(values, heads, shape[1]);
+                } else if part == "attn_k.weight" {
+                    values = unpermute(values, kv_heads, shape[1]);
+                }
+                format!("model.layers.{layer}.{hf}")
+            }
+        };
+        let tensor =
+            candle_core::Tensor::from_vec(values, shape.as_slice(), &candle_core::Device::Cpu)
+                .unwrap();
+        tensors.insert(name, tensor);
+    }
+    candle_core::safetensors::save(&tensors, dir.join("model.safetensors")).unwrap();
+    std::fs::write(dir.join("config.json"), c.to_string()).unwrap();
+    let tokens = file
+        .get("tokenizer.ggml.tokens")
+        .unwrap()
+        .as_array()
+        .unwrap();
+    let vocab: serde_json::Map<String, Value> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str().unwrap().to_string(), Value::from(i)))
+        .collect();
+    std::fs::write(dir.join("vocab.json"), Value::Object(vocab).to_string()).unwrap();
+    let merges: Vec<&str> = file
+        .get("tokenizer.ggml.merges")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    std::fs::write(
+        dir.join("merges.txt"),
+        format!("#version: 0.2\n{}\n", merges.join("\n")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn smollm2_in_hfs_layout_gives_the_gguf_models_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    write_hf_layout(dir.path());
+    let hf = CausalLm::from_dir(dir.path()).unwrap();
+    assert_eq!(hf.config(), f32_model().config());
+    for case in reference()["prompts"].as_array().unwrap() {
+        let ids = as_u32s(&case["ids"]);
+        let ours = hf.forward_cached(&ids, &mut hf.new_cache()).unwrap();
+        let gguf = f32_model()
+            .forward_cached(&ids, &mut f32_model().new_cache())
+            .unwrap();
+        let scale = max_abs(gguf.values());
+        for (a, b) in ours.values().iter().zip(gguf.values()) {
+            assert!((a - b).abs() / scale <= 1e-5, "{a} vs {b}");
+        }
+    }
+}

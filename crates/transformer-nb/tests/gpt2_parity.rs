@@ -124,7 +124,9 @@ fn a_generation_shows_its_tokens_shaded_by_probability() {
     assert!(!html.contains("<script") && !html.contains("<style"));
     let text = g.to_string();
     assert!(text.starts_with(g.text()) && text.contains("6 tokens"));
-    let out = lm.forward(&lm.tokenizer().encode("Hello world").unwrap()).unwrap();
+    let out = lm
+        .forward(&lm.tokenizer().encode("Hello world").unwrap())
+        .unwrap();
     let top = out.top_next_tokens(5).unwrap();
     assert_eq!(top[0].id, g.ids()[0]);
     assert!(out.to_html().contains("logits"));
