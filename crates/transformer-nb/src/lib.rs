@@ -8,13 +8,16 @@
 //! references made by Python's `transformers`.
 //!
 //! The data flows through the modules in this order, each importing only those before it:
-//! [`hub`] finds a model's files, [`tokenize`] turns text into ids, [`positional`] explains
-//! position information, [`bert`] runs the encoder (on the private `kernels`) and returns
-//! [`Tensor`]s, [`embed`] pools sentence vectors. These hold data and numbers only. On top sits [`view`], which
-//! imports them and none of them imports: HTML tables, the pictures of each result (a
-//! [`Plot`] draws itself as PNG and SVG), and the `evcxr_display` hooks that put both into a
-//! notebook. Methods such as `pe.heatmap()` are written in `view` as inherent impls, so a
-//! notebook calls them on the result itself.
+//! [`hub`] finds a model's files in the Hugging Face cache or on the Hub, [`gguf`] reads
+//! llama.cpp's files; [`tokenize`] turns text into ids (WordPiece for BERT, byte-level BPE for
+//! GPT-2 and Llama, each pipeline in HF's stages) and renders chat templates; [`positional`]
+//! explains position information; [`models`] runs the architectures (BERT; Llama and GPT-2
+//! behind [`CausalLm`]) on the private `kernels` and returns [`Tensor`]s; [`embed`] pools
+//! sentence vectors and [`generate`] turns a decoder's logits into text. These hold data and
+//! numbers only. On top sits [`view`], which imports them and none of them imports: HTML
+//! tables, the pictures of each result (a [`Plot`] draws itself as PNG and SVG), and the
+//! `evcxr_display` hooks that put both into a notebook. Methods such as `pe.heatmap()` are
+//! written in `view` as inherent impls, so a notebook calls them on the result itself.
 //!
 //! ## Tokenize
 //!
@@ -55,6 +58,23 @@
 //! let emb = bert.embed(&["a cat", "a dog", "a tax return"])?;
 //! let sim = emb.similarity()?;
 //! assert!(sim[0][1] > sim[0][2]);               // a cat is more like a dog than a tax return
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## A language model that speaks
+//!
+//! ```no_run
+//! use transformer_nb::prelude::*;
+//!
+//! // SmolLM2-135M-Instruct as a Q4_1 GGUF file (scripts/fetch-model.sh caches it offline).
+//! let lm = CausalLm::from_pretrained("HuggingFaceTB/SmolLM2-135M-Instruct")?;
+//! let out = lm.forward(&lm.tokenizer().encode("The capital of France is")?)?;
+//! assert_eq!(out.top_next_tokens(1)?[0].text, " Paris");
+//! let answer = lm.chat(
+//!     &[ChatMessage::user("What is the capital of France?")],
+//!     &GenerateOptions::greedy().max_new_tokens(32),
+//! )?;
+//! assert_eq!(answer.text(), "The capital of France is Paris.");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

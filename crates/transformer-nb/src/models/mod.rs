@@ -1,5 +1,5 @@
 //! The model architectures, one module per architecture, each following its HF transformers
-//! modeling file: [`bert`] (encoders), and the decoders behind [`CausalLm`](crate::CausalLm):
+//! modeling file: [`bert`] (encoders), and the decoders behind [`CausalLm`]:
 //! Llama (SmolLM2, TinyLlama, Llama 3) and GPT-2.
 //!
 //! Their building blocks (linear layers on the crate's kernels, norms, rotary embeddings,
