@@ -130,4 +130,13 @@ fn a_generation_shows_its_tokens_shaded_by_probability() {
     let top = out.top_next_tokens(5).unwrap();
     assert_eq!(top[0].id, g.ids()[0]);
     assert!(out.to_html().contains("logits"));
+    let map = out.attention(1, 2).unwrap();
+    assert!(
+        map.iter()
+            .enumerate()
+            .all(|(r, row)| row[r + 1..].iter().all(|&v| v == 0.0))
+    );
+    let svg = out.attention_heatmap(1, 2).unwrap().to_svg();
+    assert!(svg.contains("Hello") && svg.contains("world"));
+    assert!(out.attention_heatmap(2, 0).is_err());
 }

@@ -587,8 +587,7 @@ impl CausalLmOutput {
         &self.attention_mask
     }
 
-    /// The tokens of text `0` (with padding, as many as the positions), as the tokenizer
-    /// shows them.
+    /// The tokens of text `0` as the tokenizer shows them (without padding).
     pub fn tokens(&self) -> &[String] {
         &self.tokens[0]
     }
@@ -601,6 +600,27 @@ impl CausalLmOutput {
     /// The model's sizes.
     pub fn config(&self) -> &DecoderConfig {
         &self.config
+    }
+
+    /// One head's attention over the real tokens of text 0 (`n × n`; zero right of the
+    /// diagonal).
+    pub fn attention(&self, layer: usize, head: usize) -> Result<Vec<Vec<f32>>> {
+        Error::check_index("layer", layer, self.attentions.len())?;
+        Error::check_index("head", head, self.config.heads)?;
+        let seq = self.logits.dims()[1];
+        let n = self.attention_mask[0].iter().filter(|&&m| m == 1).count();
+        let pad = seq - n;
+        let map = &self.attentions[layer].values()[head * seq * seq..(head + 1) * seq * seq];
+        Ok((pad..seq)
+            .map(|r| map[r * seq + pad..(r + 1) * seq].to_vec())
+            .collect())
+    }
+
+    /// The readable texts of the real tokens of text 0, for labels.
+    pub fn real_texts(&self) -> Vec<String> {
+        let n = self.attention_mask[0].iter().filter(|&&m| m == 1).count();
+        let texts = &self.texts[0];
+        texts[texts.len() - n..].to_vec()
     }
 
     /// The probability of every token of the vocabulary coming after position `position` of

@@ -188,7 +188,11 @@ impl Llama {
         let hidden = int("embedding_length")?;
         let heads = int("attention.head_count")?;
         let kv_heads = int("attention.head_count_kv").unwrap_or(heads);
-        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) || !hidden.is_multiple_of(heads) {
+        if heads == 0
+            || kv_heads == 0
+            || !heads.is_multiple_of(kv_heads)
+            || !hidden.is_multiple_of(heads)
+        {
             return Err(invalid(format!(
                 "{heads} heads with {kv_heads} key/value heads do not divide a width of {hidden}"
             )));

@@ -6,6 +6,7 @@ use super::plot::{Colormap, Figure, HeatmapSpec, LineChart, Plot, Series};
 use crate::bert::BertOutput;
 use crate::embed::Embeddings;
 use crate::error::{Error, Result};
+use crate::models::CausalLmOutput;
 use crate::positional::{Layout, PositionalEncoding};
 
 /// The positional heatmap and curves: as wide as JupyterLab's output area at its default
@@ -123,6 +124,39 @@ impl PositionalEncoding {
     }
 }
 
+/// One head's attention map (`n × n`, row-major) as a heatmap with the tokens on both axes: the
+/// same picture for an encoder's and a decoder's attention.
+fn attention_plot(map: Vec<f32>, tokens: &[String], layer: usize, head: usize) -> Plot {
+    let n = tokens.len();
+    let side = (ATTENTION_CELL.saturating_mul(n as u32))
+        .saturating_add(220)
+        .clamp(ATTENTION_SIDE.0, ATTENTION_SIDE.1);
+    let spec = attention_spec(map, tokens, Some(tokens.to_vec())).title(format!(
+        "Attention, layer {layer}, head {head} (rows attend to columns)"
+    ));
+    Plot::new(
+        Figure::Heatmap(spec),
+        (side + ATTENTION_MARGIN.0, side + ATTENTION_MARGIN.1),
+    )
+}
+
+impl CausalLmOutput {
+    /// Heatmap of one head's causal attention (text 0): each token (row) attends to itself and
+    /// the tokens before it (columns), never to later ones.
+    ///
+    /// ```no_run
+    /// # use transformer_nb::prelude::*;
+    /// # let lm = CausalLm::from_pretrained("HuggingFaceTB/SmolLM2-135M-Instruct")?;
+    /// let out = lm.forward(&lm.tokenizer().encode("The capital of France is")?)?;
+    /// assert!(out.attention_heatmap(3, 0)?.to_svg().contains("capital"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attention_heatmap(&self, layer: usize, head: usize) -> Result<Plot> {
+        let map: Vec<f32> = self.attention(layer, head)?.into_iter().flatten().collect();
+        Ok(attention_plot(map, &self.real_texts(), layer, head))
+    }
+}
+
 impl BertOutput {
     /// Heatmap of one head's attention in the first sequence: which token (column) each token
     /// (row) attends to, both axes labelled with the tokens.
@@ -155,17 +189,7 @@ impl BertOutput {
             .flatten()
             .collect();
         let tokens = self.real_tokens(sequence)?;
-        let n = tokens.len();
-        let side = (ATTENTION_CELL.saturating_mul(n as u32))
-            .saturating_add(220)
-            .clamp(ATTENTION_SIDE.0, ATTENTION_SIDE.1);
-        let spec = attention_spec(map, tokens, Some(tokens.to_vec())).title(format!(
-            "Attention, layer {layer}, head {head} (rows attend to columns)"
-        ));
-        Ok(Plot::new(
-            Figure::Heatmap(spec),
-            (side + ATTENTION_MARGIN.0, side + ATTENTION_MARGIN.1),
-        ))
+        Ok(attention_plot(map, tokens, layer, head))
     }
 
     /// Every head of one layer (first sequence) as small multiples on one colour scale.
