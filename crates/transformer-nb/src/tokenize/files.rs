@@ -16,6 +16,7 @@ use super::pipeline::{Pipeline, Stages};
 use super::pre_tokenizers::{LLAMA3_PATTERN, PreTokenizer};
 use super::processors::{PostProcessor, Template, TemplatePiece};
 use crate::error::{Error, Result};
+use crate::gguf::{GgufFile, MetaValue};
 
 /// What this crate runs; named in the error for anything else.
 const SUPPORTED: &str = "transformer-nb runs BERT WordPiece tokenizers (normalizer \
@@ -714,4 +715,80 @@ pub(super) fn from_spec(spec: &ByteLevelBpeSpec) -> std::result::Result<Pipeline
     };
     let model = Bpe::new(vocab, &merges, None, false, ignore_merges)?;
     Ok(byte_level(model, added, pre_tokenizer, template))
+}
+
+/// What a GGUF file's metadata says of its tokenizer; fails, saying which key is wrong, for a
+/// tokenizer that is not byte-level BPE.
+pub(super) fn spec_from_gguf(file: &GgufFile) -> std::result::Result<ByteLevelBpeSpec, String> {
+    let text = |key: &str| {
+        file.get(key)
+            .and_then(MetaValue::as_str)
+            .map(str::to_string)
+    };
+    let number = |key: &str| {
+        file.get(key)
+            .and_then(MetaValue::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    let strings = |key: &str| -> std::result::Result<Vec<String>, String> {
+        let Some(values) = file.get(key) else {
+            return Ok(Vec::new());
+        };
+        let values = values
+            .as_array()
+            .ok_or_else(|| format!("its {key} is not an array"))?;
+        values
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("its {key} holds a value that is not a string"))
+            })
+            .collect()
+    };
+    match text("tokenizer.ggml.model").as_deref() {
+        Some("gpt2") => {}
+        Some(other) => {
+            return Err(format!(
+                "its tokenizer.ggml.model is {other:?}; transformer-nb reads the byte-level BPE \
+                 tokenizers of GGUF files (\"gpt2\": GPT-2, SmolLM2, Llama 3), not \
+                 SentencePiece ones (\"llama\"): use a model of the first kind"
+            ));
+        }
+        None => return Err("it has no tokenizer.ggml.model: it holds no tokenizer".into()),
+    }
+    let tokens = strings("tokenizer.ggml.tokens")?;
+    if tokens.is_empty() {
+        return Err("it has no tokenizer.ggml.tokens".into());
+    }
+    let token_types = match file.get("tokenizer.ggml.token_type") {
+        None => Vec::new(),
+        Some(values) => values
+            .as_array()
+            .ok_or("its tokenizer.ggml.token_type is not an array")?
+            .iter()
+            .map(|v| {
+                v.as_i64()
+                    .and_then(|n| i32::try_from(n).ok())
+                    .ok_or("its tokenizer.ggml.token_type holds a value that is not an integer")
+            })
+            .collect::<std::result::Result<_, _>>()?,
+    };
+    let architecture = text("general.architecture").unwrap_or_default();
+    Ok(ByteLevelBpeSpec {
+        merges: strings("tokenizer.ggml.merges")?,
+        tokens,
+        token_types,
+        pre: text("tokenizer.ggml.pre"),
+        bos_token_id: number("tokenizer.ggml.bos_token_id"),
+        eos_token_id: number("tokenizer.ggml.eos_token_id"),
+        padding_token_id: number("tokenizer.ggml.padding_token_id"),
+        unknown_token_id: number("tokenizer.ggml.unknown_token_id"),
+        add_bos_token: file
+            .get("tokenizer.ggml.add_bos_token")
+            .and_then(MetaValue::as_bool)
+            .unwrap_or(false),
+        chat_template: text("tokenizer.chat_template"),
+        context_length: number(&format!("{architecture}.context_length")).map(|n| n as usize),
+    })
 }

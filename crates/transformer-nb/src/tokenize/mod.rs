@@ -280,6 +280,36 @@ impl Tokenizer {
         })
     }
 
+    /// Loads the tokenizer a GGUF file's metadata describes (`tokenizer.ggml.*`), as HF
+    /// transformers does for `from_pretrained(..., gguf_file=...)`: byte-level BPE
+    /// (`tokenizer.ggml.model = "gpt2"`: GPT-2, SmolLM2, Llama 3), the control tokens special,
+    /// the BOS token before each text if `tokenizer.ggml.add_bos_token` says so, the chat template
+    /// and the model's context length as the maximum. The text is split as llama.cpp's
+    /// `tokenizer.ggml.pre` names: "gpt2", "smollm" (each digit apart) or "llama-bpe".
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")?;
+    /// let enc = tok.encode("<|im_start|>user\nIn 2024?")?;
+    /// assert_eq!(
+    ///     enc.tokens(),
+    ///     ["<|im_start|>", "user", "Ċ", "In", "Ġ", "2", "0", "2", "4", "?"]
+    /// );
+    /// assert_eq!(tok.max_length(), 8192);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_gguf(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = crate::gguf::GgufFile::open(path)?;
+        let spec = files::spec_from_gguf(&file).map_err(|message| Error::InvalidFile {
+            path: path.to_path_buf(),
+            what: "GGUF file with a byte-level BPE tokenizer",
+            message,
+        })?;
+        Self::byte_level_bpe(spec, path)
+    }
+
     /// A byte-level BPE tokenizer from what a GGUF file's metadata says of it.
     pub(crate) fn byte_level_bpe(spec: ByteLevelBpeSpec, source: &Path) -> Result<Self> {
         let pipeline = files::from_spec(&spec).map_err(|message| Error::InvalidFile {

@@ -99,13 +99,27 @@ impl Bpe {
         }
         let mut symbols = self.symbols(word);
         self.merge_all(&mut symbols);
+        // Positions add up the UTF-8 lengths of the tokens before, as `tokenizers` does: after a
+        // dropped character (one the vocabulary lacks) they lag behind the word's, and a token
+        // then stands for the characters its bytes fall on.
+        let mut starts = Vec::with_capacity(word.len() + 1);
+        starts.push(0);
+        for c in word {
+            starts.push(starts[starts.len() - 1] + c.len_utf8());
+        }
+        let char_at = |byte: usize| starts.partition_point(|&start| start <= byte) - 1;
+        let mut at = 0;
         symbols
             .iter()
             .filter(|s| s.end > s.start)
-            .map(|s| Piece {
-                id: s.id,
-                token: self.vocab_r.get(&s.id).cloned().unwrap_or_default(),
-                chars: s.start..s.end,
+            .map(|s| {
+                let len = starts[s.end] - starts[s.start];
+                at += len;
+                Piece {
+                    id: s.id,
+                    token: self.vocab_r.get(&s.id).cloned().unwrap_or_default(),
+                    chars: char_at(at - len)..char_at(at - 1) + 1,
+                }
             })
             .collect()
     }
@@ -251,6 +265,8 @@ mod tests {
     fn unknown_characters_are_dropped_or_become_the_unknown_token() {
         let m = model(&["a", "b"], &[]);
         assert_eq!(tokens(&m, "axb"), ["a", "b"]);
+        let chars: Vec<char> = "axb".chars().collect();
+        assert_eq!(m.tokenize(&chars)[1].chars, 1..2, "as tokenizers counts");
         let vocab: HashMap<String, u32> = [("<unk>", 0), ("a", 1)]
             .map(|(t, id)| (t.to_string(), id))
             .into();
