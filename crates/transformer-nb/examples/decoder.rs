@@ -49,6 +49,10 @@ fn main() -> anyhow::Result<()> {
         .max_new_tokens(64)
         .stream(true);
     let answer = lm.chat(&messages, &opts)?;
-    println!("({} tokens, {:?})", answer.ids().len(), answer.stop_reason());
+    println!(
+        "({} tokens, {:?})",
+        answer.ids().len(),
+        answer.stop_reason()
+    );
     Ok(())
 }

@@ -126,7 +126,9 @@ impl QuantMatrix {
     /// Wraps `data` of `kind` as a `rows × cols` matrix; `None` when the sizes do not agree
     /// or `kind` is not a block format.
     pub(crate) fn new(kind: TensorKind, rows: usize, cols: usize, data: Vec<u8>) -> Option<Self> {
-        let row_bytes = cols.is_multiple_of(BLOCK).then(|| cols / BLOCK * kind.block_bytes())?;
+        let row_bytes = cols
+            .is_multiple_of(BLOCK)
+            .then(|| cols / BLOCK * kind.block_bytes())?;
         (kind.is_quantized() && data.len() == rows.checked_mul(row_bytes)?).then_some(QuantMatrix {
             kind,
             rows,
