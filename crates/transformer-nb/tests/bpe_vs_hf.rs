@@ -575,3 +575,34 @@ fn encoding_any_text_never_fails() {
     let enc = smollm2().encode(&long_word).unwrap();
     assert!(enc.is_truncated() && enc.len() == 8192);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn any_string_and_any_ids_never_panic(
+        text in any::<String>(),
+        ids in prop::collection::vec(0u32..60_000, 0..40),
+        skip in any::<bool>(),
+    ) {
+        for tok in [gpt2(), smollm2()] {
+            let enc = tok.encode(&text).unwrap();
+            prop_assert!(enc.len() <= tok.max_length());
+            let _ = tok.encode_pair(&text, &text).unwrap();
+            let _ = tok.decode(&ids);
+            let mut stream = tok.text_stream(skip);
+            for &id in &ids {
+                let _ = stream.push(id);
+            }
+            let _ = stream.finish();
+        }
+    }
+}
+
+#[test]
+fn a_tokenizer_is_owned_shareable_and_cheap_to_clone() {
+    fn notebook_value<T: Clone + Send + Sync + 'static>() {}
+    notebook_value::<Tokenizer>();
+    notebook_value::<TextStream>();
+    notebook_value::<ChatMessage>();
+}

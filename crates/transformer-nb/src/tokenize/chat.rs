@@ -354,6 +354,21 @@ fn lex(source: &str) -> Result<Vec<Piece>> {
 fn parse(source: &str) -> Result<Vec<Node>> {
     let pieces = lex(source)?;
     let mut at = 0;
+    // Nesting is what the parser and renderer recurse on: bounded, so that no template can
+    // exhaust the stack.
+    let mut depth: usize = 0;
+    for piece in &pieces {
+        if let Piece::Stmt(source) = piece {
+            match source.split_whitespace().next() {
+                Some("if" | "for" | "generation") => depth += 1,
+                Some("endif" | "endfor" | "endgeneration") => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > MAX_DEPTH {
+                return Err(unsupported(format!("blocks nested over {MAX_DEPTH} deep")));
+            }
+        }
+    }
     let (nodes, end) = parse_block(&pieces, &mut at, &[])?;
     match end {
         None => Ok(nodes),
@@ -543,6 +558,9 @@ fn tokens(source: &str) -> Result<Vec<Token>> {
     Ok(out)
 }
 
+/// How deep blocks and expressions may nest.
+const MAX_DEPTH: usize = 64;
+
 /// A call's positional and named arguments.
 type Args = (Vec<Expr>, Vec<(String, Expr)>);
 
@@ -552,6 +570,7 @@ type Args = (Vec<Expr>, Vec<(String, Expr)>);
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -559,6 +578,7 @@ impl Parser {
         Ok(Parser {
             tokens: tokens(source)?,
             at: 0,
+            depth: 0,
         })
     }
 
@@ -606,7 +626,24 @@ impl Parser {
         }
     }
 
+    /// Runs `parse` one level deeper, failing past `MAX_DEPTH`.
+    fn nested(&mut self, parse: impl FnOnce(&mut Self) -> Result<Expr>) -> Result<Expr> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(unsupported(format!(
+                "expressions nested over {MAX_DEPTH} deep"
+            )));
+        }
+        let expr = parse(self);
+        self.depth -= 1;
+        expr
+    }
+
     fn expr(&mut self) -> Result<Expr> {
+        self.nested(Self::expr_unnested)
+    }
+
+    fn expr_unnested(&mut self) -> Result<Expr> {
         let value = self.expr_no_if()?;
         if self.eat_word("if") {
             let condition = self.or()?;
@@ -642,7 +679,7 @@ impl Parser {
 
     fn not(&mut self) -> Result<Expr> {
         if self.eat_word("not") {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            return Ok(Expr::Not(Box::new(self.nested(Self::not)?)));
         }
         self.compare()
     }
@@ -702,7 +739,7 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Expr> {
         if self.eat_op("-") {
-            return Ok(Expr::Neg(Box::new(self.unary()?)));
+            return Ok(Expr::Neg(Box::new(self.nested(Self::unary)?)));
         }
         let mut value = self.postfix()?;
         loop {
@@ -1221,6 +1258,9 @@ fn call_function(name: &str, args: Vec<Value>, named: BTreeMap<String, Value>) -
                 [start, stop] => (start, stop),
                 _ => return Err(unsupported("range() with a step")),
             };
+            if stop.saturating_sub(start) > 100_000 {
+                return Err(unsupported("range() of over 100000 numbers"));
+            }
             Ok(Value::List((start..stop).map(Value::Int).collect()))
         }
         other => Err(unsupported(format!("the function {other}()"))),
@@ -1376,4 +1416,116 @@ fn binary(a: &Value, op: &str, b: &Value) -> Result<Value> {
         },
         _ => return Err(type_error()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn render_text(template: &str) -> Result<String> {
+        let messages = [ChatMessage::system("S"), ChatMessage::user("U")];
+        render(template, &messages, true, SpecialTokens::default())
+    }
+
+    #[test]
+    fn whitespace_control_and_block_trimming_follow_jinja2() {
+        assert_eq!(
+            render_text("a  {%- if true %}\n  b\n{% endif -%}  \n c").unwrap(),
+            "a  b\nc"
+        );
+        assert_eq!(
+            render_text("  {% if true %}\nx{{ 1 + 2 }}\n{% endif %}\n").unwrap(),
+            "x3\n"
+        );
+        assert_eq!(
+            render_text("{% for m in messages %}{{ loop.index }}{{ m.role[0] }},{% endfor %}")
+                .unwrap(),
+            "1s,2u,"
+        );
+        assert_eq!(
+            render_text("{{ messages[::-1][0].content ~ messages|length }}").unwrap(),
+            "U2"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{{{{ {}1{} }}}}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(render_text(&deep).is_err());
+        let nots = format!("{{{{ {}true }}}}", "not ".repeat(10_000));
+        assert!(render_text(&nots).is_err());
+        let ifs = "{% if true %}".repeat(10_000);
+        assert!(render_text(&ifs).is_err());
+        assert!(render_text("{{ range(10000000000) }}").is_err());
+    }
+
+    fn fragments() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            any::<char>().prop_map(String::from),
+            prop::sample::select(vec![
+                "{{",
+                "}}",
+                "{%",
+                "%}",
+                "{#",
+                "#}",
+                "-",
+                "+",
+                " if ",
+                " for ",
+                " in ",
+                " endif",
+                " endfor",
+                " else",
+                " elif ",
+                " set ",
+                "=",
+                "messages",
+                "[0]",
+                "[",
+                "]",
+                "(",
+                ")",
+                ".role",
+                "'x'",
+                "\"",
+                "'",
+                "|trim",
+                "|length",
+                " is defined",
+                " not ",
+                " and ",
+                " or ",
+                "loop.index",
+                "1",
+                "-1",
+                "::",
+                ":",
+                ",",
+                "~",
+                "+",
+                "//",
+                "%",
+                "\n",
+                " ",
+                "namespace(a=1)",
+                "ns.a",
+                "raise_exception('no')",
+                " break",
+                " continue",
+            ])
+            .prop_map(String::from),
+        ];
+        prop::collection::vec(piece, 0..40).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_template_renders_or_fails_without_panicking(template in fragments()) {
+            let _ = render_text(&template);
+        }
+    }
 }
