@@ -30,6 +30,35 @@ const PACKED_BLOCK_ROWS: usize = 4 * super::gemm::NR;
 /// Below this many multiply-adds a product runs on the calling thread.
 const PARALLEL_MIN_FLOPS: usize = 1 << 16;
 
+/// Calls `$generic` (an `#[inline(always)]` function) compiled for the best instruction set
+/// `$isa` names, with fused multiply-adds where the set has them; returns what it returns.
+macro_rules! best_isa {
+    ($isa:expr, $generic:ident($($arg:ident: $ty:ty),*) -> $ret:ty) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+            unsafe fn avx512($($arg: $ty),*) -> $ret {
+                $generic($($arg),*)
+            }
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($arg: $ty),*) -> $ret {
+                $generic($($arg),*)
+            }
+            match $isa.level() {
+                // SAFETY: an `Isa` of level AVX-512 only comes from run-time detection of
+                // AVX-512 F, BW, DQ and VL, AVX2 and FMA (`kernels::isa`).
+                Level::Avx512 => return unsafe { avx512($($arg),*) },
+                // SAFETY: an `Isa` of level AVX2 only comes from run-time detection of AVX2
+                // and FMA.
+                Level::Avx2 => return unsafe { avx2($($arg),*) },
+                Level::Generic => {}
+            }
+        }
+        let _ = $isa;
+        $generic($($arg),*)
+    }};
+}
+
 /// IEEE 754 half precision to single, exactly (every f16 is an f32).
 pub(crate) fn f16_to_f32(half: u16) -> f32 {
     let sign = u32::from(half >> 15) << 31;
@@ -242,42 +271,8 @@ impl QuantMatrix {
                 }
             }
         }
-        #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-            unsafe fn avx512(
-                w: &QuantMatrix,
-                f: usize,
-                a: &[f32],
-                m: usize,
-                o: &mut [f32],
-                r: &mut [f32],
-            ) {
-                generic(w, f, a, m, o, r)
-            }
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2(
-                w: &QuantMatrix,
-                f: usize,
-                a: &[f32],
-                m: usize,
-                o: &mut [f32],
-                r: &mut [f32],
-            ) {
-                generic(w, f, a, m, o, r)
-            }
-            match isa.level() {
-                // SAFETY: an `Isa` of level AVX-512 only comes from run-time detection of
-                // AVX-512 F, BW, DQ and VL, AVX2 and FMA (`kernels::isa`).
-                Level::Avx512 => return unsafe { avx512(self, first, a, m, out, row) },
-                // SAFETY: an `Isa` of level AVX2 only comes from run-time detection of AVX2
-                // and FMA.
-                Level::Avx2 => return unsafe { avx2(self, first, a, m, out, row) },
-                Level::Generic => {}
-            }
-        }
-        let _ = isa;
-        generic(self, first, a, m, out, row)
+        let w = self;
+        best_isa!(isa, generic(w: &QuantMatrix, first: usize, a: &[f32], m: usize, out: &mut [f32], row: &mut [f32]) -> ())
     }
 
     /// [`dequantize_row`](Self::dequantize_row), inlined into the caller's instruction set.
@@ -342,27 +337,7 @@ fn dot_generic(a: &[f32], b: &[f32]) -> f32 {
 
 /// [`dot_generic`] compiled for the best instruction set `isa` names.
 pub(crate) fn dot(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-        unsafe fn avx512(a: &[f32], b: &[f32]) -> f32 {
-            dot_generic(a, b)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(a: &[f32], b: &[f32]) -> f32 {
-            dot_generic(a, b)
-        }
-        match isa.level() {
-            // SAFETY: an `Isa` of level AVX-512 only comes from run-time detection of AVX-512
-            // F, BW, DQ and VL, AVX2 and FMA (`kernels::isa`).
-            Level::Avx512 => return unsafe { avx512(a, b) },
-            // SAFETY: an `Isa` of level AVX2 only comes from run-time detection of AVX2 and FMA.
-            Level::Avx2 => return unsafe { avx2(a, b) },
-            Level::Generic => {}
-        }
-    }
-    let _ = isa;
-    dot_generic(a, b)
+    best_isa!(isa, dot_generic(a: &[f32], b: &[f32]) -> f32)
 }
 
 #[cfg(test)]

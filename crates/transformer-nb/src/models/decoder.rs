@@ -54,6 +54,30 @@ pub(crate) struct Pass {
     pub attentions: Vec<Vec<f32>>,
 }
 
+impl Pass {
+    /// Ends a pass over `rows` new tokens given the hidden states after the final norm
+    /// (`normed`, `rows × hidden`): as HF, the last hidden state kept is the normed one; returns
+    /// the rows to take logits of (every row with `all_logits`, else the last) and their count.
+    pub(crate) fn finish<'a>(
+        &mut self,
+        normed: &'a [f32],
+        rows: usize,
+        hidden: usize,
+        want: Want,
+    ) -> (&'a [f32], usize) {
+        if want.internals
+            && let Some(last) = self.hidden_states.last_mut()
+        {
+            last.copy_from_slice(normed);
+        }
+        if want.all_logits {
+            (normed, rows)
+        } else {
+            (&normed[(rows - 1) * hidden..], 1)
+        }
+    }
+}
+
 /// One decoder architecture's forward pass.
 pub(crate) trait Decoder: Send + Sync {
     fn config(&self) -> &DecoderConfig;

@@ -207,17 +207,7 @@ impl Decoder for Gpt2 {
         }
         cache.len += rows;
         let normed = self.ln_f.forward(isa, &h);
-        if want.internals {
-            // As HF: the last hidden state is the one after `ln_f`.
-            if let Some(last) = pass.hidden_states.last_mut() {
-                last.clone_from(&normed);
-            }
-        }
-        let (x, n) = if want.all_logits {
-            (&normed[..], rows)
-        } else {
-            (&normed[(rows - 1) * d..], 1)
-        };
+        let (x, n) = pass.finish(&normed, rows, d, want);
         let mut logits = vec![0.0f32; n * c.vocab];
         self.wte.apply(isa, x, n, &mut logits);
         pass.logits = logits;
@@ -225,18 +215,8 @@ impl Decoder for Gpt2 {
     }
 
     fn modules(&self) -> Vec<ModuleInfo> {
-        let info = |name: String, l: &Linear| ModuleInfo {
-            name,
-            parameters: l.parameters(),
-            held_bytes: l.held_bytes(),
-            format: l.weight.format(),
-        };
-        let norm = |name: String, n: &LayerNorm| ModuleInfo {
-            name,
-            parameters: n.weight.len() + n.bias.len(),
-            held_bytes: (n.weight.capacity() + n.bias.capacity()) * 4,
-            format: "f32".into(),
-        };
+        let info = |name: String, l: &Linear| l.info(name);
+        let norm = |name: String, n: &LayerNorm| n.info(name);
         let (vocab, d) = self.wte.shape();
         let mut out = vec![
             ModuleInfo {

@@ -5,6 +5,7 @@
 
 use rayon::prelude::*;
 
+use super::decoder::ModuleInfo;
 use crate::kernels::gemm::{Output, PackedB, gemm};
 use crate::kernels::quant::{QuantMatrix, dot};
 use crate::kernels::{Isa, math};
@@ -113,6 +114,16 @@ impl Linear {
         self.weight.held_bytes() + self.bias.as_ref().map_or(0, |b| b.capacity() * 4)
     }
 
+    /// This layer's line of a model summary.
+    pub(crate) fn info(&self, name: String) -> ModuleInfo {
+        ModuleInfo {
+            name,
+            parameters: self.parameters(),
+            held_bytes: self.held_bytes(),
+            format: self.weight.format(),
+        }
+    }
+
     /// `x · Wᵀ + b` for `rows` rows of `x`.
     pub(crate) fn forward(&self, isa: Isa, x: &[f32], rows: usize) -> Vec<f32> {
         let n = self.n_out();
@@ -137,6 +148,16 @@ pub(crate) struct RmsNorm {
 }
 
 impl RmsNorm {
+    /// This norm's line of a model summary.
+    pub(crate) fn info(&self, name: String) -> ModuleInfo {
+        ModuleInfo {
+            name,
+            parameters: self.weight.len(),
+            held_bytes: self.weight.capacity() * 4,
+            format: "f32".into(),
+        }
+    }
+
     pub(crate) fn forward(&self, x: &[f32]) -> Vec<f32> {
         let width = self.weight.len();
         let mut out = x.to_vec();
@@ -163,6 +184,16 @@ pub(crate) struct LayerNorm {
 }
 
 impl LayerNorm {
+    /// This norm's line of a model summary.
+    pub(crate) fn info(&self, name: String) -> ModuleInfo {
+        ModuleInfo {
+            name,
+            parameters: self.weight.len() + self.bias.len(),
+            held_bytes: (self.weight.capacity() + self.bias.capacity()) * 4,
+            format: "f32".into(),
+        }
+    }
+
     pub(crate) fn forward(&self, isa: Isa, x: &[f32]) -> Vec<f32> {
         let mut out = x.to_vec();
         let width = self.weight.len();

@@ -442,17 +442,7 @@ impl Decoder for Llama {
         }
         cache.len += rows;
         let normed = self.norm.forward(&h);
-        if want.internals {
-            // As HF: the last hidden state is the one after the final norm.
-            if let Some(last) = pass.hidden_states.last_mut() {
-                last.clone_from(&normed);
-            }
-        }
-        let (x, n) = if want.all_logits {
-            (&normed[..], rows)
-        } else {
-            (&normed[(rows - 1) * c.hidden..], 1)
-        };
+        let (x, n) = pass.finish(&normed, rows, c.hidden, want);
         pass.logits = match &self.lm_head {
             Some(head) => head.forward(isa, x, n),
             None => {
@@ -465,18 +455,8 @@ impl Decoder for Llama {
     }
 
     fn modules(&self) -> Vec<ModuleInfo> {
-        let info = |name: String, l: &Linear| ModuleInfo {
-            name,
-            parameters: l.parameters(),
-            held_bytes: l.held_bytes(),
-            format: l.weight.format(),
-        };
-        let norm = |name: String, n: &RmsNorm| ModuleInfo {
-            name,
-            parameters: n.weight.len(),
-            held_bytes: n.weight.capacity() * 4,
-            format: "f32".into(),
-        };
+        let info = |name: String, l: &Linear| l.info(name);
+        let norm = |name: String, n: &RmsNorm| n.info(name);
         let (vocab, hidden) = self.embed_tokens.shape();
         let mut out = vec![ModuleInfo {
             name: "model.embed_tokens".into(),
