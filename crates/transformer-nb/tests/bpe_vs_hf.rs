@@ -6,84 +6,17 @@
 //! cover a prefix space, trimmed offsets and Llama 3's split.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
+
+mod util;
 
 use proptest::prelude::*;
 use tokenizers::decoders::byte_level::ByteLevel as HfByteLevel;
 use tokenizers::models::bpe::BPE;
 use transformer_nb::gguf::GgufFile;
 use transformer_nb::prelude::*;
-
-const FETCH: &str = "run scripts/fetch-model.sh, which puts GPT-2's vocabulary in \
-    .cache/models/gpt2-tokenizer and SmolLM2-135M-Instruct's GGUF file in the Hugging Face cache";
-
-/// GPT-2's `vocab.json` and `merges.txt`, where scripts/fetch-model.sh puts them.
-fn gpt2_files() -> (PathBuf, PathBuf) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/models/gpt2-tokenizer");
-    let (vocab, merges) = (dir.join("vocab.json"), dir.join("merges.txt"));
-    assert!(
-        vocab.is_file() && merges.is_file(),
-        "{} lacks vocab.json or merges.txt: {FETCH}",
-        dir.display()
-    );
-    (vocab, merges)
-}
-
-/// SmolLM2-135M-Instruct's GGUF file in the Hugging Face cache (`$HF_HOME/hub`).
-fn smollm2_gguf() -> PathBuf {
-    let snapshots = transformer_nb::hub::cache_dir()
-        .join("models--HuggingFaceTB--SmolLM2-135M-Instruct")
-        .join("snapshots");
-    std::fs::read_dir(&snapshots)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path().join("SmolLM2-135M-Instruct.Q4_1.gguf"))
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "{} holds no SmolLM2 GGUF file: {FETCH}",
-                snapshots.display()
-            )
-        })
-}
-
-/// What both tokenizers say of one input, in one shape.
-#[derive(Debug, PartialEq)]
-struct Fields {
-    tokens: Vec<String>,
-    ids: Vec<u32>,
-    type_ids: Vec<u32>,
-    attention_mask: Vec<u32>,
-    special_tokens_mask: Vec<u32>,
-    offsets: Vec<(usize, usize)>,
-    word_ids: Vec<Option<u32>>,
-}
-
-fn ours(enc: &Encoding) -> Fields {
-    Fields {
-        tokens: enc.tokens().to_vec(),
-        ids: enc.ids().to_vec(),
-        type_ids: enc.type_ids().to_vec(),
-        attention_mask: enc.attention_mask().to_vec(),
-        special_tokens_mask: enc.special_tokens_mask().to_vec(),
-        offsets: enc.offsets().to_vec(),
-        word_ids: enc.word_ids().to_vec(),
-    }
-}
-
-fn theirs(enc: &tokenizers::Encoding) -> Fields {
-    Fields {
-        tokens: enc.get_tokens().to_vec(),
-        ids: enc.get_ids().to_vec(),
-        type_ids: enc.get_type_ids().to_vec(),
-        attention_mask: enc.get_attention_mask().to_vec(),
-        special_tokens_mask: enc.get_special_tokens_mask().to_vec(),
-        offsets: enc.get_offsets().to_vec(),
-        word_ids: enc.get_word_ids().to_vec(),
-    }
-}
+use util::{encode_both, gpt2_tokenizer_files as gpt2_files, ours, smollm2_gguf, theirs};
 
 /// HF's GPT-2 tokenizer as `GPT2TokenizerFast(vocab_file, merges_file)` builds it (transformers'
 /// `GPT2Converter`): BPE from the two files, ByteLevel pre-tokenizer without a prefix space,
@@ -245,19 +178,11 @@ fn case(
         None => ours_tok.clone(),
     };
     let theirs_tok = truncated(theirs_tok, max_length);
-    let (ours_enc, theirs_enc) = match pair {
-        None => (
-            ours_tok.encode(text).unwrap(),
-            theirs_tok.encode_char_offsets(text, true).unwrap(),
-        ),
-        Some(second) => (
-            ours_tok.encode_pair(text, second).unwrap(),
-            theirs_tok
-                .encode_char_offsets((text, second), true)
-                .unwrap(),
-        ),
-    };
-    prop_assert_eq!(ours(&ours_enc), theirs(&theirs_enc));
+    let (ours_enc, theirs_enc) = encode_both(&ours_tok, &theirs_tok, text, pair);
+    prop_assert_eq!(
+        ours(&ours_enc).untruncated(),
+        theirs(&theirs_enc).untruncated()
+    );
     let ids = ours_enc.ids();
     for skip in [false, true] {
         let decoded = if skip {

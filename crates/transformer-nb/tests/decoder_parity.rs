@@ -15,34 +15,14 @@
 
 mod util;
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use serde_json::Value;
 use transformer_nb::prelude::*;
-use util::{as_f32s, as_u32s};
-
-fn smollm2_gguf() -> PathBuf {
-    let home = std::env::var("HF_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/huggingface")
-        });
-    let repo = home.join("hub/models--HuggingFaceTB--SmolLM2-135M-Instruct");
-    let rev = std::fs::read_to_string(repo.join("refs/main"))
-        .expect("SmolLM2 is not in the HF cache: run scripts/fetch-model.sh");
-    repo.join("snapshots")
-        .join(rev.trim())
-        .join("SmolLM2-135M-Instruct.Q4_1.gguf")
-}
+use util::{as_f32s, as_u32s, smollm2_gguf};
 
 fn reference() -> &'static Value {
-    static REF: OnceLock<Value> = OnceLock::new();
-    REF.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/reference/smollm2-135m-instruct.json");
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    })
+    util::smollm2_reference()
 }
 
 fn f32_model() -> &'static CausalLm {

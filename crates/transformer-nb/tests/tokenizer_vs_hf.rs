@@ -11,46 +11,7 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use transformer_nb::prelude::*;
-use util::minilm;
-
-/// What both tokenizers say of one input, in one shape.
-#[derive(Debug, PartialEq)]
-struct Fields {
-    tokens: Vec<String>,
-    ids: Vec<u32>,
-    type_ids: Vec<u32>,
-    attention_mask: Vec<u32>,
-    special_tokens_mask: Vec<u32>,
-    offsets: Vec<(usize, usize)>,
-    word_ids: Vec<Option<u32>>,
-    truncated: bool,
-}
-
-fn ours(enc: &Encoding) -> Fields {
-    Fields {
-        tokens: enc.tokens().to_vec(),
-        ids: enc.ids().to_vec(),
-        type_ids: enc.type_ids().to_vec(),
-        attention_mask: enc.attention_mask().to_vec(),
-        special_tokens_mask: enc.special_tokens_mask().to_vec(),
-        offsets: enc.offsets().to_vec(),
-        word_ids: enc.word_ids().to_vec(),
-        truncated: enc.is_truncated(),
-    }
-}
-
-fn theirs(enc: &tokenizers::Encoding) -> Fields {
-    Fields {
-        tokens: enc.get_tokens().to_vec(),
-        ids: enc.get_ids().to_vec(),
-        type_ids: enc.get_type_ids().to_vec(),
-        attention_mask: enc.get_attention_mask().to_vec(),
-        special_tokens_mask: enc.get_special_tokens_mask().to_vec(),
-        offsets: enc.get_offsets().to_vec(),
-        word_ids: enc.get_word_ids().to_vec(),
-        truncated: !enc.get_overflowing().is_empty(),
-    }
-}
+use util::{encode_both, minilm, ours, theirs};
 
 /// Both decode `ids` to the same text, with and without special tokens.
 fn decodes_alike(
@@ -126,18 +87,7 @@ mod real_model {
     fn case(text: &str, pair: Option<&str>, max_length: usize) -> Result<(), TestCaseError> {
         let tok = minilm().tokenizer().with_max_length(max_length).unwrap();
         let theirs_tok = hf_minilm(max_length);
-        let (ours_enc, theirs_enc) = match pair {
-            None => (
-                tok.encode(text).unwrap(),
-                theirs_tok.encode_char_offsets(text, true).unwrap(),
-            ),
-            Some(second) => (
-                tok.encode_pair(text, second).unwrap(),
-                theirs_tok
-                    .encode_char_offsets((text, second), true)
-                    .unwrap(),
-            ),
-        };
+        let (ours_enc, theirs_enc) = encode_both(&tok, theirs_tok, text, pair);
         prop_assert_eq!(ours(&ours_enc), theirs(&theirs_enc));
         decodes_alike(&tok, theirs_tok, ours_enc.ids())?;
         let tokens = tok.tokenize(text).unwrap();

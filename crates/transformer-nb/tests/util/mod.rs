@@ -499,3 +499,71 @@ pub fn gpt2_seeded_reference() -> &'static Value {
     static REFERENCE: OnceLock<Value> = OnceLock::new();
     REFERENCE.get_or_init(|| load_reference("gpt2-seeded.json"))
 }
+
+/// What both tokenizers say of one input, in one shape.
+#[derive(Debug, PartialEq)]
+pub struct Fields {
+    pub tokens: Vec<String>,
+    pub ids: Vec<u32>,
+    pub type_ids: Vec<u32>,
+    pub attention_mask: Vec<u32>,
+    pub special_tokens_mask: Vec<u32>,
+    pub offsets: Vec<(usize, usize)>,
+    pub word_ids: Vec<Option<u32>>,
+    pub truncated: bool,
+}
+
+impl Fields {
+    /// The same without the truncation flag (for tokenizers whose overflow HF reports
+    /// differently; the tokens, ids and offsets still tell where the text was cut).
+    pub fn untruncated(mut self) -> Self {
+        self.truncated = false;
+        self
+    }
+}
+
+pub fn ours(enc: &Encoding) -> Fields {
+    Fields {
+        tokens: enc.tokens().to_vec(),
+        ids: enc.ids().to_vec(),
+        type_ids: enc.type_ids().to_vec(),
+        attention_mask: enc.attention_mask().to_vec(),
+        special_tokens_mask: enc.special_tokens_mask().to_vec(),
+        offsets: enc.offsets().to_vec(),
+        word_ids: enc.word_ids().to_vec(),
+        truncated: enc.is_truncated(),
+    }
+}
+
+pub fn theirs(enc: &tokenizers::Encoding) -> Fields {
+    Fields {
+        tokens: enc.get_tokens().to_vec(),
+        ids: enc.get_ids().to_vec(),
+        type_ids: enc.get_type_ids().to_vec(),
+        attention_mask: enc.get_attention_mask().to_vec(),
+        special_tokens_mask: enc.get_special_tokens_mask().to_vec(),
+        offsets: enc.get_offsets().to_vec(),
+        word_ids: enc.get_word_ids().to_vec(),
+        truncated: !enc.get_overflowing().is_empty(),
+    }
+}
+
+/// One text (or a pair) encoded by ours and by HF's `tokenizers`, offsets in characters as
+/// ours counts them.
+pub fn encode_both(
+    ours: &Tokenizer,
+    theirs: &tokenizers::Tokenizer,
+    text: &str,
+    pair: Option<&str>,
+) -> (Encoding, tokenizers::Encoding) {
+    match pair {
+        None => (
+            ours.encode(text).unwrap(),
+            theirs.encode_char_offsets(text, true).unwrap(),
+        ),
+        Some(second) => (
+            ours.encode_pair(text, second).unwrap(),
+            theirs.encode_char_offsets((text, second), true).unwrap(),
+        ),
+    }
+}
