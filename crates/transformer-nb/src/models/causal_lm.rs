@@ -528,7 +528,8 @@ pub struct TokenProb {
     pub id: u32,
     /// The token as the tokenizer shows it (`Ġthe` in byte-level BPE).
     pub token: String,
-    /// The text it stands for (` the`).
+    /// The text it stands for (` the`); a byte that is no whole character (part of an
+    /// emoji's UTF-8, say) is written `\xNN`.
     pub text: String,
     /// Its probability (softmax of the logits).
     pub probability: f32,
@@ -653,10 +654,7 @@ pub(crate) fn token_prob(tokenizer: &Tokenizer, id: u32, probability: f32) -> To
     TokenProb {
         id,
         token: tokenizer.id_to_token(id).unwrap_or_default(),
-        text: tokenizer
-            .token_bytes(id)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default(),
+        text: tokenizer.token_text(id).unwrap_or_default(),
         probability,
     }
 }

@@ -658,6 +658,20 @@ impl Tokenizer {
         Some(self.pipeline.piece(token, true))
     }
 
+    /// [`token_bytes`](Self::token_bytes) as text, each byte that is no whole character
+    /// written `\xNN` (as [`Encoding::texts`] shows them): `" the"` for GPT-2's `Ġthe`.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_vocab_merges("gpt2/vocab.json", "gpt2/merges.txt")?;
+    /// assert_eq!(tok.token_text(262).as_deref(), Some(" the"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn token_text(&self, id: u32) -> Option<String> {
+        self.token_bytes(id).map(|bytes| pipeline::readable(&bytes))
+    }
+
     /// The id of the token that begins a text (`<|im_start|>` for SmolLM2, `<|endoftext|>` for
     /// GPT-2), if the tokenizer names one.
     ///

@@ -463,7 +463,7 @@ fn fit(n1: usize, n2: Option<usize>, max_length: usize) -> (usize, usize) {
 }
 
 /// Bytes as text, each byte that is no whole character written `\xNN`.
-fn readable(bytes: &[u8]) -> String {
+pub(super) fn readable(bytes: &[u8]) -> String {
     let mut text = String::new();
     for chunk in bytes.utf8_chunks() {
         text.push_str(chunk.valid());
