@@ -122,7 +122,7 @@ pub use bert::{
 pub use embed::Embeddings;
 pub use error::{Error, Result};
 pub use generate::{GenerateOptions, Generation, Step, StopReason};
-pub use models::{CausalLm, CausalLmOutput, DecoderConfig, TokenProb};
+pub use models::{CausalLm, CausalLmOutput, DecoderConfig, DecoderSummary, LogitLens, TokenProb};
 pub use plot::Plot;
 pub use positional::{
     Layout, PositionalEncoding, positional_encoding, positional_encoding_with_layout,
@@ -147,7 +147,9 @@ pub mod prelude {
     pub use crate::embed::Embeddings;
     pub use crate::error::{Error, Result};
     pub use crate::generate::{GenerateOptions, Generation, Step, StopReason};
-    pub use crate::models::{CausalLm, CausalLmOutput, DecoderConfig, TokenProb};
+    pub use crate::models::{
+        CausalLm, CausalLmOutput, DecoderConfig, DecoderSummary, LogitLens, TokenProb,
+    };
     pub use crate::plot::Plot;
     pub use crate::positional::{
         Layout, PositionalEncoding, positional_encoding, positional_encoding_with_layout,

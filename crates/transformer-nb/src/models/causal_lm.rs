@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::attention_head::AttentionHead;
 use super::decoder::{Decoder, DecoderConfig, ModuleInfo, Want};
 use super::gpt2::Gpt2;
 use super::layers::KvCache;
@@ -398,6 +399,73 @@ impl CausalLm {
         Ok(Tensor::from_parts(pass.logits, [vocab]))
     }
 
+    /// Opens up head `head` of layer `layer` for one text: each token's query and key as
+    /// attention uses them (after the rotary embedding, for Llama) and, for a model with a
+    /// rotary embedding, as the projections make them; with grouped-query attention the key is
+    /// that of the key/value head this query head reads. The head's
+    /// [`attention`](AttentionHead::attention) is the one [`forward`](Self::forward) returns.
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let lm = CausalLm::from_pretrained("HuggingFaceTB/SmolLM2-135M-Instruct")?;
+    /// let enc = lm.tokenizer().encode("The capital of France is")?;
+    /// let head = lm.attention_head(&enc, 3, 1)?;
+    /// assert!(head.is_causal() && head.queries_before_rope().is_some());
+    /// assert_eq!(head.keys()[0].len(), 64);
+    /// let out = lm.forward(&enc)?;
+    /// assert!((head.attention()[4][0] - out.attention(3, 1)?[4][0]).abs() < 1e-4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attention_head(
+        &self,
+        encoding: &Encoding,
+        layer: usize,
+        head: usize,
+    ) -> Result<AttentionHead> {
+        let c = self.config();
+        Error::check_index("layer", layer, c.layers)?;
+        Error::check_index("head", head, c.heads)?;
+        self.check_ids(encoding.ids(), 0)?;
+        let mut cache = self.new_cache();
+        let pass = self.model.forward(
+            encoding.ids(),
+            &mut cache,
+            Want {
+                capture: Some(layer),
+                ..Want::default()
+            },
+        )?;
+        let captured = pass
+            .captured
+            .ok_or_else(|| Error::invalid("the model kept no queries for this layer"))?;
+        let d = c.head_dim;
+        let kv_head = head / (c.heads / c.kv_heads.max(1)).max(1);
+        let rows = |values: &[f32], width: usize, h: usize| -> Vec<Vec<f32>> {
+            values
+                .chunks_exact(width)
+                .map(|row| row[h * d..(h + 1) * d].to_vec())
+                .collect()
+        };
+        let (q_width, kv_width) = (c.heads * d, c.kv_heads * d);
+        let before_rope = c.rope_theta.is_some().then(|| {
+            (
+                rows(&captured.queries_before_rope, q_width, head),
+                rows(&captured.keys_before_rope, kv_width, kv_head),
+            )
+        });
+        Ok(AttentionHead {
+            layer,
+            head,
+            tokens: encoding.texts().to_vec(),
+            type_ids: vec![0; encoding.len()],
+            queries: rows(&captured.queries, q_width, head),
+            keys: rows(&captured.keys, kv_width, kv_head),
+            before_rope,
+            causal: true,
+        })
+    }
+
     /// Runs the model on one encoded text and keeps everything: the logits at every position,
     /// every hidden state and every (causal) attention map.
     ///
@@ -452,6 +520,7 @@ impl CausalLm {
                 Want {
                     all_logits: true,
                     internals: true,
+                    capture: None,
                 },
             )?;
             logits[(b * seq + pad) * c.vocab..(b + 1) * seq * c.vocab]
@@ -546,7 +615,7 @@ pub struct CausalLmOutput {
     tokens: Vec<Vec<String>>,
     texts: Vec<Vec<String>>,
     vocab: usize,
-    tokenizer: Tokenizer,
+    pub(crate) tokenizer: Tokenizer,
     config: DecoderConfig,
 }
 
@@ -622,6 +691,13 @@ impl CausalLmOutput {
         let n = self.attention_mask[0].iter().filter(|&&m| m == 1).count();
         let texts = &self.texts[0];
         texts[texts.len() - n..].to_vec()
+    }
+
+    /// The logits (`vocab` values) after position `position` of text 0.
+    pub fn logits_at(&self, position: usize) -> Result<&[f32]> {
+        let seq = self.logits.dims()[1];
+        Error::check_index("position", position, seq)?;
+        Ok(&self.logits.values()[position * self.vocab..(position + 1) * self.vocab])
     }
 
     /// The probability of every token of the vocabulary coming after position `position` of

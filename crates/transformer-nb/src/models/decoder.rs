@@ -40,6 +40,19 @@ pub(crate) struct Want {
     pub all_logits: bool,
     /// Every hidden state and attention map.
     pub internals: bool,
+    /// A layer whose queries and keys to keep, before and after the position encoding.
+    pub capture: Option<usize>,
+}
+
+/// One layer's queries and keys for every new position (`rows × heads·head_dim` and
+/// `rows × kv_heads·head_dim`), as the projections give them and as attention uses them (after
+/// the rotary embedding, where the model has one).
+#[derive(Debug, Default)]
+pub(crate) struct Captured {
+    pub queries_before_rope: Vec<f32>,
+    pub keys_before_rope: Vec<f32>,
+    pub queries: Vec<f32>,
+    pub keys: Vec<f32>,
 }
 
 /// What a pass over `rows` new tokens returns.
@@ -52,6 +65,8 @@ pub(crate) struct Pass {
     pub hidden_states: Vec<Vec<f32>>,
     /// Per layer, `heads × rows × (past + rows)`.
     pub attentions: Vec<Vec<f32>>,
+    /// The queries and keys of [`Want::capture`]'s layer.
+    pub captured: Option<Captured>,
 }
 
 impl Pass {
@@ -88,6 +103,11 @@ pub(crate) trait Decoder: Send + Sync {
 
     /// Each module's name, parameter count, bytes held and number format, for summaries.
     fn modules(&self) -> Vec<ModuleInfo>;
+
+    /// The logits (`rows × vocab`) the model would give for hidden states `hidden` (`rows ×
+    /// hidden`) taken before its final norm: the norm, then the output layer. The logit lens
+    /// reads every layer this way.
+    fn unembed(&self, hidden: &[f32], rows: usize) -> Vec<f32>;
 }
 
 /// One module of a model, for its summary.

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::decoder::{Decoder, DecoderConfig, ModuleInfo, Pass, Want};
+use super::decoder::{Captured, Decoder, DecoderConfig, ModuleInfo, Pass, Want};
 use super::layers::{Heads, KvCache, LayerNorm, Linear, Weight, add, causal_attention};
 use super::safetensors::SafeTensors;
 use crate::error::{Error, Result};
@@ -162,6 +162,15 @@ impl Gpt2 {
     }
 }
 
+impl Gpt2 {
+    /// The output layer, tied to the token embeddings, on `rows` normed rows.
+    fn output_layer(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        let mut logits = vec![0.0f32; rows * self.config.vocab];
+        self.wte.apply(self.isa, x, rows, &mut logits);
+        logits
+    }
+}
+
 impl Decoder for Gpt2 {
     fn config(&self) -> &DecoderConfig {
         &self.config
@@ -184,7 +193,7 @@ impl Decoder for Gpt2 {
         if want.internals {
             pass.hidden_states.push(h.clone());
         }
-        for (block, layer_cache) in self.blocks.iter().zip(&mut cache.layers) {
+        for (index, (block, layer_cache)) in self.blocks.iter().zip(&mut cache.layers).enumerate() {
             let x = block.ln_1.forward(isa, &h);
             let qkv = block.c_attn.forward(isa, &x, rows);
             let mut q = Vec::with_capacity(rows * d);
@@ -192,6 +201,16 @@ impl Decoder for Gpt2 {
                 q.extend_from_slice(&row[..d]);
                 layer_cache.keys.extend_from_slice(&row[d..2 * d]);
                 layer_cache.values.extend_from_slice(&row[2 * d..]);
+            }
+            if want.capture == Some(index) {
+                // Positions entered with the embeddings: no rotation, the same vectors twice.
+                let keys = layer_cache.keys[past * d..].to_vec();
+                pass.captured = Some(Captured {
+                    queries_before_rope: q.clone(),
+                    keys_before_rope: keys.clone(),
+                    queries: q.clone(),
+                    keys,
+                });
             }
             let (context, probs) =
                 causal_attention(&q, layer_cache, past, rows, shape, want.internals, isa);
@@ -208,10 +227,12 @@ impl Decoder for Gpt2 {
         cache.len += rows;
         let normed = self.ln_f.forward(isa, &h);
         let (x, n) = pass.finish(&normed, rows, d, want);
-        let mut logits = vec![0.0f32; n * c.vocab];
-        self.wte.apply(isa, x, n, &mut logits);
-        pass.logits = logits;
+        pass.logits = self.output_layer(x, n);
         Ok(pass)
+    }
+
+    fn unembed(&self, hidden: &[f32], rows: usize) -> Vec<f32> {
+        self.output_layer(&self.ln_f.forward(self.isa, hidden), rows)
     }
 
     fn modules(&self) -> Vec<ModuleInfo> {

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::decoder::{Decoder, DecoderConfig, ModuleInfo, Pass, Want};
+use super::decoder::{Captured, Decoder, DecoderConfig, ModuleInfo, Pass, Want};
 use super::layers::{Heads, KvCache, Linear, RmsNorm, Rope, Weight, add, causal_attention, silu};
 use super::safetensors::SafeTensors;
 use crate::bert::Precision;
@@ -394,6 +394,20 @@ impl Llama {
     }
 }
 
+impl Llama {
+    /// `lm_head`, or the embedding table where the two are tied, on `rows` normed rows.
+    fn output_layer(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        match &self.lm_head {
+            Some(head) => head.forward(self.isa, x, rows),
+            None => {
+                let mut out = vec![0.0f32; rows * self.config.vocab];
+                self.embed_tokens.apply(self.isa, x, rows, &mut out);
+                out
+            }
+        }
+    }
+}
+
 impl Decoder for Llama {
     fn config(&self) -> &DecoderConfig {
         &self.config
@@ -415,13 +429,23 @@ impl Decoder for Llama {
         if want.internals {
             pass.hidden_states.push(h.clone());
         }
-        for (layer, layer_cache) in self.layers.iter().zip(&mut cache.layers) {
+        for (index, (layer, layer_cache)) in self.layers.iter().zip(&mut cache.layers).enumerate() {
             let x = layer.input_layernorm.forward(&h);
             let mut q = layer.q_proj.forward(isa, &x, rows);
             let mut k = layer.k_proj.forward(isa, &x, rows);
             let v = layer.v_proj.forward(isa, &x, rows);
+            let capture = want.capture == Some(index);
+            let before = capture.then(|| (q.clone(), k.clone()));
             self.rope.apply(&mut q, c.heads, c.head_dim, past);
             self.rope.apply(&mut k, c.kv_heads, c.head_dim, past);
+            if let Some((queries_before_rope, keys_before_rope)) = before {
+                pass.captured = Some(Captured {
+                    queries_before_rope,
+                    keys_before_rope,
+                    queries: q.clone(),
+                    keys: k.clone(),
+                });
+            }
             layer_cache.keys.extend_from_slice(&k);
             layer_cache.values.extend_from_slice(&v);
             let (context, probs) =
@@ -443,15 +467,12 @@ impl Decoder for Llama {
         cache.len += rows;
         let normed = self.norm.forward(&h);
         let (x, n) = pass.finish(&normed, rows, c.hidden, want);
-        pass.logits = match &self.lm_head {
-            Some(head) => head.forward(isa, x, n),
-            None => {
-                let mut out = vec![0.0f32; n * c.vocab];
-                self.embed_tokens.apply(isa, x, n, &mut out);
-                out
-            }
-        };
+        pass.logits = self.output_layer(x, n);
         Ok(pass)
+    }
+
+    fn unembed(&self, hidden: &[f32], rows: usize) -> Vec<f32> {
+        self.output_layer(&self.norm.forward(hidden), rows)
     }
 
     fn modules(&self) -> Vec<ModuleInfo> {

@@ -6,15 +6,20 @@
 //! causal attention with a key/value cache) live in `layers`; the readers of checkpoint files
 //! (`safetensors`, and [`gguf`](crate::gguf)) hand them owned buffers.
 
+pub(crate) mod attention_head;
 pub mod bert;
 pub(crate) mod causal_lm;
 pub(crate) mod decoder;
+pub(crate) mod decoder_summary;
 mod gpt2;
 mod layers;
 mod llama;
+mod logit_lens;
 pub(crate) mod precision;
 mod safetensors;
 
 pub use causal_lm::{CausalLm, CausalLmOutput, SUPPORTED_ARCHITECTURES, TokenProb};
 pub use decoder::{DecoderConfig, ModuleInfo};
+pub use decoder_summary::{DecoderSummary, ModuleGroup};
 pub use layers::KvCache;
+pub use logit_lens::LogitLens;

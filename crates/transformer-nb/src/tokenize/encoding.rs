@@ -25,6 +25,8 @@ pub struct Encoding {
     word_ids: Vec<Option<u32>>,
     /// Each token as text (`" the"` for `Ġthe`).
     texts: Vec<String>,
+    /// Each token's bytes, for byte-level BPE (`None` for WordPiece and others).
+    bytes: Option<Vec<Vec<u8>>>,
     truncated: bool,
 }
 
@@ -52,6 +54,11 @@ impl Encoding {
     /// Sets each token's readable text from its token.
     pub(super) fn set_texts(&mut self, text: impl Fn(&str) -> String) {
         self.texts = self.tokens.iter().map(|t| text(t)).collect();
+    }
+
+    /// Sets each token's bytes (byte-level BPE).
+    pub(super) fn set_bytes(&mut self, bytes: impl Fn(&str) -> Vec<u8>) {
+        self.bytes = Some(self.tokens.iter().map(|t| bytes(t)).collect());
     }
 
     pub(super) fn set_truncated(&mut self, truncated: bool) {
@@ -211,6 +218,64 @@ impl Encoding {
     pub fn is_truncated(&self) -> bool {
         self.truncated
     }
+
+    /// For a byte-level BPE tokenizer (GPT-2, SmolLM2, Llama 3): the bytes of UTF-8 text each
+    /// token stands for. A Vietnamese letter with its marks takes two or three bytes, and a
+    /// token may hold part of one. `None` for other tokenizers (WordPiece).
+    ///
+    /// ```no_run
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_vocab_merges("gpt2/vocab.json", "gpt2/merges.txt")?;
+    /// let enc = tok.encode("đọc")?;
+    /// let bytes: Vec<u8> = enc.token_bytes().unwrap().concat();
+    /// assert_eq!(bytes, "đọc".as_bytes());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn token_bytes(&self) -> Option<&[Vec<u8>]> {
+        self.bytes.as_deref()
+    }
+
+    /// Each word of the text (as the pre-tokenizer splits it: words, numbers, punctuation) with
+    /// the number of tokens it took, in order; special tokens are no word.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let enc = tok.encode("tokenization works")?;
+    /// assert_eq!(enc.word_token_counts(), [("tokenization".to_string(), 2), ("works".to_string(), 1)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn word_token_counts(&self) -> Vec<(String, usize)> {
+        // Bytes per word, so that a character split between tokens comes back whole.
+        let mut out: Vec<(u32, Vec<u8>, usize)> = Vec::new();
+        for (i, word) in self.word_ids.iter().enumerate() {
+            let Some(word) = *word else { continue };
+            let piece = match &self.bytes {
+                Some(bytes) => bytes[i].clone(),
+                None => self.texts[i].trim_start_matches("##").as_bytes().to_vec(),
+            };
+            match out.last_mut() {
+                Some((w, b, n)) if *w == word => {
+                    b.extend_from_slice(&piece);
+                    *n += 1;
+                }
+                _ => out.push((word, piece, 1)),
+            }
+        }
+        out.into_iter()
+            .map(|(_, bytes, n)| (String::from_utf8_lossy(&bytes).trim().to_string(), n))
+            .collect()
+    }
+
+    /// Tokens per word of the text (special tokens left out): about 1.3 for English in GPT-2's
+    /// vocabulary, several for Vietnamese, whose syllables the byte-level vocabularies learned
+    /// from English text rarely hold whole. `None` for a text without words.
+    pub fn tokens_per_word(&self) -> Option<f64> {
+        let counts = self.word_token_counts();
+        let tokens: usize = counts.iter().map(|(_, n)| n).sum();
+        (!counts.is_empty()).then(|| tokens as f64 / counts.len() as f64)
+    }
 }
 
 impl std::fmt::Display for Encoding {
@@ -364,6 +429,7 @@ impl Encoding {
             offsets: vec![(0, 0); n],
             word_ids: vec![None; n],
             texts: tokens.iter().map(|t| t.to_string()).collect(),
+            bytes: None,
             truncated: false,
         }
     }

@@ -252,6 +252,9 @@ impl Pipeline {
         }
         encoding.set_truncated(truncated);
         encoding.set_texts(|token| self.token_text(token));
+        if matches!(self.decoder, Some(Decoder::ByteLevel)) {
+            encoding.set_bytes(decoders::byte_level::token_bytes);
+        }
         encoding
     }
 

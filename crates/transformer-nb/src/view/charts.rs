@@ -8,6 +8,7 @@ use crate::embed::Embeddings;
 use crate::error::{Error, Result};
 use crate::models::CausalLmOutput;
 use crate::positional::{Layout, PositionalEncoding};
+use crate::view::decoder::token_label;
 
 /// The positional heatmap and curves: as wide as JupyterLab's output area at its default
 /// width (about 800 px), so the PNG shows at its pixel size without being scaled down.
@@ -153,7 +154,21 @@ impl CausalLmOutput {
     /// ```
     pub fn attention_heatmap(&self, layer: usize, head: usize) -> Result<Plot> {
         let map: Vec<f32> = self.attention(layer, head)?.into_iter().flatten().collect();
-        Ok(attention_plot(map, &self.real_texts(), layer, head))
+        Ok(attention_plot(map, &self.labels(), layer, head))
+    }
+
+    /// Every head of one layer (text 0) as small multiples on one colour scale.
+    pub fn attention_heads(&self, layer: usize) -> Result<Plot> {
+        Error::check_index("layer", layer, self.attentions().len())?;
+        let maps = (0..self.config().heads)
+            .map(|h| self.attention(layer, h))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(heads_grid(maps, &self.labels(), layer))
+    }
+
+    /// The real tokens' labels for pictures.
+    fn labels(&self) -> Vec<String> {
+        self.real_texts().iter().map(|t| token_label(t)).collect()
     }
 }
 
@@ -204,31 +219,38 @@ impl BertOutput {
     pub fn attention_heads(&self, layer: usize) -> Result<Plot> {
         Error::check_index("layer", layer, self.attentions().len())?;
         let heads = self.attentions()[layer].dim(1)?;
-        let tokens = self.real_tokens(0)?;
-        let labels = (tokens.len() <= HEAD_PANEL_MAX_LABELS).then(|| tokens.to_vec());
-        let panels = (0..heads)
-            .map(|h| {
-                let map = self.attention(0, layer, h)?.into_iter().flatten().collect();
-                Ok(attention_spec(map, tokens, labels.clone()).title(format!("head {h}")))
-            })
-            .collect::<Result<Vec<HeatmapSpec>>>()?;
-        let columns = heads.clamp(1, HEAD_COLUMNS);
-        let rows = heads.div_ceil(columns) as u32;
-        let panel = if labels.is_some() {
-            HEAD_PANEL_LABELLED
-        } else {
-            HEAD_PANEL_BARE
-        };
-        let figure = Figure::Grid {
-            title: format!("Attention of every head, layer {layer}"),
-            panels,
-            columns,
-        };
-        Ok(Plot::new(
-            figure,
-            (columns as u32 * panel + 80, rows * panel + 40),
-        ))
+        let maps = (0..heads)
+            .map(|h| self.attention(0, layer, h))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(heads_grid(maps, self.real_tokens(0)?, layer))
     }
+}
+
+/// Every head of one layer as small multiples on one colour scale.
+fn heads_grid(maps: Vec<Vec<Vec<f32>>>, tokens: &[String], layer: usize) -> Plot {
+    let heads = maps.len();
+    let labels = (tokens.len() <= HEAD_PANEL_MAX_LABELS).then(|| tokens.to_vec());
+    let panels = maps
+        .into_iter()
+        .enumerate()
+        .map(|(h, map)| {
+            let map = map.into_iter().flatten().collect();
+            attention_spec(map, tokens, labels.clone()).title(format!("head {h}"))
+        })
+        .collect();
+    let columns = heads.clamp(1, HEAD_COLUMNS);
+    let rows = heads.div_ceil(columns) as u32;
+    let panel = if labels.is_some() {
+        HEAD_PANEL_LABELLED
+    } else {
+        HEAD_PANEL_BARE
+    };
+    let figure = Figure::Grid {
+        title: format!("Attention of every head, layer {layer}"),
+        panels,
+        columns,
+    };
+    Plot::new(figure, (columns as u32 * panel + 80, rows * panel + 40))
 }
 
 /// An attention map: probabilities from 0 to 1 in viridis, token axes.

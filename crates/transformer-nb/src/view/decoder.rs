@@ -2,14 +2,23 @@
 //! model gave each (hover for the alternatives), a [`CausalLmOutput`] as its shapes and the
 //! likeliest next tokens.
 
-use super::html::{CELL, HEAD_CELL, TABLE, TEXT_HEAD_CELL, escape};
+use super::evcxr::MimeBundle;
+use super::html::{CELL, HEAD_CELL, TABLE, TEXT_CELL, TEXT_HEAD_CELL, escape};
 use super::tables::probability_style;
+use crate::bert::{human_bytes, thousands};
 use crate::generate::Generation;
-use crate::models::CausalLmOutput;
+use crate::models::decoder_summary::kv_contexts;
+use crate::models::{CausalLmOutput, DecoderSummary, LogitLens};
 
 /// A token's text made visible: spaces as `·`, newlines as `↵`.
-fn visible(text: &str) -> String {
+pub(crate) fn visible(text: &str) -> String {
     text.replace(' ', "·").replace('\n', "↵").replace('\t', "→")
+}
+
+/// A decoder token's label in a picture: its text, with a leading space (the word boundary
+/// byte-level BPE keeps in the token) as `·`, newlines as `↵`.
+pub(crate) fn token_label(text: &str) -> String {
+    visible(text)
 }
 
 impl Generation {
@@ -46,9 +55,10 @@ impl Generation {
         html
     }
 
-    /// Shows the generation as its table in an evcxr notebook.
+    /// Shows the generation in an evcxr notebook: its [view](Self::view), the tokens shaded by
+    /// probability with the alternatives on hover.
     pub fn evcxr_display(&self) {
-        super::evcxr::MimeBundle::table(self.to_string(), self.to_html()).print();
+        MimeBundle::interactive(&self.view()).print();
     }
 }
 
@@ -109,6 +119,87 @@ impl CausalLmOutput {
             self.hidden_states().len(),
             self.attentions().len()
         );
-        super::evcxr::MimeBundle::table(text, self.to_html()).print();
+        MimeBundle::table(text, self.to_html()).print();
+    }
+}
+
+impl LogitLens {
+    /// Shows the lens's [view](Self::view) in an evcxr notebook, or why it cannot be drawn.
+    pub fn evcxr_display(&self) {
+        match self.view() {
+            Ok(view) => MimeBundle::interactive(&view).print(),
+            Err(e) => MimeBundle(vec![("text/plain", e.to_string())]).print(),
+        }
+    }
+}
+
+impl DecoderSummary {
+    /// An HTML table: a row per kind of module (summed over the layers) with its parameters,
+    /// number format and bytes held, the totals (also as f32), and the key/value cache's bytes
+    /// at a few context lengths.
+    pub fn to_html(&self) -> String {
+        let mut html = format!(
+            "<table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">module</th>\
+             <th style=\"{HEAD_CELL}\">parameters</th><th style=\"{HEAD_CELL}\">format</th>\
+             <th style=\"{HEAD_CELL}\">bytes held</th></tr>"
+        );
+        let mut row = |name: &str, parameters: usize, format: &str, bytes: String, style: &str| {
+            html.push_str(&format!(
+                "<tr><td style=\"{TEXT_CELL};{style}\">{}</td>\
+                 <td style=\"{CELL};text-align:right;{style}\">{}</td>\
+                 <td style=\"{CELL};{style}\">{}</td>\
+                 <td style=\"{CELL};text-align:right;{style}\">{bytes}</td></tr>",
+                escape(name),
+                thousands(parameters),
+                escape(format)
+            ));
+        };
+        for g in self.groups() {
+            let name = if g.count > 1 {
+                format!("{} (×{})", g.name, g.count)
+            } else {
+                g.name.clone()
+            };
+            row(
+                &name,
+                g.parameters,
+                &g.format,
+                human_bytes(g.held_bytes),
+                "",
+            );
+        }
+        row(
+            "total",
+            self.total_parameters(),
+            "",
+            format!(
+                "{} ({} as f32)",
+                human_bytes(self.held_bytes()),
+                human_bytes(self.f32_bytes())
+            ),
+            "font-weight:bold;",
+        );
+        html.push_str("</table>");
+        if self.tied_embeddings() {
+            html.push_str(
+                "<p>The output layer (<code>lm_head</code>) is the embedding table itself (tied \
+                 weights): one tensor, counted once, as HF's <code>parameters()</code> counts it.</p>",
+            );
+        }
+        let cache: Vec<String> = kv_contexts(self.max_positions())
+            .into_iter()
+            .map(|t| format!("{} for {t} tokens", human_bytes(self.kv_cache_bytes(t))))
+            .collect();
+        html.push_str(&format!(
+            "<p>The key/value cache adds {} per token (f32): {}.</p>",
+            human_bytes(self.kv_cache_bytes(1)),
+            cache.join(", ")
+        ));
+        html
+    }
+
+    /// Shows the summary table in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        MimeBundle::table(self.to_string(), self.to_html()).print();
     }
 }

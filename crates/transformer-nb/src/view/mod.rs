@@ -15,7 +15,7 @@
 //! - `evcxr`: the `evcxr_display` hooks, each printing one MIME bundle.
 
 mod charts;
-mod decoder;
+pub(crate) mod decoder;
 mod evcxr;
 pub use evcxr::DebugDisplay;
 pub(crate) mod html;

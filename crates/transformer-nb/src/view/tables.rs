@@ -38,6 +38,9 @@ impl Encoding {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_html(&self) -> String {
+        if self.token_bytes().is_some() {
+            return self.byte_level_html();
+        }
         let mut html = format!("<div style=\"overflow-x:auto\"><table style=\"{TABLE}\">");
         let mut row = |label: &str, value: &dyn Fn(usize) -> String| {
             html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">{label}</th>"));
@@ -56,6 +59,84 @@ impl Encoding {
         row("type id", &|i| self.type_ids()[i].to_string());
         row("attention mask", &|i| self.attention_mask()[i].to_string());
         html.push_str("</table>");
+        if self.is_truncated() {
+            html.push_str(&format!(
+                "<p><b>Truncated</b> to {} tokens, the model's maximum.</p>",
+                self.len()
+            ));
+        }
+        html.push_str("</div>");
+        html
+    }
+}
+
+impl Encoding {
+    /// A byte-level BPE encoding as a table: for each word (as the pre-tokenizer splits them)
+    /// the tokens it took, and for each token its form in the vocabulary (`Ġ` is the space
+    /// byte), the text it stands for, its bytes and its id; then the tokens per word.
+    fn byte_level_html(&self) -> String {
+        let bytes = self.token_bytes().unwrap_or_default();
+        let mut html = format!("<div style=\"overflow-x:auto\"><table style=\"{TABLE}\">");
+        // The word row: one cell spanning each word's tokens.
+        html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">word (tokens)</th>"));
+        let counts = self.word_token_counts();
+        let mut words = counts.iter();
+        let mut i = 0;
+        while i < self.len() {
+            let word = self.word_ids()[i];
+            let span = self.word_ids()[i..]
+                .iter()
+                .take_while(|w| word.is_some() && **w == word)
+                .count()
+                .max(1);
+            let text = match word {
+                Some(_) => words
+                    .next()
+                    .map(|(w, n)| format!("{} ({n})", escape(w)))
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            let style = if span > 1 { "background:#fff3c4" } else { "" };
+            html.push_str(&format!(
+                "<td colspan=\"{span}\" style=\"{CELL};{style}\">{text}</td>"
+            ));
+            i += span;
+        }
+        html.push_str("</tr>");
+        let mut row = |label: &str, value: &dyn Fn(usize) -> String| {
+            html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">{label}</th>"));
+            for i in 0..self.len() {
+                html.push_str(&format!(
+                    "<td style=\"{}\">{}</td>",
+                    token_style(self, i),
+                    value(i)
+                ));
+            }
+            html.push_str("</tr>");
+        };
+        row("position", &|i| i.to_string());
+        row("token", &|i| escape(&self.tokens()[i]));
+        row("text", &|i| {
+            escape(&crate::view::decoder::visible(&self.texts()[i]))
+        });
+        row("bytes", &|i| {
+            bytes[i]
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        row("id", &|i| self.ids()[i].to_string());
+        html.push_str("</table>");
+        let tokens: usize = counts.iter().map(|(_, n)| n).sum();
+        if let Some(ratio) = self.tokens_per_word() {
+            html.push_str(&format!(
+                "<p>{} words, {tokens} tokens: <b>{ratio:.2} tokens per word</b>. \
+                 <code>Ġ</code> is the space byte (0x20) as byte-level BPE writes it; a text \
+                 cell with <code>\\x..</code> holds part of a character.</p>",
+                counts.len()
+            ));
+        }
         if self.is_truncated() {
             html.push_str(&format!(
                 "<p><b>Truncated</b> to {} tokens, the model's maximum.</p>",

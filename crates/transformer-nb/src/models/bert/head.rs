@@ -1,81 +1,9 @@
-//! One attention head opened up: the query and key vectors it computes for each token, which
-//! give its scores and its attention (what bertviz's neuron view shows).
+//! One of BERT's attention heads opened up, for bertviz's neuron view.
 
 use super::Bert;
 use crate::error::{Error, Result};
+use crate::models::attention_head::AttentionHead;
 use crate::tokenize::Encoding;
-
-/// The queries and keys of one head of one layer for one text: `attention = softmax(q · kᵀ /
-/// √d)`, row by row. Made by [`Bert::attention_head`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttentionHead {
-    pub(crate) layer: usize,
-    pub(crate) head: usize,
-    pub(crate) tokens: Vec<String>,
-    pub(crate) type_ids: Vec<u32>,
-    pub(crate) queries: Vec<Vec<f32>>,
-    pub(crate) keys: Vec<Vec<f32>>,
-}
-
-impl AttentionHead {
-    /// The layer.
-    pub fn layer(&self) -> usize {
-        self.layer
-    }
-
-    /// The head.
-    pub fn head(&self) -> usize {
-        self.head
-    }
-
-    /// The tokens, `[CLS]` and `[SEP]` included.
-    pub fn tokens(&self) -> &[String] {
-        &self.tokens
-    }
-
-    /// The token types (0 for sentence A, 1 for B).
-    pub fn type_ids(&self) -> &[u32] {
-        &self.type_ids
-    }
-
-    /// The query vector of each token (`head_size` values each).
-    pub fn queries(&self) -> &[Vec<f32>] {
-        &self.queries
-    }
-
-    /// The key vector of each token.
-    pub fn keys(&self) -> &[Vec<f32>] {
-        &self.keys
-    }
-
-    /// `q_i · k_j / √d` for every query `i` and key `j`: the scores before the softmax.
-    pub fn scores(&self) -> Vec<Vec<f32>> {
-        let scale = 1.0 / (self.queries.first().map_or(1, Vec::len) as f32).sqrt();
-        self.queries
-            .iter()
-            .map(|q| {
-                self.keys
-                    .iter()
-                    .map(|k| q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale)
-                    .collect()
-            })
-            .collect()
-    }
-
-    /// The softmax of each row of [`scores`](Self::scores): the head's attention, as
-    /// [`BertOutput::attention`](crate::BertOutput::attention) returns it.
-    pub fn attention(&self) -> Vec<Vec<f32>> {
-        self.scores()
-            .into_iter()
-            .map(|row| {
-                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let exps: Vec<f32> = row.iter().map(|s| (s - max).exp()).collect();
-                let sum: f32 = exps.iter().sum();
-                exps.into_iter().map(|e| e / sum).collect()
-            })
-            .collect()
-    }
-}
 
 impl Bert {
     /// Opens up head `head` of layer `layer` for one encoding: each token's query and key
@@ -123,6 +51,8 @@ impl Bert {
             type_ids: encoding.type_ids()[..n].to_vec(),
             queries: (0..n).map(|i| slice(i, 0)).collect(),
             keys: (0..n).map(|i| slice(i, 1)).collect(),
+            before_rope: None,
+            causal: false,
         })
     }
 }

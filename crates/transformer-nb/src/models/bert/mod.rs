@@ -14,10 +14,10 @@ mod summary;
 
 use std::path::{Path, PathBuf};
 
+pub use crate::models::attention_head::AttentionHead;
 use crate::models::precision;
 pub use crate::models::precision::Precision;
 pub use config::{BertConfig, HiddenAct};
-pub use head::AttentionHead;
 pub use masked_lm::{FillMask, LayerPredictions, MaskedLm};
 pub use output::BertOutput;
 pub use summary::{ModelSummary, ModuleSize};

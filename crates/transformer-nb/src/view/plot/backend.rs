@@ -14,7 +14,7 @@ use plotters::prelude::*;
 use super::canvas::{Canvas, FONT_BYTES, font};
 use super::figure::Figure;
 use super::raster::{Raster, base64, encode_png, quantize_channels};
-use super::{heatmap, lines};
+use super::{bars, heatmap, lines};
 use crate::error::{Error, Result};
 
 /// The font family every piece of text asks for. SVG readers map it to their own sans-serif
@@ -64,7 +64,7 @@ fn draw<'f, DB: DrawingBackend>(
     size: (u32, u32),
 ) -> Result<Vec<Placement<'f>>> {
     root.fill(&WHITE).map_err(plot_error)?;
-    let placements = match figure {
+    let placements: Vec<Placement<'f>> = match figure {
         Figure::Heatmap(spec) => heatmap::draw_single(root, spec, size)?,
         Figure::Grid {
             title,
@@ -75,9 +75,17 @@ fn draw<'f, DB: DrawingBackend>(
             lines::draw(root, chart)?;
             Vec::new()
         }
+        Figure::Bars(chart) => {
+            bars::draw(root, chart)?;
+            Vec::new()
+        }
     };
     root.present().map_err(plot_error)?;
-    Ok(placements)
+    // Heatmaps drawn as vector cells (with text) leave nothing to place.
+    Ok(placements
+        .into_iter()
+        .filter(|p| p.width > 0 && p.height > 0)
+        .collect())
 }
 
 /// The figure as an SVG document; heatmap cells are embedded PNGs at no more pixels than the

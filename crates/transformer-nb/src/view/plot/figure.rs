@@ -16,6 +16,8 @@ pub(crate) enum Figure {
     },
     /// Named curves over a shared x axis.
     Lines(LineChart),
+    /// Labelled horizontal bars, top to bottom.
+    Bars(BarChart),
 }
 
 impl Figure {
@@ -25,6 +27,7 @@ impl Figure {
             Figure::Heatmap(spec) => &spec.title,
             Figure::Grid { title, .. } => title,
             Figure::Lines(chart) => &chart.title,
+            Figure::Bars(chart) => &chart.title,
         }
     }
 }
@@ -43,8 +46,14 @@ pub(crate) struct HeatmapSpec {
     pub title: String,
     pub x_desc: String,
     pub y_desc: String,
-    /// Labels of the rows and of the columns (a square matrix of tokens or texts).
+    /// Labels of the columns, and of the rows where `row_labels` is `None` (a square matrix of
+    /// tokens or texts).
     pub labels: Option<Vec<String>>,
+    /// Labels of the rows, where they differ from the columns'.
+    pub row_labels: Option<Vec<String>>,
+    /// A text in each cell (row-major), drawn over its colour: the cells are then drawn as
+    /// vector rectangles, for the few cells that leave room for text.
+    pub cell_text: Option<Vec<String>>,
     pub colormap: Colormap,
     pub range: (f32, f32),
 }
@@ -60,6 +69,8 @@ impl HeatmapSpec {
             x_desc: String::new(),
             y_desc: String::new(),
             labels: None,
+            row_labels: None,
+            cell_text: None,
             colormap: Colormap::Viridis,
             range: (0.0, 1.0),
         }
@@ -80,6 +91,19 @@ impl HeatmapSpec {
     /// Labels for both axes of a square matrix, e.g. tokens; `None` keeps numeric axes.
     pub fn labels(mut self, labels: Option<Vec<String>>) -> Self {
         self.labels = labels;
+        self
+    }
+
+    /// Labels for the rows and the columns of any matrix.
+    pub fn row_and_column_labels(mut self, rows: Vec<String>, columns: Vec<String>) -> Self {
+        self.row_labels = Some(rows);
+        self.labels = Some(columns);
+        self
+    }
+
+    /// A text in every cell, row-major.
+    pub fn cell_text(mut self, text: Vec<String>) -> Self {
+        self.cell_text = Some(text);
         self
     }
 
@@ -104,4 +128,33 @@ pub(crate) struct LineChart {
     pub x_desc: String,
     pub y_desc: String,
     pub series: Vec<Series>,
+}
+
+/// One bar: its label, value and colour.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Bar {
+    pub label: String,
+    pub value: f64,
+    pub colour: [u8; 3],
+}
+
+/// Horizontal bars, one per label, with the value written at each bar's end.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BarChart {
+    pub title: String,
+    pub x_desc: String,
+    pub bars: Vec<Bar>,
+    /// Values are probabilities, written as percentages (else as numbers).
+    pub percent: bool,
+}
+
+impl BarChart {
+    /// A value as the axis and the bars write it.
+    pub fn format(&self, v: f64) -> String {
+        if self.percent {
+            format!("{:.1}%", v * 100.0)
+        } else {
+            format!("{v:.2}")
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Heatmaps: a matrix as coloured cells, with numeric or token axes and a colour bar.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -67,12 +68,14 @@ fn draw_panel<'s, DB: DrawingBackend>(
     caption_size: u32,
 ) -> Result<Placement<'s>> {
     let labels = spec.labels.as_deref();
-    let label_area = labels.map(|l| label_width(l, LABEL_FONT).min(MAX_LABEL_AREA) + 8);
+    let row_labels = spec.row_labels.as_deref().or(labels);
+    let label_area =
+        |l: Option<&[String]>| l.map(|l| label_width(l, LABEL_FONT).min(MAX_LABEL_AREA) + 8);
     let mut chart = ChartBuilder::on(area)
         .caption(&spec.title, (FONT_FAMILY, caption_size))
         .margin(6)
-        .x_label_area_size(label_area.unwrap_or(40))
-        .y_label_area_size(label_area.unwrap_or(48))
+        .x_label_area_size(label_area(labels).unwrap_or(40))
+        .y_label_area_size(label_area(row_labels).unwrap_or(48))
         .build_cartesian_2d(0f64..spec.cols as f64, 0f64..spec.rows as f64)
         .map_err(plot_error)?;
     {
@@ -90,8 +93,26 @@ fn draw_panel<'s, DB: DrawingBackend>(
     }
     let (xr, yr) = chart.plotting_area().get_pixel_range();
     let (width, height) = (xr.end - xr.start, yr.end - yr.start);
-    if let Some(labels) = labels {
-        draw_token_labels(area, labels, (&xr, &yr), spec.rows, spec.cols)?;
+    if let (Some(labels), Some(row_labels)) = (labels, row_labels) {
+        draw_token_labels(area, (labels, row_labels), (&xr, &yr), spec.rows, spec.cols)?;
+    }
+    if let Some(text) = &spec.cell_text {
+        draw_cells_with_text(&chart, spec, text)?;
+        // The cells are drawn: nothing left to place.
+        return Ok(Placement {
+            x: xr.start,
+            y: yr.start,
+            width: 0,
+            height: 0,
+            raster: Raster {
+                values: &[],
+                rows: 0,
+                cols: 0,
+                flip_rows: false,
+                colormap: spec.colormap,
+                range: spec.range,
+            },
+        });
     }
     Ok(Placement {
         x: xr.start,
@@ -114,7 +135,7 @@ fn draw_panel<'s, DB: DrawingBackend>(
 /// every n-th one when cells are smaller than the text.
 fn draw_token_labels<DB: DrawingBackend>(
     area: &Area<DB>,
-    labels: &[String],
+    (labels, row_labels): (&[String], &[String]),
     (xr, yr): (&std::ops::Range<i32>, &std::ops::Range<i32>),
     rows: usize,
     cols: usize,
@@ -141,7 +162,7 @@ fn draw_token_labels<DB: DrawingBackend>(
     let cell = f64::from(yr.end - yr.start) / rows.max(1) as f64;
     let every = (LABEL_FONT / cell).ceil().max(1.0) as usize;
     let left = style(Pos::new(HPos::Right, VPos::Center));
-    for (i, label) in labels.iter().enumerate().take(rows).step_by(every) {
+    for (i, label) in row_labels.iter().enumerate().take(rows).step_by(every) {
         let y = yr.start - base.1 + ((i as f64 + 0.5) * cell) as i32;
         area.draw(&Text::new(
             label.as_str(),
@@ -149,6 +170,50 @@ fn draw_token_labels<DB: DrawingBackend>(
             left.clone(),
         ))
         .map_err(plot_error)?;
+    }
+    Ok(())
+}
+
+/// Cells as filled rectangles with their text on top (black on light cells, white on dark).
+fn draw_cells_with_text<DB: DrawingBackend>(
+    chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    spec: &HeatmapSpec,
+    text: &[String],
+) -> Result<()> {
+    let (low, high) = spec.range;
+    let span = if high > low { high - low } else { 1.0 };
+    let top = spec.rows as f64;
+    for r in 0..spec.rows {
+        for c in 0..spec.cols {
+            let value = spec
+                .values
+                .get(r * spec.cols + c)
+                .copied()
+                .unwrap_or(f32::NAN);
+            let t = (value - low) / span;
+            let [red, green, blue] = spec.colormap.rgb(t);
+            let (x, y) = (c as f64, top - r as f64);
+            chart
+                .plotting_area()
+                .draw(&Rectangle::new(
+                    [(x, y - 1.0), (x + 1.0, y)],
+                    RGBColor(red, green, blue).filled(),
+                ))
+                .map_err(plot_error)?;
+            if let Some(label) = text.get(r * spec.cols + c) {
+                let luminance =
+                    0.299 * f32::from(red) + 0.587 * f32::from(green) + 0.114 * f32::from(blue);
+                let colour = if luminance < 140.0 { WHITE } else { BLACK };
+                let style = (FONT_FAMILY, 11.0)
+                    .into_text_style(chart.plotting_area())
+                    .pos(Pos::new(HPos::Center, VPos::Center))
+                    .color(&colour);
+                chart
+                    .plotting_area()
+                    .draw(&Text::new(label.as_str(), (x + 0.5, y - 0.5), style))
+                    .map_err(plot_error)?;
+            }
+        }
     }
     Ok(())
 }

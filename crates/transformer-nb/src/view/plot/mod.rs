@@ -11,6 +11,7 @@
 //! heatmap stays small.
 
 mod backend;
+mod bars;
 mod canvas;
 mod color;
 mod figure;
@@ -21,7 +22,7 @@ mod raster;
 use std::path::Path;
 
 pub use color::Colormap;
-pub(crate) use figure::{Figure, HeatmapSpec, LineChart, Series};
+pub(crate) use figure::{Bar, BarChart, Figure, HeatmapSpec, LineChart, Series};
 pub(crate) use raster::base64;
 
 use crate::error::{Error, Result};
