@@ -55,9 +55,9 @@ done
 for kernels in best avx2 generic; do
   step "SmolLM2 parity with HF, release build, on the $kernels kernels"
   if [ "$kernels" = best ]; then
-    cargo test --release --locked -p transformer-nb --test decoder_parity
+    cargo test --release --locked -p transformer-nb --test decoder_parity --test decoder_views
   else
-    TRANSFORMER_NB_KERNELS=$kernels cargo test --release --locked -p transformer-nb --test decoder_parity
+    TRANSFORMER_NB_KERNELS=$kernels cargo test --release --locked -p transformer-nb --test decoder_parity --test decoder_views
   fi
 done
 

@@ -15,7 +15,8 @@ export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
   notebooks/00-tutorial.ipynb notebooks/vi/00-huong-dan.ipynb notebooks/01-tokenization.ipynb \
   notebooks/02-positional-encoding.ipynb notebooks/03-bert-forward.ipynb \
   notebooks/04-sentence-embeddings.ipynb notebooks/05-explore-attention.ipynb \
-  notebooks/vi/05-kham-pha-attention.ipynb
+  notebooks/vi/05-kham-pha-attention.ipynb notebooks/06-generate-text.ipynb \
+  notebooks/vi/06-sinh-van-ban.ipynb
 echo "tutorial: executed notebooks are in $(pwd)/out/notebooks"
 if [ "${1:-}" = "--lab" ]; then
   exec .venv/bin/jupyter lab notebooks/

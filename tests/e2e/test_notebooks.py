@@ -214,3 +214,41 @@ def test_an_error_in_a_cell_shows_a_message_and_keeps_the_variables():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def assert_generates(nb):
+    """What notebooks 06 show: the decoder's summary, the BPE tables with tokens per word, the
+    seven interactive views (next token, generation, head, model and neuron view, logit lens),
+    four generations and a chat answer."""
+    table = html(nb)
+    assert "134,515,008" in table and "tied weights" in table, "the summary"
+    assert "tokens per word" in table and "20 C4" in table, "the Vietnamese BPE table"
+    out = stdout(nb)
+    assert "English:     6 tokens for 6 words: 1.00 tokens per word" in out, out
+    assert "Vietnamese: 27 tokens for 8 words: 3.38 tokens per word" in out, out
+    specs = texts(nb, "application/vnd.vegalite.v5+json")
+    assert texts(nb, "application/vnd.vegalite.v4+json") == specs
+    titles = [spec["title"]["text"] for spec in specs]
+    assert titles[0].startswith("What comes after «The capital of France is»"), titles
+    assert titles[1].endswith("generated tokens, each shaded by the probability the model gave it")
+    assert titles[2] == "Attention: pick a layer and a head; hover a token"
+    assert titles[3].startswith("Every head of every layer") and titles[4].startswith("Layer 3, head 1")
+    assert titles[5] == "Logit lens: what each layer would predict next", titles
+    assert any(p["name"] == "rope" for p in specs[4]["params"]), "the RoPE switch"
+    lens = {(c["l"], c["i"]): c for c in specs[5]["datasets"]["cells"]}
+    assert lens[(30, 4)]["t1"] == "·Paris"
+    for label in ["greedy          :", "temperature 0.3 :", "temperature 0.8 :", "temperature 1.5 :"]:
+        assert sum(line.startswith(label) for line in out.splitlines()) == 1, (label, out)
+    assert "<|im_start|>assistant" in out and "Rayleigh" in out, out
+
+
+def test_decoder_notebook_tokenizes_predicts_generates_and_chats():
+    assert_generates(execute("06-generate-text.ipynb"))
+
+
+def test_vietnamese_decoder_notebook_shows_the_same_and_asks_in_vietnamese():
+    nb = execute("vi/06-sinh-van-ban.ipynb")
+    assert_generates(nb)
+    markdown = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "Sinh văn bản" in markdown
+    assert any("Tại sao bầu trời" in c.source for c in nb.cells if c.cell_type == "code")

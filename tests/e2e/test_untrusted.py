@@ -128,7 +128,7 @@ def test_every_committed_picture_has_a_png_an_svg_and_a_description():
                     size = sum(len(v) for v in data.values())
                     assert size < 250_000, f"{path.name}: a {size}-byte picture"
     assert pictures >= 12, pictures
-    assert views >= 8, views  # four in each 05 notebook
+    assert views >= 22, views  # four in each 05 notebook, seven in each 06
 
 
 def test_every_committed_notebook_but_one_has_pictures():
@@ -192,6 +192,8 @@ def test_committed_notebooks_show_every_picture_untrusted(lab):
                     check_table_styles(driver, lab)
                 if interactive and path.parent == NOTEBOOKS:
                     check_views_respond(driver, lab, path, interactive[0], shots)
+                if path.name.startswith("06-"):
+                    check_decoder_views(driver, lab, path, nb, shots)
                 assert_untrusted(driver, lab, path.name)
         finally:
             driver.quit()
@@ -232,6 +234,61 @@ def check_views_respond(driver, lab, path, index, shots):
             pytest.fail(f"{lab}: {path.name}: moving the sliders did not redraw the view")
         time.sleep(0.3)
     driver.save_screenshot(str(shots / f"{path.stem}-view-after.png"))
+
+
+def view_cell(nb, title_start):
+    """The index of the cell whose view's title starts with `title_start`."""
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            spec = out.get("data", {}).get("application/vnd.vegalite.v5+json")
+            if spec and spec["title"]["text"].startswith(title_start):
+                return i
+    pytest.fail(f"no view titled {title_start!r}")
+
+
+# Moves a synthetic pointer over every point of a view's drawing (step 6 px) until the tooltip
+# Vega shows there contains every one of arguments[1]; returns that tooltip's text, or null.
+HOVER_UNTIL = CURRENT_NOTEBOOK + """
+const cell = document.querySelectorAll(CURRENT + ' .jp-Cell')[arguments[0]];
+const drawing = cell.querySelector('.vega-embed canvas, .vega-embed svg.marks');
+drawing.scrollIntoView({block: 'center'});
+const box = drawing.getBoundingClientRect();
+const tip = () => document.getElementById('vg-tooltip-element');
+for (let y = box.top + 2; y < box.bottom; y += 6) {
+  for (let x = box.left + 2; x < box.right; x += 6) {
+    // Vega listens to pointer events (5.23 on) or mouse events (before): send both.
+    const at = {clientX: x, clientY: y, bubbles: true, pointerType: 'mouse'};
+    drawing.dispatchEvent(new PointerEvent('pointermove', at));
+    drawing.dispatchEvent(new MouseEvent('mousemove', at));
+    const t = tip();
+    if (t && t.classList.contains('visible') && arguments[1].every(w => t.innerText.includes(w))) {
+      return t.innerText;
+    }
+  }
+}
+return null;
+"""
+
+
+def check_decoder_views(driver, lab, path, nb, shots):
+    """The decoder notebook's controls work untrusted: the temperature slider redraws the
+    next-token bars, and hovering the logit lens shows a cell's five likeliest tokens."""
+    index = view_cell(nb, "What comes after")
+    before, inputs = driver.execute_script(VIEW_STATE, index)
+    assert inputs == ["temperature", "top_p"], f"{lab}: {path.name}: inputs {inputs}"
+    driver.save_screenshot(str(shots / f"{path.stem}-next-token-before.png"))
+    driver.execute_script(MOVE_SLIDER, index, 0, 0.3)
+    deadline = time.monotonic() + 10
+    while driver.execute_script(VIEW_STATE, index)[0] == before:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{lab}: {path.name}: the temperature slider did not redraw the bars")
+        time.sleep(0.3)
+    driver.save_screenshot(str(shots / f"{path.stem}-next-token-temperature.png"))
+    index = view_cell(nb, "Logit lens")
+    text = driver.execute_script(HOVER_UNTIL, index, ["layer", "30", "Paris", "p5"])
+    driver.save_screenshot(str(shots / f"{path.stem}-logit-lens-hover.png"))
+    assert text, f"{lab}: {path.name}: no logit-lens tooltip with the last layer's Paris"
+    assert all(f"{k}." in text for k in range(1, 6)), text
 
 
 def assert_untrusted(driver, lab, name):

@@ -4,8 +4,9 @@
 //
 // Usage: node check.js SPEC OUT.svg [NAME=VALUE ...] [STORE:FIELD=VALUE ...]
 //        (NODE_PATH=.cache/npm/node_modules)
-// NAME=VALUE sets a signal (a slider); STORE:FIELD=VALUE puts one point into a selection's
-// store, as hovering that point does (e.g. query_store:i=7).
+// NAME=VALUE sets a signal (a slider, a checkbox as 0 or 1); STORE:FIELD=VALUE puts one point
+// into a selection's store, as hovering that point does (e.g. query_store:i=7), and
+// STORE:F1,F2=V1,V2 one point of several fields (cell_store:l,i=30,4).
 const fs = require('fs');
 const vega = require('vega');
 
@@ -28,10 +29,14 @@ for (const lib of ['vega-lite-jl3', 'vega-lite-jl4', 'vega-lite']) {
   for (const pair of signals) {
     const [name, value] = pair.split('=');
     if (name.includes(':')) {
-      const [store, field] = name.split(':');
-      view.data(store, [{unit: 'hover', fields: [{type: 'E', field}], values: [Number(value)]}]);
+      const [store, fields] = name.split(':');
+      view.data(store, [{
+        unit: 'hover',
+        fields: fields.split(',').map((field) => ({type: 'E', field})),
+        values: value.split(',').map(Number),
+      }]);
     } else {
-      view.signal(name, Number(value));
+      view.signal(name, name === 'rope' ? Number(value) !== 0 : Number(value));
     }
   }
   await view.runAsync();

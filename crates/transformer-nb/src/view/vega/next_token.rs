@@ -115,7 +115,7 @@ impl CausalLmOutput {
                 {"window": [{"op": "sum", "field": "p", "as": "cumulative"}],
                  "sort": [{"field": "r"}], "frame": [null, 0]},
                 // Top-p keeps a token while the ones before it have not reached p.
-                {"calculate": "datum.r == 0 || datum.cumulative - datum.p < top_p", "as": "kept"},
+                {"calculate": "top_p >= 1 || datum.r == 0 || datum.cumulative - datum.p < top_p", "as": "kept"},
                 {"calculate": "datum.kept ? datum.p : 0", "as": "pk"},
                 {"joinaggregate": [{"op": "sum", "field": "pk", "as": "kept_total"},
                                    {"op": "sum", "field": "p", "as": "shown_total"},
@@ -129,7 +129,9 @@ impl CausalLmOutput {
             "encoding": {
                 "y": {"field": "r", "type": "ordinal", "axis": rank_axis},
                 "x": {"field": "p", "type": "quantitative", "title": "probability",
-                      "axis": {"format": ".0%"}, "scale": {"domain": [0, 1]}}
+                      "axis": {"format": ".0%", "values": [0, 0.25, 0.5, 0.75, 1]},
+                      // Room right of a full bar for its label.
+                      "scale": {"domain": [0, 1.14]}}
             },
             "layer": [
                 {
@@ -158,7 +160,7 @@ impl CausalLmOutput {
                         {"filter": format!("datum.r == {}", k - 1)},
                         {"calculate": format!(
                             "'temperature ' + format(datum.T, '.2f') + ': top-p ' + format(top_p, '.2f') + \
-                             ' keeps ' + (datum.shown_total < top_p ? 'more than the {k} shown' : \
+                             ' keeps ' + (top_p >= 1 ? 'every token' : datum.shown_total < top_p ? 'more than the {k} shown' : \
                              datum.kept_count + (datum.kept_count == 1 ? ' token' : ' tokens'))"),
                          "as": "caption"}
                     ],
