@@ -10,6 +10,9 @@ use crate::tokenize::Encoding;
 /// Candidates kept per layer and position.
 pub(crate) const LENS_TOP: usize = 5;
 
+/// Rows unembedded per call: 256 rows of SmolLM2's 49,152 logits are 50 MB.
+const LENS_CHUNK_ROWS: usize = 256;
+
 /// What each layer of a decoder would predict at each position: the top tokens of the hidden
 /// state after the embeddings and after every layer, read through the final norm and the
 /// output layer. Made by [`CausalLm::logit_lens`].
@@ -100,11 +103,16 @@ impl CausalLm {
                 })
                 .collect()
         };
-        let mut top = Vec::with_capacity(c.layers + 1);
-        // The last hidden state is already normed: its logits are the model's own.
-        for hidden in &pass.hidden_states[..c.layers] {
-            top.push(top_of(&self.model.unembed(hidden, n)));
+        // Every layer's rows in one product (the quantized kernels dequantize each block of
+        // the output layer once per call), in chunks that bound the logits held at once.
+        let rows: Vec<f32> = pass.hidden_states[..c.layers].concat();
+        let chunk = LENS_CHUNK_ROWS.max(1) * c.hidden;
+        let mut all = Vec::with_capacity(c.layers * n);
+        for part in rows.chunks(chunk) {
+            all.extend(top_of(&self.model.unembed(part, part.len() / c.hidden)));
         }
+        let mut top: Vec<Vec<Vec<TokenProb>>> = all.chunks(n).map(<[_]>::to_vec).collect();
+        // The last hidden state is already normed: its logits are the model's own.
         top.push(top_of(&pass.logits));
         Ok(LogitLens {
             texts: encoding.texts().to_vec(),

@@ -209,8 +209,13 @@ impl AttentionData {
             } else {
                 budget.sqrt() as usize
             };
+            let pairs = if causal {
+                format!("{pairs} (causal) token pairs")
+            } else {
+                format!("{n}² token pairs")
+            };
             return Err(Error::invalid(format!(
-                "the {view} draws {layers} layers × {heads} heads × {pairs} token pairs, more \
+                "the {view} draws {layers} layers × {heads} heads × {pairs}, more \
                  than it can carry ({MAX_VIEW_VALUES} values): view a text of at most {fits} \
                  tokens, or one head of this one with out.attention_heatmap(layer, head)"
             )));

@@ -18,6 +18,9 @@ mod layers;
 mod neuron;
 mod next_token;
 
+pub use layers::MAX_LENS_CELLS;
+pub use next_token::MAX_NEXT_TOKENS;
+
 /// The Vega-Lite version the specs are written for: JupyterLab 4 bundles 5.6, JupyterLab 3.6
 /// 5.1 (which it registers under the v4 MIME type only).
 pub(crate) const SCHEMA: &str = "https://vega.github.io/schema/vega-lite/v5.json";
