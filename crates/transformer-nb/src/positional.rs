@@ -36,7 +36,9 @@ pub const MAX_SIMILARITY_POSITIONS: usize = 1 << 13;
 pub enum Layout {
     /// The paper's layout: even dimensions sine, odd dimensions cosine.
     Interleaved,
-    /// All sines in the first half, all cosines in the second (tensor2tensor, fairseq).
+    /// All sines in the first half, all cosines in the second, as tensor2tensor and fairseq lay
+    /// them out (they also space the frequencies by `d/2 − 1` instead of `d/2`; this layout keeps
+    /// the paper's frequencies).
     Concatenated,
 }
 
