@@ -38,11 +38,12 @@ def views():
     }
 
 
-def draw(name, spec, **signals):
-    """Vega's SVG of `spec` with `signals` set, after every Vega-Lite compiled it cleanly."""
-    spec_path = artifacts_dir("views") / f"{name}.vl.json"
-    suffix = "".join(f"-{k.replace(':', '-')}{v}" for k, v in signals.items())
-    svg = artifacts_dir("views") / f"{name}{suffix}.svg"
+def draw(name, spec, folder="views", **signals):
+    """Vega's SVG of `spec` (written in `folder` of the artifacts) with `signals` set, after every
+    Vega-Lite compiled it cleanly. A signal `STORE:F1,F2` sets a selection of several fields."""
+    spec_path = artifacts_dir(folder) / f"{name}.vl.json"
+    suffix = "".join(f"-{k.replace(':', '-')}{v}".replace(",", "-") for k, v in signals.items())
+    svg = artifacts_dir(folder) / f"{name}{suffix}.svg"
     result = subprocess.run(
         ["node", str(CHECK), str(spec_path), str(svg), *(f"{k}={v}" for k, v in signals.items())],
         env={**os.environ, "NODE_PATH": str(NPM)}, capture_output=True, text=True,
@@ -180,16 +181,7 @@ def decoder_views():
 
 def draw_decoder(name, spec, **signals):
     """As `draw`, for a decoder view (its spec is in the decoder-views folder)."""
-    spec_path = artifacts_dir("decoder-views") / f"{name}.vl.json"
-    suffix = "".join(f"-{k.replace(':', '-').replace(',', '-')}{v}".replace(",", "-")
-                     for k, v in signals.items())
-    svg = artifacts_dir("decoder-views") / f"{name}{suffix}.svg"
-    result = subprocess.run(
-        ["node", str(CHECK), str(spec_path), str(svg), *(f"{k}={v}" for k, v in signals.items())],
-        env={**os.environ, "NODE_PATH": str(NPM)}, capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    return svg.read_text()
+    return draw(name, spec, folder="decoder-views", **signals)
 
 
 def test_every_decoder_view_is_valid_vega_lite_v5_and_small(decoder_views):

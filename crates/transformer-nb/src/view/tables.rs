@@ -26,6 +26,19 @@ fn token_style(encoding: &Encoding, i: usize) -> &'static str {
     }
 }
 
+/// One row of an encoding's table: a heading, then a cell per token, styled as `token_style`.
+fn token_row(html: &mut String, encoding: &Encoding, label: &str, value: &dyn Fn(usize) -> String) {
+    html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">{label}</th>"));
+    for i in 0..encoding.len() {
+        html.push_str(&format!(
+            "<td style=\"{}\">{}</td>",
+            token_style(encoding, i),
+            value(i)
+        ));
+    }
+    html.push_str("</tr>");
+}
+
 impl Encoding {
     /// Renders the encoding as an HTML table: a column per token, rows for position, token,
     /// id, type id and attention mask; special tokens are shaded. This is what a notebook shows.
@@ -43,15 +56,7 @@ impl Encoding {
         }
         let mut html = format!("<div style=\"overflow-x:auto\"><table style=\"{TABLE}\">");
         let mut row = |label: &str, value: &dyn Fn(usize) -> String| {
-            html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">{label}</th>"));
-            for i in 0..self.len() {
-                html.push_str(&format!(
-                    "<td style=\"{}\">{}</td>",
-                    token_style(self, i),
-                    value(i)
-                ));
-            }
-            html.push_str("</tr>");
+            token_row(&mut html, self, label, value);
         };
         row("position", &|i| i.to_string());
         row("token", &|i| escape(&self.tokens()[i]));
@@ -104,15 +109,7 @@ impl Encoding {
         }
         html.push_str("</tr>");
         let mut row = |label: &str, value: &dyn Fn(usize) -> String| {
-            html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">{label}</th>"));
-            for i in 0..self.len() {
-                html.push_str(&format!(
-                    "<td style=\"{}\">{}</td>",
-                    token_style(self, i),
-                    value(i)
-                ));
-            }
-            html.push_str("</tr>");
+            token_row(&mut html, self, label, value);
         };
         row("position", &|i| i.to_string());
         row("token", &|i| escape(&self.tokens()[i]));
