@@ -2,7 +2,8 @@
 //! f32, one after the other in one process: load time and memory held, prefill of a 64-token
 //! prompt and greedy decoding of 128 tokens after it (KV cache on), on rayon's threads
 //! (`RAYON_NUM_THREADS`, default: every core). Medians of `ROUNDS` rounds.
-//! `cargo run --release --example decoder_speed` (needs scripts/fetch-model.sh).
+//! `cargo run --release --example decoder_speed [quantized|f32]` (needs scripts/fetch-model.sh);
+//! with an argument, only that precision.
 
 use std::time::{Duration, Instant};
 
@@ -48,7 +49,11 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "| precision | load | weights held | RSS after load | prefill {PROMPT_TOKENS} | decode {NEW_TOKENS} (per token, median) | decode {NEW_TOKENS} (whole) |"
     );
     println!("|---|---|---|---|---|---|---|");
+    let only = std::env::args().nth(1);
     for precision in [Precision::Quantized, Precision::F32] {
+        if only.as_ref().is_some_and(|p| *p != precision.to_string()) {
+            continue;
+        }
         let before = rss_mib("VmRSS");
         let t = Instant::now();
         let lm = CausalLm::from_gguf_with(&path, precision)?;

@@ -49,9 +49,9 @@ fn the_attention_head_is_the_forward_passs_and_rope_turns_q_and_k() {
         assert_eq!(q0[0], h.queries()[0]);
         assert_eq!(k0[0], h.keys()[0]);
         let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        for i in 1..enc.len() {
-            assert_ne!(q0[i], h.queries()[i]);
-            assert!((norm(&q0[i]) - norm(&h.queries()[i])).abs() < 1e-3 * norm(&q0[i]));
+        for (q0, q) in q0.iter().zip(h.queries()).skip(1) {
+            assert_ne!(q0, q);
+            assert!((norm(q0) - norm(q)).abs() < 1e-3 * norm(q0));
         }
         assert_ne!(h.attention_before_rope().unwrap(), ours);
     }

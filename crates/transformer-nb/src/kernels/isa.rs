@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 pub(crate) enum Level {
     /// Plain Rust that the compiler vectorises for the baseline target.
     Generic,
-    /// AVX2 with FMA (x86-64-v3).
+    /// AVX2 with FMA and F16C (x86-64-v3).
     Avx2,
     /// AVX-512 F, BW, DQ and VL (x86-64-v4).
     Avx512,
@@ -44,7 +44,12 @@ impl Level {
         match self {
             Level::Generic => true,
             #[cfg(target_arch = "x86_64")]
-            Level::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            Level::Avx2 => {
+                // F16C (the half-precision conversions) came before AVX2 on every CPU that has it.
+                is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+                    && is_x86_feature_detected!("f16c")
+            }
             #[cfg(target_arch = "x86_64")]
             Level::Avx512 => {
                 is_x86_feature_detected!("avx512f")

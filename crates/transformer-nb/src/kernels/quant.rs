@@ -2,17 +2,24 @@
 //!
 //! Each format stores a row of a weight matrix as blocks of 32 values with an f16 scale (and,
 //! for Q4_1, an f16 minimum), as llama.cpp's `ggml-quants.c` defines them
-//! (<https://github.com/ggml-org/llama.cpp/blob/master/ggml/src/ggml-common.h>). A product
-//! `x · Wᵀ` dequantizes one row of `W` at a time into a buffer that stays in L1 and takes its
-//! dot product with every row of `x`: the quantized bytes are read once per product, which is
-//! what a one-token decoding step is bound by, and the sums are f32 sums of exactly the values
-//! that dequantizing the whole matrix gives (what HF transformers computes with a GGUF).
+//! (<https://github.com/ggml-org/llama.cpp/blob/master/ggml/src/ggml-common.h>).
+//!
+//! A product `x · Wᵀ` with a few rows of `x` (a decoding step) widens each block of `W` in
+//! registers and multiplies it with the activations in f32 (`quant/x86.rs`), so every
+//! quantized byte is read once per product and no dequantized row is written: a step is bound
+//! by reading the weights. With many rows (a prompt) blocks of `W` are dequantized into packed
+//! panels for the f32 matrix kernel, paid once for all rows. Either way the sums are f32 sums of
+//! the values that dequantizing the whole matrix gives (what HF transformers computes with a
+//! GGUF), in a different order; the activations are not quantized.
 
 use rayon::prelude::*;
 
 use super::gemm::{Output, PackedB, gemm_view};
 use super::{Isa, Level, StridedMut};
 use crate::gguf::TensorKind;
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 /// Values per quantized block.
 pub(crate) const BLOCK: usize = 32;
@@ -223,8 +230,7 @@ impl QuantMatrix {
         // Row r of W dotted with every row of a gives column r of c: computed as row r of cᵀ.
         let mut c_t = vec![0.0f32; n * m];
         let task = |(t, out): (usize, &mut [f32])| {
-            let mut row = vec![0.0f32; k];
-            self.row_products(isa, t * ROWS_PER_TASK, a, m, out, &mut row);
+            self.row_products(isa, t * ROWS_PER_TASK, &a[..m * k], m, out);
         };
         if m * n * k < PARALLEL_MIN_FLOPS {
             c_t.chunks_mut(ROWS_PER_TASK * m).enumerate().for_each(task);
@@ -242,44 +248,91 @@ impl QuantMatrix {
 }
 
 impl QuantMatrix {
-    /// Rows `first..` of `cᵀ` (`out`, `m` values a row): each weight row dequantized into
-    /// `row`, then dotted with every row of `a`; compiled for the best instruction set, so
-    /// that the dequantizing vectorises too.
-    fn row_products(
+    /// Rows `first..` of `cᵀ` (`out`, `m` values a row): each weight row's blocks are
+    /// widened in registers and multiplied with the matching block of every row of `a`,
+    /// without writing the dequantized row anywhere.
+    ///
+    /// Per block, `Σ wⱼ·xⱼ = d·Σ qⱼ·xⱼ (+ m·Σ xⱼ for Q4_1)`: the sum of the dequantized
+    /// row's products, rounded in a different order.
+    fn row_products(&self, isa: Isa, first: usize, a: &[f32], m: usize, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            macro_rules! with {
+                ($kernel:ident) => {
+                    // An `Isa` of level AVX-512 comes only from run-time detection of AVX-512 F,
+                    // BW, DQ, VL and of AVX2, FMA and F16C; one of level AVX2 from that of
+                    // AVX2, FMA and F16C (`kernels::isa`). The kernels check their bounds.
+                    return self.rows_by(
+                        first,
+                        a,
+                        m,
+                        out,
+                        // SAFETY: the instruction sets, as above.
+                        |rows, stride, x| unsafe { x86::$kernel::<4>(rows, stride, x) },
+                        // SAFETY: the instruction sets, as above.
+                        |rows, stride, x| unsafe { x86::$kernel::<1>(rows, stride, x) },
+                    )
+                };
+            }
+            match (isa.level(), self.kind) {
+                (Level::Avx512, TensorKind::Q4_1) => with!(q4_1_avx512),
+                (Level::Avx512, TensorKind::Q4_0) => with!(q4_0_avx512),
+                (Level::Avx512, TensorKind::Q8_0) => with!(q8_0_avx512),
+                (Level::Avx2, TensorKind::Q4_1) => with!(q4_1_avx2),
+                (Level::Avx2, TensorKind::Q4_0) => with!(q4_0_avx2),
+                (Level::Avx2, TensorKind::Q8_0) => with!(q8_0_avx2),
+                _ => {}
+            }
+        }
+        let _ = isa;
+        let row_dot = match self.kind {
+            TensorKind::Q4_0 => row_dot_q4_0,
+            TensorKind::Q8_0 => row_dot_q8_0,
+            // `QuantMatrix::new` takes only block formats.
+            _ => row_dot_q4_1,
+        };
+        self.rows_by(
+            first,
+            a,
+            m,
+            out,
+            |rows, stride, x| std::array::from_fn(|r| row_dot(&rows[r * stride..], x)),
+            |rows, _, x| [row_dot(rows, x)],
+        )
+    }
+
+    /// [`row_products`](Self::row_products) with a kernel for four rows and one for a single
+    /// row; each takes the rows' bytes, the bytes from one row to the next, and one row of `a`.
+    fn rows_by(
         &self,
-        isa: Isa,
         first: usize,
         a: &[f32],
         m: usize,
         out: &mut [f32],
-        row: &mut [f32],
+        four: impl Fn(&[u8], usize, &[f32]) -> [f32; 4],
+        one: impl Fn(&[u8], usize, &[f32]) -> [f32; 1],
     ) {
-        #[inline(always)]
-        fn generic(
-            w: &QuantMatrix,
-            first: usize,
-            a: &[f32],
-            m: usize,
-            out: &mut [f32],
-            row: &mut [f32],
-        ) {
-            let k = w.cols;
-            for (i, out) in out.chunks_exact_mut(m).enumerate() {
-                w.dequantize_row_inline(first + i, row);
-                for (x, o) in a.chunks_exact(k).zip(out.iter_mut()) {
-                    *o = dot_generic(row, x);
+        let (k, rb) = (self.cols, self.row_bytes());
+        let rows = out.len() / m;
+        let data = &self.data[first * rb..(first + rows) * rb];
+        let mut quads = data.chunks_exact(4 * rb);
+        let mut outs = out.chunks_exact_mut(4 * m);
+        for (quad, out) in (&mut quads).zip(&mut outs) {
+            for (i, x) in a.chunks_exact(k).enumerate() {
+                for (r, v) in four(quad, rb, x).into_iter().enumerate() {
+                    out[r * m + i] = v;
                 }
             }
         }
-        let w = self;
-        best_isa!(isa, generic(w: &QuantMatrix, first: usize, a: &[f32], m: usize, out: &mut [f32], row: &mut [f32]) -> ())
-    }
-
-    /// [`dequantize_row`](Self::dequantize_row), inlined into the caller's instruction set.
-    #[inline(always)]
-    fn dequantize_row_inline(&self, r: usize, out: &mut [f32]) {
-        let rb = self.row_bytes();
-        dequantize_inline(self.kind, &self.data[r * rb..(r + 1) * rb], out);
+        for (row, out) in quads
+            .remainder()
+            .chunks_exact(rb)
+            .zip(outs.into_remainder().chunks_exact_mut(m))
+        {
+            for (o, x) in out.iter_mut().zip(a.chunks_exact(k)) {
+                *o = one(row, rb, x)[0];
+            }
+        }
     }
 
     /// [`matmul`](Self::matmul) for many rows (a prompt): each task dequantizes a block of
@@ -305,6 +358,69 @@ impl QuantMatrix {
             gemm_view(isa, a, k, &packed, output, block, false);
         });
     }
+}
+
+/// Sixteen lanes, summed by a fixed tree (the same on every instruction set).
+#[inline(always)]
+fn sum_lanes(mut acc: [f32; 16]) -> f32 {
+    let mut width = 8;
+    while width > 0 {
+        for l in 0..width {
+            acc[l] += acc[l + width];
+        }
+        width /= 2;
+    }
+    acc[0]
+}
+
+/// A Q4_0 row (`x.len() / 32` blocks in `row`) dotted with `x`: the portable kernel.
+fn row_dot_q4_0(row: &[u8], x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    for (b, x) in row.chunks_exact(18).zip(x.chunks_exact(BLOCK)) {
+        let d = half_at(b, 0);
+        let (q, (x_lo, x_hi)) = (&b[2..18], x.split_at(16));
+        let mut block = [0.0f32; 16];
+        for l in 0..16 {
+            let lo = ((q[l] & 0xf) as i32 - 8) as f32;
+            let hi = ((q[l] >> 4) as i32 - 8) as f32;
+            block[l] = lo * x_lo[l] + hi * x_hi[l];
+        }
+        for l in 0..16 {
+            acc[l] += d * block[l];
+        }
+    }
+    sum_lanes(acc)
+}
+
+/// A Q4_1 row dotted with `x`.
+fn row_dot_q4_1(row: &[u8], x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    for (b, x) in row.chunks_exact(20).zip(x.chunks_exact(BLOCK)) {
+        let (d, m) = (half_at(b, 0), half_at(b, 2));
+        let (q, (x_lo, x_hi)) = (&b[4..20], x.split_at(16));
+        for l in 0..16 {
+            let block = (q[l] & 0xf) as f32 * x_lo[l] + (q[l] >> 4) as f32 * x_hi[l];
+            acc[l] += d * block + m * (x_lo[l] + x_hi[l]);
+        }
+    }
+    sum_lanes(acc)
+}
+
+/// A Q8_0 row dotted with `x`.
+fn row_dot_q8_0(row: &[u8], x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    for (b, x) in row.chunks_exact(34).zip(x.chunks_exact(BLOCK)) {
+        let d = half_at(b, 0);
+        let (q, (x_lo, x_hi)) = (&b[2..34], x.split_at(16));
+        let mut block = [0.0f32; 16];
+        for l in 0..16 {
+            block[l] = (q[l] as i8) as f32 * x_lo[l] + (q[l + 16] as i8) as f32 * x_hi[l];
+        }
+        for l in 0..16 {
+            acc[l] += d * block[l];
+        }
+    }
+    sum_lanes(acc)
 }
 
 /// `Σ a[i] · b[i]`, with sixteen partial sums so that it vectorises.
@@ -391,16 +507,41 @@ mod tests {
 
     #[test]
     fn products_equal_the_dequantized_matrix_on_every_isa() {
-        for m in [5, 9] {
+        // Every format, one row and a few (one dot product per pair), and enough rows for the
+        // packed path; 137 rows leave a remainder after groups of four.
+        for (kind, m) in [
+            (TensorKind::Q4_1, 1),
+            (TensorKind::Q4_1, 5),
+            (TensorKind::Q4_1, 9),
+            (TensorKind::Q4_0, 1),
+            (TensorKind::Q4_0, 3),
+            (TensorKind::Q8_0, 1),
+            (TensorKind::Q8_0, 2),
+        ] {
             let (rows, cols) = (137, 96);
             let mut data = Vec::new();
             for r in 0..rows {
                 for b in 0..cols / BLOCK {
                     let q: [u8; 32] = std::array::from_fn(|j| ((r * 7 + b * 3 + j * 5) % 16) as u8);
-                    data.extend(q4_1_block(0.125 * (1 + r % 3) as f32, -1.0, &q));
+                    let d = 0.125 * (1 + r % 3) as f32;
+                    match kind {
+                        TensorKind::Q4_1 => data.extend(q4_1_block(d, -1.0, &q)),
+                        TensorKind::Q4_0 => {
+                            data.extend(f16_bits(d));
+                            data.extend((0..16).map(|j| q[j] | (q[j + 16] << 4)));
+                        }
+                        _ => {
+                            data.extend(f16_bits(d));
+                            data.extend(
+                                q.iter().enumerate().map(|(j, &v)| {
+                                    (v as i8 * if j % 2 == 0 { 8 } else { -5 }) as u8
+                                }),
+                            );
+                        }
+                    }
                 }
             }
-            let w = QuantMatrix::new(TensorKind::Q4_1, rows, cols, data).unwrap();
+            let w = QuantMatrix::new(kind, rows, cols, data).unwrap();
             let dense = w.to_f32();
             let a: Vec<f32> = (0..m * cols)
                 .map(|i| ((i * 13) % 17) as f32 / 8.0 - 1.0)
@@ -416,7 +557,7 @@ mod tests {
                         let got = c[i * rows + r] as f64;
                         assert!(
                             (got - want).abs() < 1e-4 * (1.0 + want.abs()),
-                            "{isa:?} {i} {r}"
+                            "{isa:?} {kind:?} {i} {r}"
                         );
                     }
                 }
