@@ -14,6 +14,31 @@ use std::arch::x86_64::*;
 
 use super::BLOCK;
 
+/// `$body` once for each of the first `$rows` (a constant, at most 4) values of `$r`, written
+/// out rather than looped, so that every row's accumulator stays in a register and no index
+/// is computed at run time, whatever the optimisation level (a notebook's build unrolls less).
+macro_rules! each_row {
+    ($rows:expr, $r:ident => $body:block) => {{
+        const { assert!($rows <= 4, "each_row! writes out at most four rows") };
+        if $rows > 0 {
+            let $r = 0;
+            $body
+        }
+        if $rows > 1 {
+            let $r = 1;
+            $body
+        }
+        if $rows > 2 {
+            let $r = 2;
+            $body
+        }
+        if $rows > 3 {
+            let $r = 3;
+            $body
+        }
+    }};
+}
+
 /// Panics unless `rows` holds `R` rows of `x.len() / 32` blocks of `block_bytes`, `stride`
 /// apart: what makes the kernels' reads in bounds.
 #[inline(always)]
@@ -63,7 +88,8 @@ pub(super) unsafe fn q4_1_avx512<const R: usize>(
             let xp = x.as_ptr().add(i * BLOCK);
             let (x_lo, x_hi) = (_mm512_loadu_ps(xp), _mm512_loadu_ps(xp.add(16)));
             let x_sum = _mm512_add_ps(x_lo, x_hi);
-            for (r, acc) in acc.iter_mut().enumerate() {
+            each_row!(R, r => {
+                let acc = &mut acc[r];
                 let b = rows.as_ptr().add(r * stride + i * 20);
                 prefetch_next_rows::<R>(b, stride);
                 let dm = halves(b);
@@ -74,7 +100,7 @@ pub(super) unsafe fn q4_1_avx512<const R: usize>(
                 *acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dm), block, *acc);
                 let m = _mm512_broadcastss_ps(_mm_movehdup_ps(dm));
                 *acc = _mm512_fmadd_ps(m, x_sum, *acc);
-            }
+            });
         }
     }
     acc.map(|acc| _mm512_reduce_add_ps(acc))
@@ -99,7 +125,8 @@ pub(super) unsafe fn q4_0_avx512<const R: usize>(
         unsafe {
             let xp = x.as_ptr().add(i * BLOCK);
             let (x_lo, x_hi) = (_mm512_loadu_ps(xp), _mm512_loadu_ps(xp.add(16)));
-            for (r, acc) in acc.iter_mut().enumerate() {
+            each_row!(R, r => {
+                let acc = &mut acc[r];
                 let b = rows.as_ptr().add(r * stride + i * 18);
                 prefetch_next_rows::<R>(b, stride);
                 let d = _mm512_broadcastss_ps(halves(b));
@@ -108,7 +135,7 @@ pub(super) unsafe fn q4_0_avx512<const R: usize>(
                 let hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32::<4>(q), eight));
                 let block = _mm512_fmadd_ps(hi, x_hi, _mm512_mul_ps(lo, x_lo));
                 *acc = _mm512_fmadd_ps(d, block, *acc);
-            }
+            });
         }
     }
     acc.map(|acc| _mm512_reduce_add_ps(acc))
@@ -131,7 +158,8 @@ pub(super) unsafe fn q8_0_avx512<const R: usize>(
         unsafe {
             let xp = x.as_ptr().add(i * BLOCK);
             let (x_lo, x_hi) = (_mm512_loadu_ps(xp), _mm512_loadu_ps(xp.add(16)));
-            for (r, acc) in acc.iter_mut().enumerate() {
+            each_row!(R, r => {
+                let acc = &mut acc[r];
                 let b = rows.as_ptr().add(r * stride + i * 34);
                 prefetch_next_rows::<R>(b, stride);
                 let d = _mm512_broadcastss_ps(halves(b));
@@ -140,7 +168,7 @@ pub(super) unsafe fn q8_0_avx512<const R: usize>(
                     _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(b.add(18).cast())));
                 let block = _mm512_fmadd_ps(hi, x_hi, _mm512_mul_ps(lo, x_lo));
                 *acc = _mm512_fmadd_ps(d, block, *acc);
-            }
+            });
         }
     }
     acc.map(|acc| _mm512_reduce_add_ps(acc))
@@ -161,7 +189,8 @@ pub(super) unsafe fn q4_1_avx2<const R: usize>(rows: &[u8], stride: usize, x: &[
             let xp = x.as_ptr().add(i * BLOCK);
             let xs: [__m256; 4] = std::array::from_fn(|j| _mm256_loadu_ps(xp.add(8 * j)));
             let x_sum = _mm256_add_ps(_mm256_add_ps(xs[0], xs[1]), _mm256_add_ps(xs[2], xs[3]));
-            for (r, acc) in acc.iter_mut().enumerate() {
+            each_row!(R, r => {
+                let acc = &mut acc[r];
                 let b = rows.as_ptr().add(r * stride + i * 20);
                 prefetch_next_rows::<R>(b, stride);
                 let dm = halves(b);
@@ -176,7 +205,7 @@ pub(super) unsafe fn q4_1_avx2<const R: usize>(rows: &[u8], stride: usize, x: &[
                 *acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dm), block, *acc);
                 let m = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
                 *acc = _mm256_fmadd_ps(m, x_sum, *acc);
-            }
+            });
         }
     }
     // SAFETY: this function runs only where AVX2 is.
@@ -198,7 +227,8 @@ pub(super) unsafe fn q4_0_avx2<const R: usize>(rows: &[u8], stride: usize, x: &[
         unsafe {
             let xp = x.as_ptr().add(i * BLOCK);
             let xs: [__m256; 4] = std::array::from_fn(|j| _mm256_loadu_ps(xp.add(8 * j)));
-            for (r, acc) in acc.iter_mut().enumerate() {
+            each_row!(R, r => {
+                let acc = &mut acc[r];
                 let b = rows.as_ptr().add(r * stride + i * 18);
                 prefetch_next_rows::<R>(b, stride);
                 let mut block = _mm256_setzero_ps();
@@ -210,7 +240,7 @@ pub(super) unsafe fn q4_0_avx2<const R: usize>(rows: &[u8], stride: usize, x: &[
                     block = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), xs[2 + half], block);
                 }
                 *acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(halves(b)), block, *acc);
-            }
+            });
         }
     }
     // SAFETY: this function runs only where AVX2 is.
@@ -230,7 +260,8 @@ pub(super) unsafe fn q8_0_avx2<const R: usize>(rows: &[u8], stride: usize, x: &[
         unsafe {
             let xp = x.as_ptr().add(i * BLOCK);
             let xs: [__m256; 4] = std::array::from_fn(|j| _mm256_loadu_ps(xp.add(8 * j)));
-            for (r, acc) in acc.iter_mut().enumerate() {
+            each_row!(R, r => {
+                let acc = &mut acc[r];
                 let b = rows.as_ptr().add(r * stride + i * 34);
                 prefetch_next_rows::<R>(b, stride);
                 let mut block = _mm256_setzero_ps();
@@ -239,7 +270,7 @@ pub(super) unsafe fn q8_0_avx2<const R: usize>(rows: &[u8], stride: usize, x: &[
                     block = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q), *x, block);
                 }
                 *acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(halves(b)), block, *acc);
-            }
+            });
         }
     }
     // SAFETY: this function runs only where AVX2 is.
