@@ -17,6 +17,7 @@
 //! - [`lines`]: buffers that start on a cache line, so that no load of a packed weight straddles
 //!   two.
 //! - [`math`]: vectorisable `exp`, `erf`, GELU, softmax and layer norm.
+//! - [`pass`]: a whole forward pass on one of rayon's threads, the others kept awake.
 //!
 //! Every kernel has the same result on every instruction set up to float rounding; the tests
 //! run each available one against a plain reference.
@@ -26,6 +27,7 @@ mod huge_pages;
 mod isa;
 mod lines;
 pub(crate) mod math;
+pub(crate) mod pass;
 pub mod probe;
 pub(crate) mod quant;
 mod strided;

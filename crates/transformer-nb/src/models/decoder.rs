@@ -3,6 +3,7 @@
 
 use super::layers::KvCache;
 use crate::error::Result;
+use crate::kernels::pass::run_pass;
 
 /// The sizes of a decoder-only model, whatever its architecture.
 #[derive(Clone, Debug, PartialEq)]
@@ -98,8 +99,14 @@ pub(crate) trait Decoder: Send + Sync {
     fn config(&self) -> &DecoderConfig;
 
     /// Runs `ids` (the positions after those `cache` holds) and appends their keys and
-    /// values to `cache`.
-    fn forward(&self, ids: &[u32], cache: &mut KvCache, want: Want) -> Result<Pass>;
+    /// values to `cache`, on one of rayon's threads with the others kept awake
+    /// (`kernels::pass`): a decoding step is a chain of products of tens of microseconds.
+    fn forward(&self, ids: &[u32], cache: &mut KvCache, want: Want) -> Result<Pass> {
+        run_pass(|| self.forward_in_pool(ids, cache, want))
+    }
+
+    /// [`forward`](Self::forward), on the calling thread: what each architecture writes.
+    fn forward_in_pool(&self, ids: &[u32], cache: &mut KvCache, want: Want) -> Result<Pass>;
 
     /// Each module's name, parameter count, bytes held and number format, for summaries.
     fn modules(&self) -> Vec<ModuleInfo>;

@@ -176,7 +176,7 @@ impl Decoder for Gpt2 {
         &self.config
     }
 
-    fn forward(&self, ids: &[u32], cache: &mut KvCache, want: Want) -> Result<Pass> {
+    fn forward_in_pool(&self, ids: &[u32], cache: &mut KvCache, want: Want) -> Result<Pass> {
         let c = &self.config;
         let (isa, rows, past, d) = (self.isa, ids.len(), cache.len, c.hidden);
         let shape = Heads {

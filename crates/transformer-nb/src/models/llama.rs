@@ -413,7 +413,7 @@ impl Decoder for Llama {
         &self.config
     }
 
-    fn forward(&self, ids: &[u32], cache: &mut KvCache, want: Want) -> Result<Pass> {
+    fn forward_in_pool(&self, ids: &[u32], cache: &mut KvCache, want: Want) -> Result<Pass> {
         let c = &self.config;
         let (isa, rows, past) = (self.isa, ids.len(), cache.len);
         let shape = Heads {

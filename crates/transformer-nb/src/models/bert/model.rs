@@ -13,14 +13,13 @@
 //! [`Tensor`]s.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
 use super::config::{BertConfig, HiddenAct};
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{Output, PackedB, PackedBf16, gemm, gemm_bf16, gemm_view};
+use crate::kernels::pass::run_pass;
 use crate::kernels::{Bf16Isa, Isa, KernelTuning, StridedMut, math};
 use crate::models::safetensors::SafeTensors;
 use crate::tensor::{Tensor, pool};
@@ -254,30 +253,6 @@ impl Norm {
 /// Bytes a buffer holds.
 fn held(values: &Vec<f32>) -> usize {
     values.capacity() * size_of::<f32>()
-}
-
-/// Keeps a thread of rayon's taking the pool's work until `done`, instead of letting it fall
-/// asleep between two steps of a pass: a product of one short sentence takes ~40 µs, and when
-/// the other thread had gone to sleep in the gap before it, waking it took longer than the
-/// product, so the pass thread did all of it: MiniLM 1 × 8's passes had a 95th percentile of
-/// 2.0 ms against a median of 1.2 (1.2 and 1.06 with this; BENCHMARKS.md, item 20).
-///
-/// Returns at once on the pass's own thread (which could pick this job up while it waits inside
-/// the pass, and would then wait for itself), and after 200 µs without work: a thread that took
-/// this job while waiting for another job's result must get back to that wait.
-fn help_until(done: &AtomicBool, pass_thread: Option<usize>) {
-    const IDLE_LIMIT: Duration = Duration::from_micros(200);
-    if rayon::current_thread_index() == pass_thread {
-        return;
-    }
-    let mut last_work = Instant::now();
-    while !done.load(Ordering::Acquire) {
-        match rayon::yield_now() {
-            Some(rayon::Yield::Executed) => last_work = Instant::now(),
-            Some(rayon::Yield::Idle) if last_work.elapsed() < IDLE_LIMIT => std::hint::spin_loop(),
-            _ => return,
-        }
-    }
 }
 
 /// Runs `f` on blocks of whole rows, in parallel when there are many.
@@ -641,21 +616,9 @@ impl BertModel {
     /// With `collect`, keeps every hidden state and attention map; without, only the last
     /// hidden state (for embeddings, where the rest would be wasted memory).
     pub fn forward(&self, inputs: &Inputs<'_>, collect: bool) -> Pass {
-        // The whole pass runs on one of rayon's threads, so that each product's first share and
-        // each row block start there at once, instead of every parallel step waking the pool
-        // from outside (which costs more than the step itself for one short sentence). The
-        // other threads stay awake for the pass (`help_until`).
-        let done = AtomicBool::new(false);
-        rayon::scope(|scope| {
-            let pass_thread = rayon::current_thread_index();
-            let done = &done;
-            for _ in 1..rayon::current_num_threads() {
-                scope.spawn(move |_| help_until(done, pass_thread));
-            }
-            let pass = self.forward_in_pool(inputs, collect);
-            done.store(true, Ordering::Release);
-            pass
-        })
+        // On one of rayon's threads, the others kept awake (`kernels::pass`): for one short
+        // sentence a step is shorter than waking the pool from outside.
+        run_pass(|| self.forward_in_pool(inputs, collect))
     }
 
     fn forward_in_pool(&self, inputs: &Inputs<'_>, collect: bool) -> Pass {
