@@ -9,6 +9,8 @@
 //!   JSON line: seconds for the load, each prefill, each decoding step and the whole decode,
 //!   the greedy tokens, the peak resident memory (`VmHWM`), the bytes of weights held and of
 //!   KV cache per token.
+//! - `cargo bench --bench decoder -- generate GGUF NEW`: seconds of `lm.generate` for `NEW`
+//!   tokens, greedy and sampled (the whole loop: the passes, the draws, the steps kept).
 
 use std::time::Instant;
 
@@ -104,7 +106,28 @@ fn main() -> Result<()> {
                 })
             );
         }
-        _ => bail!("usage: decoder ids GGUF TEXT N | decoder run GGUF quantized|f32 IDS NEW"),
+        ["generate", gguf, new] => {
+            // What notebook 06's sampling cell does: the generation loop, sampling included.
+            let lm = CausalLm::from_gguf(gguf)?;
+            let new: usize = new.parse()?;
+            let prompt = "Once upon a time, in a small village,";
+            lm.generate(prompt, &GenerateOptions::greedy().max_new_tokens(2))?;
+            let mut cases = Vec::new();
+            for (name, options) in [
+                ("greedy", GenerateOptions::greedy()),
+                ("sampling", GenerateOptions::sampling(0.8).seed(42)),
+            ] {
+                let t = Instant::now();
+                let g = lm.generate(prompt, &options.max_new_tokens(new))?;
+                let s = t.elapsed().as_secs_f64();
+                cases.push(json!({"case": name, "tokens": g.ids().len(), "seconds": s}));
+            }
+            println!("{}", json!(cases));
+        }
+        _ => bail!(
+            "usage: decoder ids GGUF TEXT N | decoder run GGUF quantized|f32 IDS NEW | \
+             decoder generate GGUF NEW"
+        ),
     }
     Ok(())
 }

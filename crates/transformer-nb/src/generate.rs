@@ -264,28 +264,60 @@ fn pick(logits: &[f32], options: &GenerateOptions, rng: &mut SplitMix64) -> u32 
     } else {
         options.top_k
     };
-    let mut candidates = top_k(&probs, k);
-    // Top-p: the fewest most likely tokens whose probabilities reach p (at least one).
-    let mut total = 0.0f64;
-    let mut keep = 0;
-    for (_, p) in &candidates {
-        total += f64::from(*p);
-        keep += 1;
-        if total >= f64::from(options.top_p) {
-            break;
+    // Candidates most likely first; top-p keeps the fewest whose probabilities reach p (at
+    // least one). The cut and the draw nearly always fall among the first few hundred of the
+    // vocabulary, so those are ranked first, more only when the draw goes past them.
+    let top_p = f64::from(options.top_p);
+    let keeps_all = top_p >= 1.0;
+    let all: f64 = probs.iter().map(|&p| f64::from(p)).sum();
+    let unit = rng.next_f64();
+    let mut ranked = k.min(RANKED_FIRST);
+    loop {
+        let candidates = top_k(&probs, ranked);
+        let complete = ranked == k;
+        let mut total = 0.0f64;
+        let mut cut = None;
+        if !keeps_all {
+            for (i, (_, p)) in candidates.iter().enumerate() {
+                total += f64::from(*p);
+                if total >= top_p {
+                    cut = Some(i + 1);
+                    break;
+                }
+            }
         }
-    }
-    candidates.truncate(keep.max(1));
-    let sum: f64 = candidates.iter().map(|(_, p)| f64::from(*p)).sum();
-    let mut draw = rng.next_f64() * sum;
-    for &(id, p) in &candidates {
-        draw -= f64::from(p);
-        if draw < 0.0 {
-            return id;
+        let (kept, sum) = match cut {
+            Some(n) => (
+                &candidates[..n],
+                candidates[..n].iter().map(|c| f64::from(c.1)).sum(),
+            ),
+            // Every token is kept: the first `ranked` of them, against the sum over all.
+            None if keeps_all && k == probs.len() => (&candidates[..], all),
+            None if complete => {
+                let sum = candidates.iter().map(|c| f64::from(c.1)).sum();
+                (&candidates[..], sum)
+            }
+            None => {
+                ranked = (ranked * 8).min(k);
+                continue;
+            }
+        };
+        let mut draw = unit * sum;
+        for &(id, p) in kept {
+            draw -= f64::from(p);
+            if draw < 0.0 {
+                return id;
+            }
         }
+        if complete || cut.is_some() {
+            return kept.last().map_or(0, |c| c.0);
+        }
+        ranked = (ranked * 8).min(k);
     }
-    candidates.last().map_or(0, |c| c.0)
 }
+
+/// Tokens a draw ranks before it ranks the whole vocabulary (see `pick`).
+const RANKED_FIRST: usize = 256;
 
 /// Prints generated text as it comes: token by token to a terminal, line by line elsewhere.
 struct Printer {

@@ -735,16 +735,36 @@ pub(crate) fn token_prob(tokenizer: &Tokenizer, id: u32, probability: f32) -> To
     }
 }
 
-/// Softmax of `logits`, in f64 sums.
+/// Softmax of `logits`, summed in f64 (a vocabulary of 50,000 f32 terms would lose digits).
 pub(crate) fn softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let exp: Vec<f64> = logits.iter().map(|&v| f64::from(v - max).exp()).collect();
-    let sum: f64 = exp.iter().sum();
-    exp.iter().map(|&e| (e / sum) as f32).collect()
+    let mut probs: Vec<f32> = logits.iter().map(|&v| (v - max).exp()).collect();
+    let sum: f64 = probs.iter().map(|&e| f64::from(e)).sum();
+    for p in &mut probs {
+        *p = (f64::from(*p) / sum) as f32;
+    }
+    probs
 }
+
+/// Up to this `k`, [`top_k`] keeps a short sorted list in one pass instead of partitioning
+/// every id (each generated token asks for its few most likely alternatives).
+const SHORT_TOP: usize = 16;
 
 /// The `k` largest values' ids and values, largest first (ties: lower id first).
 pub(crate) fn top_k(values: &[f32], k: usize) -> Vec<(u32, f32)> {
+    if k <= SHORT_TOP {
+        let mut best: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
+        for (i, &v) in values.iter().enumerate() {
+            if best.len() == k && best.last().is_none_or(|last| v.total_cmp(&last.1).is_le()) {
+                continue;
+            }
+            // After every kept value at least as large: an equal one has a lower id.
+            let at = best.partition_point(|&(_, b)| b.total_cmp(&v).is_ge());
+            best.insert(at, (i as u32, v));
+            best.truncate(k);
+        }
+        return best;
+    }
     let mut ids: Vec<u32> = (0..values.len() as u32).collect();
     let k = k.min(ids.len());
     let by_value = |a: &u32, b: &u32| {
@@ -758,4 +778,33 @@ pub(crate) fn top_k(values: &[f32], k: usize) -> Vec<(u32, f32)> {
     ids.truncate(k);
     ids.sort_by(by_value);
     ids.into_iter().map(|i| (i, values[i as usize])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_ranks_by_value_then_id_on_both_paths() {
+        // Many ties, infinities and a negative zero: the short list and the partition must give
+        // the first k of the full order.
+        let mut values: Vec<f32> = (0..500).map(|i| ((i * 37) % 23) as f32 / 4.0).collect();
+        values[7] = f32::INFINITY;
+        values[300] = f32::NEG_INFINITY;
+        values[42] = -0.0;
+        let mut order: Vec<u32> = (0..values.len() as u32).collect();
+        order.sort_by(|a, b| {
+            values[*b as usize]
+                .total_cmp(&values[*a as usize])
+                .then(a.cmp(b))
+        });
+        for k in [0, 1, 2, 5, 16, 17, 64, 500, 600] {
+            let want: Vec<u32> = order.iter().take(k).copied().collect();
+            let got: Vec<u32> = top_k(&values, k).into_iter().map(|(i, _)| i).collect();
+            assert_eq!(got, want, "k = {k}");
+        }
+        let probs = softmax(&[1.0, 2.0, 3.0]);
+        let sum: f32 = probs.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-6 && probs[2] > probs[1]);
+    }
 }
