@@ -6,12 +6,16 @@
 use rayon::prelude::*;
 
 use super::decoder::ModuleInfo;
-use crate::kernels::gemm::{Output, PackedB, gemm};
+use crate::kernels::gemm::{Output, PackedB, gemm, gemm_view};
 use crate::kernels::quant::{QuantMatrix, dot};
-use crate::kernels::{Isa, math};
+use crate::kernels::{Isa, StridedMut, math};
 
 /// Below this many multiply-adds attention runs its heads on the calling thread.
 const ATTENTION_PARALLEL_MIN: usize = 1 << 16;
+
+/// From this many new rows on (a prompt, not a decoding step), attention multiplies whole
+/// matrices per head instead of taking one dot product per query and key.
+const ATTENTION_GEMM_MIN_ROWS: usize = 8;
 
 /// A weight matrix `[n_out, k_in]` in the format the model runs in.
 pub(crate) enum Weight {
@@ -318,6 +322,9 @@ pub(crate) fn causal_attention(
         kv_heads,
         head_dim,
     } = shape;
+    if rows >= ATTENTION_GEMM_MIN_ROWS {
+        return causal_attention_by_products(q, cache, past, rows, shape, keep, isa);
+    }
     let total = past + rows;
     let (q_width, kv_width) = (heads * head_dim, kv_heads * head_dim);
     let group = heads / kv_heads;
@@ -366,6 +373,84 @@ pub(crate) fn causal_attention(
         }
     }
     let probs = keep.then(|| per_head.into_iter().flat_map(|(_, p)| p).collect());
+    (context, probs)
+}
+
+/// [`causal_attention`] for many new rows (a prompt), as BERT's attention runs: per head,
+/// `scores = Q · Kᵀ` and `context = P · V` on the matrix kernel, the causal softmax between
+/// them over each row's visible prefix (later positions get probability 0, as HF's mask of
+/// `-inf` gives). The scores live in one buffer per thread, not one per head.
+fn causal_attention_by_products(
+    q: &[f32],
+    cache: &LayerCache,
+    past: usize,
+    rows: usize,
+    shape: Heads,
+    keep: bool,
+    isa: Isa,
+) -> (Vec<f32>, Option<Vec<f32>>) {
+    let Heads {
+        heads,
+        kv_heads,
+        head_dim: d,
+    } = shape;
+    let total = past + rows;
+    let (q_width, kv_width) = (heads * d, kv_heads * d);
+    let group = heads / kv_heads;
+    let scale = 1.0 / (d as f32).sqrt();
+    let zeros = vec![0.0f32; total];
+    let mut context = vec![0.0f32; rows * q_width];
+    let mut probs = keep.then(|| vec![0.0f32; heads * rows * total]);
+    let contexts = StridedMut::new(&mut context, rows, q_width, q_width)
+        .expect("the context holds rows × heads · head_dim values")
+        .column_blocks(d);
+    let mut per_head_probs = probs.as_mut().map(|p| p.chunks_exact_mut(rows * total));
+    let jobs: Vec<_> = contexts
+        .into_iter()
+        .enumerate()
+        .map(|(h, ctx)| (h, ctx, per_head_probs.as_mut().and_then(Iterator::next)))
+        .collect();
+    let no_bias = Output {
+        bias: None,
+        accumulate: false,
+    };
+    let scratch = || (PackedB::default(), vec![0.0f32; rows * total]);
+    let run = |(packed, scores): &mut (PackedB, Vec<f32>),
+               (h, ctx, probs): (usize, StridedMut<'_>, Option<&mut [f32]>)| {
+        let g = h / group;
+        // scores = Q · Kᵀ: B[i][j] = K[j][i].
+        packed.pack(&cache.keys[g * d..], d, total, 1, kv_width);
+        gemm(
+            isa,
+            &q[h * d..],
+            q_width,
+            rows,
+            packed,
+            no_bias,
+            scores,
+            total,
+            false,
+        );
+        for (r, row) in scores.chunks_exact_mut(total).enumerate() {
+            let visible = past + r + 1;
+            let (seen, unseen) = row.split_at_mut(visible);
+            math::scaled_masked_softmax(isa, seen, visible, scale, &zeros);
+            unseen.fill(0.0);
+        }
+        // context = P · V: B[i][j] = V[i][j].
+        packed.pack(&cache.values[g * d..], total, d, kv_width, 1);
+        gemm_view(isa, scores, total, packed, no_bias, ctx, false);
+        if let Some(probs) = probs {
+            probs.copy_from_slice(scores);
+        }
+    };
+    if rows * total * d * heads < ATTENTION_PARALLEL_MIN {
+        let mut buffers = scratch();
+        jobs.into_iter().for_each(|job| run(&mut buffers, job));
+    } else {
+        jobs.into_par_iter()
+            .for_each_init(scratch, |buffers, job| run(buffers, job));
+    }
     (context, probs)
 }
 
