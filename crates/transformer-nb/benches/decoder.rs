@@ -7,7 +7,8 @@
 //!   (`quantized` or `f32`), then prefills the first 64 and all of the ids in `IDS` (a JSON
 //!   file of ids) and greedily decodes `NEW` tokens after the first 64, KV cache on; prints one
 //!   JSON line: seconds for the load, each prefill, each decoding step and the whole decode,
-//!   the greedy tokens, the peak resident memory (`VmHWM`), the bytes of weights held and of
+//!   the greedy tokens, the peak resident memory (`VmHWM`, at the end and after the load), the
+//!   bytes of weights held and of
 //!   KV cache per token.
 //! - `cargo bench --bench decoder -- generate GGUF NEW`: seconds of `lm.generate` for `NEW`
 //!   tokens, greedy and sampled (the whole loop: the passes, the draws, the steps kept).
@@ -68,6 +69,7 @@ fn main() -> Result<()> {
             let t = Instant::now();
             let lm = CausalLm::from_gguf_with(gguf, precision)?;
             let load = t.elapsed().as_secs_f64();
+            let peak_after_load = peak_rss_mib();
             // A first short pass: the thread pool and the page faults of the first use.
             lm.forward_cached(&ids[..8], &mut lm.new_cache())?;
             let prefill = |ids: &[u32]| -> Result<f64> {
@@ -100,6 +102,7 @@ fn main() -> Result<()> {
                     "decode_s": whole,
                     "tokens": tokens,
                     "peak_rss_mib": peak_rss_mib(),
+                    "peak_after_load_mib": peak_after_load,
                     "weight_bytes": lm.held_bytes(),
                     "kv_bytes_per_token": lm.summary().kv_cache_bytes(1),
                     "threads": rayon::current_num_threads(),

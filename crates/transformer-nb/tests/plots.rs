@@ -3,6 +3,7 @@
 
 mod util;
 
+use transformer_nb::prelude::*;
 use util::{decode_png, minilm, tiny_bert};
 
 #[test]
@@ -108,5 +109,118 @@ fn attention_pictures_are_pngs_of_their_size_with_the_map_in_colour() {
             .count();
         let share = coloured as f64 / f64::from(width * height);
         assert!(share > 0.3, "{}: {share:.2} coloured", plot.title());
+    }
+}
+
+/// `(x, y, height)` of each `<image>` in an SVG: the matrices' cells and the colour bar.
+fn images(svg: &str) -> Vec<(f64, f64, f64)> {
+    let attr = |tag: &str, name: &str| -> f64 {
+        let start = tag.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+        tag[start..].split('"').next().unwrap().parse().unwrap()
+    };
+    svg.split("<image")
+        .skip(1)
+        .map(|tag| (attr(tag, "x"), attr(tag, "y"), attr(tag, "height")))
+        .collect()
+}
+
+#[test]
+fn the_colour_bar_is_as_tall_as_the_matrices_beside_it() {
+    let (_dir, bert) = tiny_bert();
+    let out = bert
+        .forward(&bert.tokenizer().encode("I read a good novel.").unwrap())
+        .unwrap();
+    let single = images(&out.attention_heatmap(1, 0).unwrap().to_svg());
+    let [(_, y, h), (_, bar_y, bar_h)] = single[..] else {
+        panic!("cells and colour bar: {single:?}")
+    };
+    assert!(
+        (y - bar_y).abs() <= 1.0 && (h - bar_h).abs() <= 1.0,
+        "{single:?}"
+    );
+    // The grid's bar runs from the first row of panels' top to the last row's bottom.
+    let grid = images(&out.attention_heads(0).unwrap().to_svg());
+    let (bar, panels) = grid.split_last().unwrap();
+    let top = panels.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let bottom = panels.iter().map(|p| p.1 + p.2).fold(0.0, f64::max);
+    assert!(
+        (bar.1 - top).abs() <= 1.0 && (bar.1 + bar.2 - bottom).abs() <= 1.0,
+        "{grid:?}"
+    );
+}
+
+#[test]
+fn tick_labels_stand_apart_from_their_ticks() {
+    let svg = positional_encoding(50, 128).unwrap().heatmap().to_svg();
+    // The colour bar's labels: text left-aligned at x, after a tick ending at x1 on its row.
+    let mut checked = 0;
+    for part in svg.split("<text x=\"").skip(1) {
+        let x: f64 = part.split('"').next().unwrap().parse().unwrap();
+        let y: f64 = part
+            .split("y=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let label = part
+            .split('>')
+            .nth(1)
+            .unwrap()
+            .trim()
+            .split('<')
+            .next()
+            .unwrap()
+            .trim();
+        if !part.contains("text-anchor=\"start\"") || label.parse::<f64>().is_err() {
+            continue;
+        }
+        let tick_end = svg
+            .split("points=\"")
+            .skip(1)
+            .filter_map(|p| {
+                let pts: Vec<f64> = p
+                    .split('"')
+                    .next()?
+                    .split([' ', ','])
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.parse().unwrap())
+                    .collect();
+                (pts.len() == 4 && pts[1] == pts[3] && (pts[1] - y).abs() <= 1.0).then(|| pts[2])
+            })
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!(
+            x - tick_end >= 3.0,
+            "label {label} at {x}, tick to {tick_end}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5, "colour-bar labels found: {checked}");
+    assert!(!svg.contains(">\n-0.00\n<") && !svg.contains(">\n-0\n<"));
+}
+
+#[test]
+fn every_token_is_labelled_in_a_grid_of_small_panels() {
+    let (_dir, bert) = tiny_bert();
+    // Fifteen tokens (the grid labels up to sixteen): cells smaller than the label font, which
+    // used to skip every other label.
+    let enc = bert
+        .tokenizer()
+        .encode("I read a good novel. A good novel. I read a novel")
+        .unwrap();
+    assert!(enc.len() > 12, "{:?}", enc.tokens());
+    let out = bert.forward(&enc).unwrap();
+    let svg = out.attention_heads(0).unwrap().to_svg();
+    let heads = images(&svg).len() - 1;
+    for token in enc.tokens() {
+        let times = enc.tokens().iter().filter(|t| *t == token).count();
+        assert_eq!(
+            svg.matches(&format!("\n{token}\n</text>")).count(),
+            2 * heads * times,
+            "{token} on both axes of every head: {:?}",
+            enc.tokens()
+        );
     }
 }

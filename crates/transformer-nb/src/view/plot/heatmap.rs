@@ -13,6 +13,9 @@ use crate::error::Result;
 const COLORBAR_WIDTH: u32 = 80;
 /// Size of token labels and tick labels (plotters' sizes: the SVG writes 1/1.24 of it).
 const LABEL_FONT: f64 = 13.0;
+/// Length of a tick mark; its label starts as far again beyond it (plotters' own default scales
+/// with the chart and let a tall colour bar's ticks run into their labels).
+const TICK: i32 = 4;
 /// Labels longer than this many pixels are cut off by the picture's edge rather than
 /// squeezing the matrix.
 const MAX_LABEL_AREA: u32 = 170;
@@ -24,10 +27,8 @@ pub(crate) fn draw_single<'s, DB: DrawingBackend>(
     size: (u32, u32),
 ) -> Result<Vec<Placement<'s>>> {
     let (main, bar) = root.split_horizontally(size.0.saturating_sub(COLORBAR_WIDTH));
-    Ok(vec![
-        draw_panel(&main, spec, 18)?,
-        draw_colorbar(&bar, spec)?,
-    ])
+    let (panel, span) = draw_panel(&main, spec, 18)?;
+    Ok(vec![panel, draw_colorbar(&bar, spec, span)?])
 }
 
 /// Several heatmaps on one colour scale (small multiples), `columns` to a row; the first
@@ -48,10 +49,16 @@ pub(crate) fn draw_grid<'s, DB: DrawingBackend>(
     let (main, bar) = root.split_horizontally(size.0.saturating_sub(COLORBAR_WIDTH));
     let cells = main.split_evenly((rows, columns));
     let mut placements = Vec::with_capacity(panels.len() + 1);
+    let mut span: Option<std::ops::Range<i32>> = None;
     for (panel, area) in panels.iter().zip(cells.iter()) {
-        placements.push(draw_panel(area, panel, 15)?);
+        let (placement, rows) = draw_panel(area, panel, 15)?;
+        placements.push(placement);
+        span = Some(match span {
+            Some(s) => s.start.min(rows.start)..s.end.max(rows.end),
+            None => rows,
+        });
     }
-    placements.push(draw_colorbar(&bar, first)?);
+    placements.push(draw_colorbar(&bar, first, span.unwrap_or(0..0))?);
     Ok(placements)
 }
 
@@ -62,11 +69,13 @@ fn label_width(labels: &[String], font_size: f64) -> u32 {
     (longest as f64 * font_size / 1.24 * 0.6).ceil() as u32
 }
 
+/// One matrix with its axes; returns where its cells go and the pixel rows they span (for the
+/// colour bar beside it).
 fn draw_panel<'s, DB: DrawingBackend>(
     area: &Area<DB>,
     spec: &'s HeatmapSpec,
     caption_size: u32,
-) -> Result<Placement<'s>> {
+) -> Result<(Placement<'s>, std::ops::Range<i32>)> {
     let labels = spec.labels.as_deref();
     let row_labels = spec.row_labels.as_deref().or(labels);
     let label_area =
@@ -80,14 +89,20 @@ fn draw_panel<'s, DB: DrawingBackend>(
         .map_err(plot_error)?;
     {
         let mut mesh = chart.configure_mesh();
-        mesh.disable_mesh().label_style((FONT_FAMILY, LABEL_FONT));
+        mesh.disable_mesh()
+            .label_style((FONT_FAMILY, LABEL_FONT))
+            .set_all_tick_mark_size(TICK);
         if labels.is_some() {
             mesh.x_labels(0).y_labels(0);
         } else {
-            mesh.x_desc(&spec.x_desc)
+            // As many numbers as fit apart: a small panel of a grid gets few.
+            let (w, h) = area.dim_in_pixel();
+            mesh.x_labels((w / 45).clamp(2, 10) as usize)
+                .y_labels((h / 24).clamp(2, 10) as usize)
+                .x_desc(&spec.x_desc)
                 .y_desc(&spec.y_desc)
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| format!("{v:.0}"));
+                .x_label_formatter(&|v| tick_label(*v, 0))
+                .y_label_formatter(&|v| tick_label(*v, 0));
         }
         mesh.draw().map_err(plot_error)?;
     }
@@ -99,7 +114,7 @@ fn draw_panel<'s, DB: DrawingBackend>(
     if let Some(text) = &spec.cell_text {
         draw_cells_with_text(&chart, spec, text)?;
         // The cells are drawn: nothing left to place.
-        return Ok(Placement {
+        let placement = Placement {
             x: xr.start,
             y: yr.start,
             width: 0,
@@ -112,9 +127,10 @@ fn draw_panel<'s, DB: DrawingBackend>(
                 colormap: spec.colormap,
                 range: spec.range,
             },
-        });
+        };
+        return Ok((placement, yr));
     }
-    Ok(Placement {
+    let placement = Placement {
         x: xr.start,
         y: yr.start,
         width,
@@ -128,11 +144,12 @@ fn draw_panel<'s, DB: DrawingBackend>(
             colormap: spec.colormap,
             range: spec.range,
         },
-    })
+    };
+    Ok((placement, yr))
 }
 
 /// Token labels along both axes: rotated under the columns, right-aligned left of the rows;
-/// every n-th one when cells are smaller than the text.
+/// every one of them, in a smaller font where the cells are smaller than the text.
 fn draw_token_labels<DB: DrawingBackend>(
     area: &Area<DB>,
     (labels, row_labels): (&[String], &[String]),
@@ -141,16 +158,16 @@ fn draw_token_labels<DB: DrawingBackend>(
     cols: usize,
 ) -> Result<()> {
     let base = area.get_base_pixel();
-    let style = |pos: Pos| {
-        (FONT_FAMILY, LABEL_FONT)
+    let style = |pos: Pos, size: f64| {
+        (FONT_FAMILY, size)
             .into_text_style(area)
             .pos(pos)
             .color(&BLACK)
     };
     let cell = f64::from(xr.end - xr.start) / cols.max(1) as f64;
-    let every = (LABEL_FONT / cell).ceil().max(1.0) as usize;
-    let under = style(Pos::new(HPos::Left, VPos::Center)).transform(FontTransform::Rotate90);
-    for (i, label) in labels.iter().enumerate().take(cols).step_by(every) {
+    let under = style(Pos::new(HPos::Left, VPos::Center), label_font(cell))
+        .transform(FontTransform::Rotate90);
+    for (i, label) in labels.iter().enumerate().take(cols) {
         let x = xr.start - base.0 + ((i as f64 + 0.5) * cell) as i32;
         area.draw(&Text::new(
             label.as_str(),
@@ -160,9 +177,8 @@ fn draw_token_labels<DB: DrawingBackend>(
         .map_err(plot_error)?;
     }
     let cell = f64::from(yr.end - yr.start) / rows.max(1) as f64;
-    let every = (LABEL_FONT / cell).ceil().max(1.0) as usize;
-    let left = style(Pos::new(HPos::Right, VPos::Center));
-    for (i, label) in row_labels.iter().enumerate().take(rows).step_by(every) {
+    let left = style(Pos::new(HPos::Right, VPos::Center), label_font(cell));
+    for (i, label) in row_labels.iter().enumerate().take(rows) {
         let y = yr.start - base.1 + ((i as f64 + 0.5) * cell) as i32;
         area.draw(&Text::new(
             label.as_str(),
@@ -172,6 +188,22 @@ fn draw_token_labels<DB: DrawingBackend>(
         .map_err(plot_error)?;
     }
     Ok(())
+}
+
+/// The label size that fits a cell `cell` pixels across: a line of text is about 1/1.24 of the
+/// size plotters is asked for, and neighbouring labels keep a pixel or two apart.
+fn label_font(cell: f64) -> f64 {
+    (cell * 1.1).min(LABEL_FONT)
+}
+
+/// A tick's label with `decimals` digits; never "-0.00" (a value just below zero rounds to
+/// zero and keeps its sign in Rust's formatting).
+pub(crate) fn tick_label(v: f64, decimals: usize) -> String {
+    let text = format!("{v:.decimals$}");
+    match text.strip_prefix('-') {
+        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+        _ => text,
+    }
 }
 
 /// Cells as filled rectangles with their text on top (black on light cells, white on dark).
@@ -221,9 +253,11 @@ fn draw_cells_with_text<DB: DrawingBackend>(
 /// Steps of the colour bar's gradient: smooth at any bar height this library draws.
 const COLORBAR_STEPS: usize = 128;
 
+/// The colour bar, spanning the pixel rows `span` of the matrix beside it.
 fn draw_colorbar<'s, DB: DrawingBackend>(
     area: &Area<DB>,
     spec: &'s HeatmapSpec,
+    span: std::ops::Range<i32>,
 ) -> Result<Placement<'s>> {
     let (low, high) = spec.range;
     let (low, high) = if high > low {
@@ -231,9 +265,21 @@ fn draw_colorbar<'s, DB: DrawingBackend>(
     } else {
         (low - 0.5, low + 0.5)
     };
+    let (top, bottom) = (
+        area.get_base_pixel().1,
+        area.get_base_pixel().1 + area.dim_in_pixel().1 as i32,
+    );
+    let (margin_top, margin_bottom) = if span.end > span.start {
+        (
+            (span.start - top).max(0) as u32,
+            (bottom - span.end).max(0) as u32,
+        )
+    } else {
+        (40, 48)
+    };
     let mut chart = ChartBuilder::on(area)
-        .margin_top(40)
-        .margin_bottom(48)
+        .margin_top(margin_top)
+        .margin_bottom(margin_bottom)
         .margin_left(6)
         .margin_right(4)
         .right_y_label_area_size(46)
@@ -244,7 +290,8 @@ fn draw_colorbar<'s, DB: DrawingBackend>(
         .disable_mesh()
         .disable_x_axis()
         .label_style((FONT_FAMILY, LABEL_FONT))
-        .y_label_formatter(&|v| format!("{v:.2}"))
+        .set_all_tick_mark_size(TICK)
+        .y_label_formatter(&|v| tick_label(*v, 2))
         .draw()
         .map_err(plot_error)?;
     let (xr, yr) = chart.plotting_area().get_pixel_range();
@@ -273,4 +320,20 @@ fn gradient() -> &'static [f32] {
             .map(|i| i as f32 / (COLORBAR_STEPS - 1) as f32)
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick_label;
+
+    #[test]
+    fn tick_labels_never_read_minus_zero() {
+        assert_eq!(tick_label(-0.001, 2), "0.00");
+        assert_eq!(tick_label(-1e-17, 2), "0.00");
+        assert_eq!(tick_label(-0.0, 0), "0");
+        assert_eq!(tick_label(-0.4, 0), "0");
+        assert_eq!(tick_label(-0.5, 2), "-0.50");
+        assert_eq!(tick_label(-2.0, 0), "-2");
+        assert_eq!(tick_label(0.9, 2), "0.90");
+    }
 }
