@@ -262,7 +262,7 @@ fn pick(logits: &[f32], options: &GenerateOptions, rng: &mut SplitMix64) -> u32 
     let k = if options.top_k == 0 {
         probs.len()
     } else {
-        options.top_k
+        options.top_k.min(probs.len())
     };
     // Candidates most likely first; top-p keeps the fewest whose probabilities reach p (at
     // least one). The cut and the draw nearly always fall among the first few hundred of the
@@ -298,7 +298,7 @@ fn pick(logits: &[f32], options: &GenerateOptions, rng: &mut SplitMix64) -> u32 
                 (&candidates[..], sum)
             }
             None => {
-                ranked = (ranked * 8).min(k);
+                ranked = ranked.saturating_mul(8).min(k);
                 continue;
             }
         };
@@ -312,7 +312,7 @@ fn pick(logits: &[f32], options: &GenerateOptions, rng: &mut SplitMix64) -> u32 
         if complete || cut.is_some() {
             return kept.last().map_or(0, |c| c.0);
         }
-        ranked = (ranked * 8).min(k);
+        ranked = ranked.saturating_mul(8).min(k);
     }
 }
 
