@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds and installs the Jupyter kernel, evcxr_jupyter, with transformer-nb's one patch.
 #
-# The patch (kernel/evcxr_jupyter-output-before-idle.patch) fixes a race in evcxr_jupyter 0.22:
-# a line a cell prints could reach Jupyter after the cell's "idle" status, and JupyterLab and
-# nbclient, which stop listening for a cell's output at "idle", then drop it (evcxr issue #353;
-# tests/e2e/test_kernel.py::test_printed_lines_arrive_before_the_cell_is_idle). It also sets the version to
-# $EVCXR_JUPYTER_BUILD, which the kernel reports to Jupyter and which is how scripts/setup.sh and
-# sagemaker/install.sh tell this build from a plain or an older one.
+# The patch (kernel/evcxr_jupyter.patch) makes three changes to evcxr_jupyter 0.22:
+# - output before idle: a line a cell prints could reach Jupyter after the cell's "idle" status,
+#   and JupyterLab and nbclient, which stop listening for a cell's output at "idle", then drop it
+#   (evcxr issue #353; tests/e2e/test_kernel.py::test_printed_lines_arrive_before_the_cell_is_idle);
+# - pre-started kernels: `evcxr_jupyter --prestarted DIR` loads its start-up configuration, then
+#   waits to be handed a connection (src/prestart.rs; kernel/launch.sh says how it is used);
+# - a quiet start: no "No configuration file found" line in every Jupyter log.
+# It also sets the version to $EVCXR_JUPYTER_BUILD, which the kernel reports to Jupyter and which
+# is how scripts/setup.sh and sagemaker/install.sh tell this build from a plain or an older one.
 #
 # Steps: download the crate from crates.io (pinned version and SHA-256, scripts/versions.env),
 # unpack it in a temporary folder, apply the patch, `cargo install --locked --path` it (its own
@@ -52,7 +55,7 @@ tar -xzf "$work/$crate.crate" -C "$work"
 
 # git apply works as a plain `patch` outside a repository; the ceiling keeps it from finding one
 # that encloses $TMPDIR.
-(cd "$work/$crate" && GIT_CEILING_DIRECTORIES=$work git apply -p1 "$repo/kernel/evcxr_jupyter-output-before-idle.patch")
+(cd "$work/$crate" && GIT_CEILING_DIRECTORIES=$work git apply -p1 "$repo/kernel/evcxr_jupyter.patch")
 echo "install-evcxr: building evcxr_jupyter $EVCXR_JUPYTER_BUILD"
 cargo install --locked --path "$work/$crate" --target-dir "$work/target"
 

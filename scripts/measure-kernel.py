@@ -1,22 +1,29 @@
 #!/usr/bin/env python3
-"""Measures what a learner waits for in the transformer-nb kernel, on this machine.
+"""Measures what a learner waits for in the transformer-nb kernel, on this machine, next to the
+Python kernel of the original tutorial.
 
-Runs the tutorial notebook's code cells in a fresh kernel and reports:
-  - the time until the kernel answers (kernel_info),
-  - the `:dep transformer-nb` cell (cold: nothing built yet; warm: what scripts/setup.sh leaves),
-  - the time from asking for a kernel to the tutorial's first displayed output, and from the
-    kernel's answer to it (what a learner waits for once the kernel has started while they read),
-  - the median time of the later cells, and of a trivial cell (`1+1`, five times, after them),
-  - the peak memory of the kernel with its compilers (RSS summed over the kernel's process tree,
-    sampled every 100 ms).
+Three sides, alternating over --rounds rounds (3; the order rotates), each in a fresh kernel:
+  - python: ipykernel in the reference venv (.cache/venv-reference: torch, transformers), loading
+    all-MiniLM-L6-v2 from the local Hub cache and showing the encoding of "I read a good novel.";
+  - rust_prestarted: the tutorial notebook's code cells in the transformer-nb kernel, handed a
+    pre-started kernel (kernel/launch.sh; the run waits until one is waiting);
+  - rust_on_request: the same with TRANSFORMER_NB_PRESTART=0, a kernel started when asked for.
+For each: the time until the kernel answers (kernel_info), from asking for a kernel to the first
+displayed output, the median of the later cells and of a trivial cell (`1+1`, five times, after
+them), and the peak memory of the kernel in use (RSS summed over the launcher's process tree, and the
+handed-over kernel's; sampled every 100 ms). Then the memory of one pre-started kernel that
+waits. It prints each run and the medians, with the CPU.
 With --notebooks, it then runs every committed notebook headless, top to bottom, each in a fresh
 kernel as scripts/run-notebooks.py does, and reports the wall time of each.
 
 Usage:
-    .venv/bin/python scripts/measure-kernel.py [--cold] [--notebooks] [--notebook PATH]
-                                               [--trace-cargo] [--rust-src DIR]
+    .venv/bin/python scripts/measure-kernel.py [--rounds N] [--no-python] [--cold] [--notebooks]
+                                               [--notebook PATH] [--trace-cargo] [--rust-src DIR]
 
---cold deletes what the kernel has built first, as on a machine that never ran it: the kernel's
+The Python side needs `.cache/venv-reference/bin/pip install ipykernel` once (scripts/bench.sh
+makes the venv).
+
+--cold (one run, Rust only) deletes what the kernel has built first, as on a machine that never ran it: the kernel's
 build slots (.cache/kernel), and evcxr's compile cache (~/.cache/evcxr) where an older install
 left one (the kernel no longer uses it: kernel/init.evcxr says why); the run rebuilds the slots.
 
@@ -31,6 +38,8 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -44,8 +53,8 @@ REPO = Path(__file__).resolve().parent.parent
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def process_tree_rss(root_pid):
-    """Sum of resident memory of root_pid and all its descendants, in bytes."""
+def process_tree_rss(roots):
+    """Sum of resident memory of the processes in `roots` and all their descendants, in bytes."""
     children = {}
     rss = {}
     for entry in os.listdir("/proc"):
@@ -60,7 +69,7 @@ def process_tree_rss(root_pid):
             children.setdefault(ppid, []).append(int(entry))
         except (OSError, ValueError, IndexError):
             continue
-    total, stack = 0, [root_pid]
+    total, stack = 0, list(roots)
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)
@@ -68,14 +77,25 @@ def process_tree_rss(root_pid):
     return total
 
 
+def waiting_kernels():
+    """The pids of the pre-started kernels that wait (kernel/launch.sh)."""
+    pids = []
+    for ready in (REPO / ".cache/kernel").glob("slot-*.prestart/ready"):
+        try:
+            pids.append(int(ready.read_text()))
+        except (OSError, ValueError):
+            pass
+    return pids
+
+
 class PeakSampler(threading.Thread):
-    def __init__(self, pid):
+    def __init__(self, roots):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.running = pid, 0, True
+        self.roots, self.peak, self.running = roots, 0, True
 
     def run(self):
         while self.running:
-            self.peak = max(self.peak, process_tree_rss(self.pid))
+            self.peak = max(self.peak, process_tree_rss(self.roots))
             time.sleep(0.1)
 
 
@@ -115,37 +135,44 @@ def cargo_seconds(log, start, end):
     return sum(e - s for s, e in runs if start <= s < end)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cold", action="store_true")
-    parser.add_argument("--notebook", type=Path, default=REPO / "notebooks/00-tutorial.ipynb")
-    parser.add_argument("--notebooks", action="store_true", help="also time every notebook headless")
-    parser.add_argument("--trace-cargo", action="store_true", help="split each cell into cargo and the rest")
-    parser.add_argument("--rust-src", type=Path, help="RUST_SRC_PATH for the kernel's analyser")
-    args = parser.parse_args()
-    kernel_name, cargo_log = "transformer-nb", None
-    trace_dir = tempfile.TemporaryDirectory(prefix="measure-kernel.") if args.trace_cargo else None
-    if trace_dir:
-        kernel_name, cargo_log = tracing_kernelspec(trace_dir.name)
-    if args.rust_src:
-        os.environ["RUST_SRC_PATH"] = str(args.rust_src.resolve())
+PYTHON_CELLS = [
+    "from transformers import AutoModel, AutoTokenizer\n"
+    'tokenizer = AutoTokenizer.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")\n'
+    'model = AutoModel.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")',
+    'tokenizer("I read a good novel.")',
+]
 
-    if args.cold:
-        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "evcxr"
-        for built in (cache, REPO / ".cache/kernel"):
-            if built.exists():
-                shutil.rmtree(built)
-        # Not the learner's case, but what a cold first kernel is: no "cache is gone" notice.
-        os.environ["TRANSFORMER_NB_WARMING"] = "1"
 
-    nb = nbformat.read(args.notebook, as_version=4)
-    cells = [c.source for c in nb.cells if c.cell_type == "code"]
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+def python_kernelspec(folder, venv):
+    """A kernelspec for ipykernel in the reference venv (torch, transformers; scripts/python-peer.sh)."""
+    spec_dir = Path(folder) / "kernels" / "python-anchor"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [str(venv / "bin/python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (reference venv)", "language": "python"}))
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [folder, os.environ.get("JUPYTER_PATH")]))
+    return "python-anchor"
 
+
+def wait_for_prestarted(timeout=120):
+    """Waits until a pre-started transformer-nb kernel is waiting (kernel/launch.sh)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if list((REPO / ".cache/kernel").glob("slot-*.prestart/ready")):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def measure(kernel_name, cells, cwd, cargo_log=None, env=None):
+    """Asks for a kernel, runs `cells`, then `1+1` five times; what a learner waits for."""
+    # A kernel handed over is not the launcher's child: its memory counts as the kernel's.
+    handed_over = waiting_kernels() if kernel_name != "python-anchor" and not (env or {}).get(
+        "TRANSFORMER_NB_PRESTART") == "0" else []
     started = time.monotonic()
     km = KernelManager(kernel_name=kernel_name)
-    km.start_kernel(cwd=str(args.notebook.parent))
-    sampler = PeakSampler(km.provisioner.process.pid)
+    km.start_kernel(cwd=str(cwd), env={**os.environ, **(env or {})})
+    sampler = PeakSampler([km.provisioner.process.pid] + handed_over)
     sampler.start()
     kc = km.client()
     kc.start_channels()
@@ -157,7 +184,10 @@ def main():
 
     def on_output(msg):
         nonlocal first_output
-        if first_output is None and msg["msg_type"] in ("stream", "display_data", "execute_result"):
+        # Not stderr: Python's libraries warn there on loading, before anything is shown.
+        shown = msg["msg_type"] in ("display_data", "execute_result") or (
+            msg["msg_type"] == "stream" and msg["content"].get("name") == "stdout")
+        if first_output is None and shown:
             first_output = time.monotonic() - started
 
     try:
@@ -181,20 +211,98 @@ def main():
         sampler.join()
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-
     result = {
-        "cache": "cold" if args.cold else "warm",
-        "kernel_ready_s": round(ready, 1),
-        "dep_cell_s": round(cell_seconds[0], 1),
-        "kernel_start_to_first_output_s": round(first_output, 1),
-        "kernel_ready_to_first_output_s": round(first_output - ready, 1),
+        "kernel_ready_s": round(ready, 2),
+        "kernel_start_to_first_output_s": round(first_output, 2),
+        "kernel_ready_to_first_output_s": round(first_output - ready, 2),
         "later_cells_median_s": round(statistics.median(cell_seconds[1:]), 2),
         "later_cells_s": [round(s, 2) for s in cell_seconds[1:]],
-        "trivial_cell_median_s": round(statistics.median(trivial), 2),
+        "trivial_cell_median_s": round(statistics.median(trivial), 3),
         "peak_rss_mib": round(sampler.peak / 2**20),
     }
     if cargo_log:
         result["cells_traced"] = traced
+    return result
+
+
+def cpu_name():
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cold", action="store_true")
+    parser.add_argument("--notebook", type=Path, default=REPO / "notebooks/00-tutorial.ipynb")
+    parser.add_argument("--notebooks", action="store_true", help="also time every notebook headless")
+    parser.add_argument("--trace-cargo", action="store_true", help="split each cell into cargo and the rest")
+    parser.add_argument("--rust-src", type=Path, help="RUST_SRC_PATH for the kernel's analyser")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-python", action="store_true", help="without the Python anchor")
+    args = parser.parse_args()
+    kernel_name, cargo_log = "transformer-nb", None
+    specs = tempfile.TemporaryDirectory(prefix="measure-kernel.")
+    if args.trace_cargo:
+        kernel_name, cargo_log = tracing_kernelspec(specs.name)
+    if args.rust_src:
+        os.environ["RUST_SRC_PATH"] = str(args.rust_src.resolve())
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    nb = nbformat.read(args.notebook, as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code"]
+
+    if args.cold:
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "evcxr"
+        for built in (cache, REPO / ".cache/kernel"):
+            if built.exists():
+                shutil.rmtree(built)
+        # Not the learner's case, but what a cold first kernel is: no "cache is gone" notice.
+        result = {"cache": "cold", **measure(kernel_name, cells, args.notebook.parent, cargo_log,
+                                             {"TRANSFORMER_NB_WARMING": "1"})}
+        print(json.dumps(result, indent=1))
+        return
+
+    venv = REPO / ".cache/venv-reference"
+    python = None
+    if not args.no_python:
+        if not (venv / "bin/python").exists() or subprocess.run(
+                [venv / "bin/python", "-c", "import ipykernel, transformers"], capture_output=True).returncode:
+            raise SystemExit("measure-kernel: the Python anchor needs ipykernel and transformers in "
+                             f"{venv}: run scripts/bench.sh once (it makes that venv), then "
+                             f"{venv}/bin/pip install ipykernel; or pass --no-python")
+        python = python_kernelspec(specs.name, venv)
+
+    sides = {"python": [], "rust_prestarted": [], "rust_on_request": []}
+    for round_index in range(args.rounds):
+        order = ["python", "rust_prestarted", "rust_on_request"]
+        order = order[round_index % 3:] + order[:round_index % 3]
+        for side in order:
+            if side == "python":
+                if python:
+                    sides[side].append(measure(python, PYTHON_CELLS, args.notebook.parent))
+            elif side == "rust_prestarted":
+                if not wait_for_prestarted():
+                    raise SystemExit("measure-kernel: no pre-started kernel came up in 2 minutes "
+                                     "(see .cache/kernel/slot-*.prestart/log)")
+                sides[side].append(measure(kernel_name, cells, args.notebook.parent, cargo_log))
+            else:
+                sides[side].append(measure(kernel_name, cells, args.notebook.parent, cargo_log,
+                                           {"TRANSFORMER_NB_PRESTART": "0"}))
+            print(f"measure-kernel: round {round_index + 1} {side}: "
+                  f"{json.dumps({k: v for k, v in sides[side][-1].items() if k != 'cells_traced'})}",
+                  file=sys.stderr, flush=True)
+
+    # What one waiting kernel costs, once it has started.
+    wait_for_prestarted()
+    time.sleep(2)
+    waiting = round(process_tree_rss(waiting_kernels()) / 2**20)
+    keys = ["kernel_ready_s", "kernel_start_to_first_output_s", "trivial_cell_median_s",
+            "later_cells_median_s", "peak_rss_mib"]
+    result = {"cpu": cpu_name(), "cache": "warm", "rounds": args.rounds, "waiting_kernel_rss_mib": waiting,
+              "median": {side: {k: statistics.median(r[k] for r in runs) for k in keys}
+                         for side, runs in sides.items() if runs},
+              "runs": sides}
     if args.rust_src:
         result["rust_src"] = str(args.rust_src)
     if args.notebooks:

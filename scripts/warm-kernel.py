@@ -4,17 +4,20 @@ first notebook starts warm.
 
 Starts one "transformer-nb" kernel the way Jupyter does, `:dep`s the library as the notebooks do
 and runs one cell that uses it. The first time on a machine this compiles the library and its
-dependencies (a few minutes); afterwards it takes seconds and changes nothing.
+dependencies (a few minutes); afterwards it takes seconds and changes nothing. Then it leaves a
+kernel waiting for the first notebook (`launch.sh --prestart`; none with TRANSFORMER_NB_PRESTART=0).
 
 Usage: python scripts/warm-kernel.py [--kernel NAME]
 """
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,6 +56,12 @@ def main():
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     print(f"warm-kernel: the kernel's build is warm ({time.monotonic() - started:.0f} s)")
+    if os.environ.get("TRANSFORMER_NB_PRESTART", "1") != "0":
+        # With the kernelspec's environment, as Jupyter would start it.
+        spec = KernelSpecManager().get_kernel_spec(args.kernel)
+        launcher = Path(spec.resource_dir) / "launch.sh"
+        subprocess.run(["/bin/bash", str(launcher), "--prestart"], env={**os.environ, **spec.env}, check=True)
+        print("warm-kernel: a kernel is starting in the background for the first notebook")
 
 
 if __name__ == "__main__":

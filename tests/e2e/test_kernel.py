@@ -5,10 +5,12 @@ is gone. And the kernel itself: evcxr_jupyter with our patch, which sends what a
 before the cell is idle."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpecManager
@@ -139,7 +141,7 @@ def test_a_warm_kernel_has_loaded_the_library_when_it_answers():
 
 
 def test_the_kernel_is_the_patched_evcxr_build():
-    # scripts/install-evcxr.sh builds evcxr_jupyter with kernel/evcxr_jupyter-output-before-idle.patch,
+    # scripts/install-evcxr.sh builds evcxr_jupyter with kernel/evcxr_jupyter.patch,
     # which also sets its version; a plain `cargo install evcxr_jupyter` reports 0.22.0.
     kernel = Kernel()
     try:
@@ -192,8 +194,12 @@ def test_a_library_that_does_not_compile_still_gets_a_kernel_that_says_why(tmp_p
     copy_of_checkout(checkout)
     lib = checkout / "crates/transformer-nb/src/lib.rs"
     lib.write_text(lib.read_text() + '\ncompile_error!("a learner\'s edit that does not compile");\n')
-    shutil.copytree(REPO / ".cache/kernel/slot-1", checkout / ".cache/kernel/slot-1", symlinks=True)
-    kernel = Kernel(installed_spec(tmp_path, TRANSFORMER_NB_CHECKOUT=str(checkout)), cwd=checkout / "notebooks")
+    # With cp, which goes on past a file that a kernel working in slot 1 (a pre-started one)
+    # replaces meanwhile; shutil.copytree stops there.
+    (checkout / ".cache/kernel").mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(REPO / ".cache/kernel/slot-1"), str(checkout / ".cache/kernel/slot-1")])
+    # No pre-started kernel for a checkout that the test deletes.
+    kernel = Kernel(installed_spec(tmp_path, TRANSFORMER_NB_CHECKOUT=str(checkout), TRANSFORMER_NB_PRESTART="0"), cwd=checkout / "notebooks")
     try:
         status, shown = kernel.run(FIRST_CELLS[0])
         assert status == "error" and "a learner's edit that does not compile" in shown, shown
@@ -223,7 +229,8 @@ def test_a_kernel_whose_cache_is_gone_says_so_once_then_builds(tmp_path):
     # A checkout without its .cache (as after `git clean -xdf`).
     checkout = tmp_path / "checkout"
     copy_of_checkout(checkout)
-    kernel = Kernel(installed_spec(tmp_path, TRANSFORMER_NB_CHECKOUT=str(checkout)), cwd=checkout / "notebooks")
+    # No pre-started kernel for a checkout that the test deletes.
+    kernel = Kernel(installed_spec(tmp_path, TRANSFORMER_NB_CHECKOUT=str(checkout), TRANSFORMER_NB_PRESTART="0"), cwd=checkout / "notebooks")
     try:
         status, shown = kernel.run(FIRST_CELLS[0])
         assert status == "error"
@@ -237,3 +244,150 @@ def test_a_kernel_whose_cache_is_gone_says_so_once_then_builds(tmp_path):
         kernel.close()
     assert (checkout / ".cache/kernel/slot-1/target").is_dir()
     shutil.rmtree(checkout)  # half a gigabyte of build output
+
+
+FAKE_EVCXR = r"""#!/bin/bash
+# Stands in for evcxr_jupyter: records how the launcher starts it, and as a pre-started kernel
+# announces itself, takes the hand-over and then serves until its launcher is gone.
+echo "$1 $2" >>"$FAKE_EVCXR_LOG"
+if [ "$1" = --prestarted ]; then
+  echo $$ >"$2/ready.new" && mv "$2/ready.new" "$2/ready"
+  mapfile -d '' fields <"$2/handover"
+  printf '%s\n' "${fields[@]}" >"$2/received"
+  eval "exec $TRANSFORMER_NB_PRESTART_LOCK_FD>&-"
+  owner=$(sed -n 2p "$2/received")
+  while kill -0 "$owner" 2>/dev/null; do sleep 0.1; done
+  echo "owner gone" >>"$FAKE_EVCXR_LOG"
+fi
+"""
+
+
+def fake_checkout(tmp_path):
+    """A checkout whose kernel is a stand-in (FAKE_EVCXR): the launcher's own logic, in seconds."""
+    checkout = tmp_path / "fake-checkout"
+    (checkout / "crates/transformer-nb/src").mkdir(parents=True)
+    (checkout / "crates/transformer-nb/Cargo.toml").write_text("[package]\n")
+    (checkout / "crates/transformer-nb/src/lib.rs").write_text("")
+    (checkout / ".cache/kernel/slot-1/target").mkdir(parents=True)
+    evcxr = tmp_path / "fake-evcxr"
+    evcxr.write_text(FAKE_EVCXR)
+    evcxr.chmod(0o755)
+    launcher = Path(KernelSpecManager().find_kernel_specs()[KERNEL]) / "launch.sh"
+    env = {**os.environ, "TRANSFORMER_NB_CHECKOUT": str(checkout), "TRANSFORMER_NB_EVCXR": str(evcxr),
+           "FAKE_EVCXR_LOG": str(tmp_path / "evcxr.log")}
+    env.pop("TRANSFORMER_NB_PRESTART", None)
+    return checkout, launcher, env
+
+
+def stop_fakes(tmp_path):
+    subprocess.run(["pkill", "-f", str(tmp_path / "fake-evcxr")], check=False)
+
+
+def wait_until(condition, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_launcher_hands_a_prestarted_kernel_the_connection_folder_and_environment(tmp_path):
+    try:
+        checkout, launcher, env = fake_checkout(tmp_path)
+        subprocess.run(["bash", str(launcher), "--prestart"], env=env, check=True, timeout=30)
+        assert wait_until(lambda: list((checkout / ".cache/kernel").glob("slot-*.prestart/ready")))
+        prestarted = next((checkout / ".cache/kernel").glob("slot-*.prestart"))
+        # The cell crate's profile (opt-level 0 for cells) is there for every slot.
+        assert "opt-level = 0" in (checkout / ".cache/kernel/.cargo/config.toml").read_text()
+
+        workdir = tmp_path / "notebooks"
+        workdir.mkdir()
+        launch = subprocess.Popen(["bash", str(launcher), str(tmp_path / "connection.json")],
+                                  env={**env, "A_VARIABLE_OF_THIS_LAUNCH": "seen"}, cwd=workdir,
+                                  stderr=subprocess.PIPE, text=True)
+        assert wait_until(lambda: (prestarted / "received").exists())
+        received = (prestarted / "received").read_text().splitlines()
+        assert received[0] == str(tmp_path / "connection.json")
+        assert received[1] == str(launch.pid)
+        assert received[2] == str(workdir)
+        assert "A_VARIABLE_OF_THIS_LAUNCH=seen" in received[3:]
+        # Jupyter watches the launcher: it stays while the kernel serves, and a kernel whose launcher
+        # is killed ends too.
+        time.sleep(0.5)
+        assert launch.poll() is None
+        launch.kill()
+        launch.wait(timeout=10)
+        assert wait_until(lambda: "owner gone" in (tmp_path / "evcxr.log").read_text())
+        log = (tmp_path / "evcxr.log").read_text()
+        assert "--control_file" not in log, log
+        # The launch started the next pre-started kernel.
+        assert wait_until(lambda: list((checkout / ".cache/kernel").glob("slot-*.prestart/ready")))
+    finally:
+        stop_fakes(tmp_path)
+
+
+def test_a_prestarted_kernel_older_than_an_edit_to_the_library_is_not_used(tmp_path):
+    try:
+        checkout, launcher, env = fake_checkout(tmp_path)
+        subprocess.run(["bash", str(launcher), "--prestart"], env=env, check=True, timeout=30)
+        assert wait_until(lambda: list((checkout / ".cache/kernel").glob("slot-*.prestart/ready")))
+        time.sleep(1.1)  # past the file system's timestamp granularity
+        (checkout / "crates/transformer-nb/src/lib.rs").write_text("// an edit\n")
+        launch = subprocess.run(["bash", str(launcher), str(tmp_path / "connection.json")], env=env,
+                                capture_output=True, text=True, timeout=30)
+        assert "the library changed since the waiting kernel loaded it" in launch.stderr, launch.stderr
+        log = (tmp_path / "evcxr.log").read_text()
+        assert f"--control_file {tmp_path / 'connection.json'}" in log, log
+    finally:
+        stop_fakes(tmp_path)
+
+
+def test_a_kernel_handed_over_runs_in_the_notebooks_folder_with_its_environment():
+    # The real kernel: one that was waiting (the launcher's pre-start) takes the connection.
+    spec = KernelSpecManager().get_kernel_spec(KERNEL)
+    env = {**os.environ, **spec.env}
+    env.pop("TRANSFORMER_NB_PRESTART", None)
+    subprocess.run(["bash", str(Path(spec.resource_dir) / "launch.sh"), "--prestart"], env=env, check=True)
+    assert wait_until(lambda: list((REPO / ".cache/kernel").glob("slot-*.prestart/ready")), 180)
+    km = KernelManager(kernel_name=KERNEL)
+    km.start_kernel(cwd=str(NOTEBOOKS), env={**env, "A_VARIABLE_OF_THIS_KERNEL": "seen"})
+    kc = km.client()
+    kc.start_channels()
+    kernel = Kernel.__new__(Kernel)
+    kernel.km, kernel.kc = km, kc
+    try:
+        kc.wait_for_ready(timeout=120)
+        status, server = kernel.run("std::os::unix::process::parent_id()")
+        assert status == "ok"
+        launcher_pid = km.provisioner.process.pid
+        server_parent = int(Path(f"/proc/{server}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        assert server_parent != launcher_pid, "this kernel was started by the launcher, not handed over"
+        assert kernel.run("std::env::current_dir().unwrap()") == ("ok", f'"{NOTEBOOKS}"')
+        assert kernel.run('std::env::var("A_VARIABLE_OF_THIS_KERNEL").unwrap()') == ("ok", '"seen"')
+        assert kernel.run("_transformer_nb_warm_up") == ("ok", "Some((1, 2))")
+        statuses = [kernel.run(code)[0] for code in FIRST_CELLS]
+        assert statuses == ["ok"] * len(FIRST_CELLS)
+    finally:
+        kernel.close()
+    assert wait_until(lambda: not Path(f"/proc/{server}").exists()), "the kernel outlived its shutdown"
+
+
+def test_a_kernel_prints_no_configuration_notice(tmp_path):
+    # evcxr 0.22 printed "No configuration file found, use the default configuration" at every
+    # start, into Jupyter's log and the main job's output; the patch loads the configuration quietly.
+    output = tmp_path / "kernel.out"
+    with open(output, "w") as out:
+        km = KernelManager(kernel_name=KERNEL)
+        km.start_kernel(cwd=str(NOTEBOOKS), stdout=out, stderr=out,
+                        env={**os.environ, "TRANSFORMER_NB_PRESTART": "0"})
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+            kc.execute_interactive("1 + 1", timeout=600)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    text = output.read_text()
+    assert "configuration" not in text.lower(), text
