@@ -72,9 +72,10 @@ llama_env() {
 
 python=$(python_peer_env)
 PYTHON=$python scripts/fetch-model.sh
-# The bench profile's executable of bench target $1.
+# The bench profile's executable of bench target $1 (with the tuning knobs: Cargo.toml's
+# bench-knobs feature).
 bench_worker() {
-  cargo bench --bench "$1" --no-run --message-format=json 2>/dev/null \
+  cargo bench -p transformer-nb --features bench-knobs --bench "$1" --no-run --message-format=json 2>/dev/null \
     | "$python" -c 'import json, sys
 for line in sys.stdin:
     m = json.loads(line)

@@ -35,7 +35,7 @@ step "MSRV: rust-version $(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml) 
 python3 scripts/check-msrv.py
 
 step "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "cargo doc -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

@@ -109,7 +109,9 @@ pub mod view;
 pub use models::bert;
 pub use view::plot;
 
-/// For the benchmark harness (`benches/forward.rs`) only: not part of the API, no stability.
+/// For the benchmark harness (`benches/forward.rs`, with the `bench-knobs` feature) only: not
+/// part of the API, no stability.
+#[cfg(feature = "bench-knobs")]
 #[doc(hidden)]
 pub mod bench_support {
     pub use crate::kernels::probe::{product_flops, square_product_flops};

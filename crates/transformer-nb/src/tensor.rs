@@ -1,11 +1,11 @@
 //! [`Tensor`]: the owned, row-major `f32` array that a forward pass returns.
 //!
-//! The crate used to hand out candle's tensor. Nothing in the forward pass needed candle (the
-//! kernels are our own), but every kernel compiled candle-core and its 50-odd dependencies, and
-//! evcxr's rust-analyzer loaded and resolved all of their sources in every notebook: seconds
-//! before each first result. This type keeps what a notebook does with an output — its shape,
-//! one sequence or position of it, its numbers as nested `Vec`s — and nothing else. To use
-//! candle (or ndarray) on an output, build its tensor from [`Tensor::values`] and
+//! The crate's own type, not candle's: nothing in the forward pass needs candle (the kernels
+//! are our own), and handing out candle's tensor would have every notebook compile candle-core
+//! and its 50-odd dependencies, and evcxr's rust-analyzer load and resolve all of their
+//! sources, before each first result. This type keeps what a notebook does with an output —
+//! its shape, one sequence or position of it, its numbers as nested `Vec`s — and nothing else.
+//! To use candle (or ndarray) on an output, build its tensor from [`Tensor::values`] and
 //! [`Tensor::dims`]:
 //!
 //! ```

@@ -3,11 +3,11 @@
 //! (tests/reference/smollm2-135m-instruct.json).
 //!
 //! How close is close: a logit is within 1e-4 of the largest |logit| at its position (the
-//! logits' scale: ~20 for SmolLM2, so about 2e-3; what we measure is ~3e-5), a hidden state
-//! within 1e-4 of its layer's largest |value| (the residual stream grows to a few hundred in
-//! the last layers), an attention probability within 1e-4 absolutely. The quantized model
-//! multiplies by exactly the values that dequantizing gives (kernels::quant's tests), so it is
-//! held to the same bounds: only the order of the sums differs.
+//! logits' scale: ~20 for SmolLM2, so about 2e-3), a hidden state within 1e-4 of its layer's
+//! largest |value| (the residual stream grows to a few hundred in the last layers), an
+//! attention probability within 1e-4 absolutely. The quantized model multiplies by exactly the
+//! values that dequantizing gives (kernels::quant's tests), so it is held to the same bounds:
+//! only the order of the sums differs.
 //!
 //! A 135M-parameter model is slow unoptimised, so these run in release builds only
 //! (scripts/test.sh: `cargo test --release --test decoder_parity`, on every kernel set).

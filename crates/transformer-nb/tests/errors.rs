@@ -180,3 +180,41 @@ fn layer_norms_saved_as_gamma_and_beta_load_like_weight_and_bias() {
     let old_names = Bert::from_dir(dir.path()).unwrap();
     assert_eq!(util::last_hidden_values(&old_names, text), want);
 }
+
+/// A value of `TRANSFORMER_NB_KERNELS` the library does not understand is reported once on
+/// stderr (a typo would otherwise change nothing, silently), and the forward pass still runs.
+#[test]
+fn an_unknown_kernel_cap_is_reported_once() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "unknown_kernel_cap_child",
+            "--exact",
+            "--nocapture",
+            "--include-ignored",
+        ])
+        .env("TRANSFORMER_NB_KERNELS", "avx51")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child test did not run: {stdout}"
+    );
+    let warning = "TRANSFORMER_NB_KERNELS=\"avx51\" is not one of generic, avx2, avx512";
+    assert_eq!(stderr.matches(warning).count(), 1, "{stderr}");
+}
+
+/// The child of the test above: ignored when run directly.
+#[test]
+#[ignore = "run by an_unknown_kernel_cap_is_reported_once"]
+fn unknown_kernel_cap_child() {
+    let (_dir, bert) = tiny_bert();
+    for _ in 0..2 {
+        let out = bert
+            .forward(&bert.tokenizer().encode("a cat").unwrap())
+            .unwrap();
+        assert!(out.last_hidden_state().dims()[0] > 0);
+    }
+}

@@ -215,8 +215,9 @@ fn trajectories_follow_the_last_guesses_and_the_view_carries_them_real_model() {
 
 /// The encoder in bf16 moves each logit by a small fraction of the logits' scale (the head stays
 /// f32), and loading that way reports the precision it got. bf16 rounds each weight and input by
-/// at most 2⁻⁹ (0.2 %) relative; through this model's two layers the errors add up to about 1 %
-/// of the largest logit (0.95 % measured on AMD Zen 4); the test allows twice that.
+/// at most 2⁻⁸ (0.4 %) relative; through this model's two layers the errors add up to about 1 %
+/// of the largest logit, and the test allows 2 %, twice that, so that rounding alone does not
+/// fail it.
 #[test]
 fn a_bf16_encoder_moves_the_logits_little_real_model() {
     let (dir, full) = seeded();

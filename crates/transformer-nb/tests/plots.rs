@@ -204,8 +204,8 @@ fn tick_labels_stand_apart_from_their_ticks() {
 #[test]
 fn every_token_is_labelled_in_a_grid_of_small_panels() {
     let (_dir, bert) = tiny_bert();
-    // Fifteen tokens (the grid labels up to sixteen): cells smaller than the label font, which
-    // used to skip every other label.
+    // Fifteen tokens (the grid labels up to sixteen): cells smaller than the label font, where
+    // no label may be skipped.
     let enc = bert
         .tokenizer()
         .encode("I read a good novel. A good novel. I read a novel")

@@ -119,8 +119,9 @@ impl PackedB {
 /// Writes the panel rows of a full transposing panel (`panel[kk · NR + j] = src[first +
 /// j · n_stride + kk]`) in whole 16 × 16 blocks transposed in registers, where the CPU has
 /// AVX-512; returns how many panel rows it wrote (a multiple of 16, 0 without AVX-512), the
-/// rest being the caller's. Gathering one value at a time, packing (attention's keys, and the
-/// weights at load) took 1.0 % of a profile of BERT-base 8 × 128 passes; this, 0.55 %.
+/// rest being the caller's. Gathering one value at a time would make packing (attention's keys
+/// on every pass, and the weights at load) slower (`scripts/bench.sh`, case BERT-base shape,
+/// 8 × 128).
 fn transpose_into_panel(src: &[f32], first: usize, n_stride: usize, panel: &mut [f32]) -> usize {
     let k = panel.len() / NR;
     let rows = k / 16 * 16;
@@ -440,10 +441,10 @@ impl<'a, E> Tiles<'a, E> {
     ) {
         let a = &self.a[first_row * self.lda..];
         let m = c.rows();
-        // A panel under one tile of rows is read once, as a stream: asked for into L2 it came
-        // faster (BERT-base 1 × 8, f32 16.5 → 14.2 ms, bf16 10.4 → 9.3), and then into L1
-        // nearer its loads faster still (item 26); a panel that many tiles read again came
-        // slower that way (8 × 128 3–9 %), so it goes to L1.
+        // A panel under one tile of rows is read once, as a stream: it is asked for into L2,
+        // and then into L1 nearer its loads (`scripts/bench.sh`, case BERT-base shape, 1 × 8);
+        // a panel that many tiles read again is slower that way (case BERT-base shape,
+        // 8 × 128), so it goes to L1.
         let prefetch = match (self.tuning.prefetch, m <= self.tile_rows) {
             (false, _) => Prefetch::Off,
             (true, true) => Prefetch::L2,
@@ -511,21 +512,21 @@ enum Prefetch {
 }
 
 /// How far ahead of its reads a micro-kernel prefetches the panel, in values: 32 steps of
-/// `k`, 4 KiB. (1, 2 and 4 thousand values measured the same on the Intel Xeon; 256 gained
-/// a third less.)
+/// `k`, 4 KiB. (1, 2 and 4 thousand values do as well; 256 gains less: `scripts/bench.sh`,
+/// case BERT-base shape, 1 × 8.)
 const PREFETCH_AHEAD: usize = 32 * NR;
 
 /// How far ahead a tile that streams its panel ([`Prefetch::L2`]) asks for it again, into L1:
-/// 16 steps of `k`, 2 KiB, half way to the L2 request. Without it the panel's loads waited on
-/// L2 (a `perf annotate` of bf16 BERT-base 1 × 8 put two fifths of the tile's samples on
-/// them); 1 KiB and 3 KiB ahead gained less (BENCHMARKS.md, item 26).
+/// 16 steps of `k`, 2 KiB, half way to the L2 request. Without it the panel's loads wait on
+/// L2; 1 KiB and 3 KiB ahead gain less (`scripts/bench.sh`, case BERT-base shape, 1 × 8, in
+/// bf16).
 const L2_TO_L1_AHEAD: usize = 16 * NR;
 
 /// Runs `$body` for `i` in `0..MR`, written out row by row rather than as a loop: at evcxr's
 /// opt-level 2 the compiler does not unroll the row loop, and the accumulators then live in
-/// memory instead of registers (2.5 times slower). For the same reason the kernels load `A`
-/// through intrinsics, not `*ptr`: with debug assertions on (as evcxr builds) every raw
-/// dereference gets an alignment and null check.
+/// memory instead of registers. For the same reason the kernels load `A` through intrinsics,
+/// not `*ptr`: with debug assertions on (as evcxr builds) every raw dereference gets an
+/// alignment and null check.
 macro_rules! for_each_row {
     ($mr:expr, |$i:ident| $body:block) => {
         for_each_row!(@rows $mr, $i, $body, 0 1 2 3 4 5 6 7)
@@ -645,11 +646,10 @@ impl<E> Tile<'_, E> {
     }
 
     /// Asks for the lines of the tile's `MR` rows of `C` in the state for writing (`prefetchw`),
-    /// while the tile's multiply-adds run: its stores at the end otherwise waited for each
-    /// line to come from L3 or memory (the store took 4.5 % of the samples of BERT-base 8 × 128;
-    /// with this, the forward passes ran 1–6 % faster on the Intel Xeon, BENCHMARKS.md, item
-    /// 27). A row's 32 values are 128 bytes, over three lines when not aligned; a wide tile's
-    /// 64, 256 bytes over five.
+    /// while the tile's multiply-adds run: its stores at the end otherwise wait for each line
+    /// to come from L3 or memory (`scripts/bench.sh`, case BERT-base shape, 8 × 128). A row's
+    /// 32 values are 128 bytes, over three lines when not aligned; a wide tile's 64, 256 bytes
+    /// over five.
     ///
     /// # Safety
     /// The CPU is an x86-64 one with `prefetchw` (every CPU with AVX-512 has it; older ones
@@ -802,11 +802,11 @@ macro_rules! row_step {
 /// that its own zero flag ends the loop), which makes a step of `k` two loads of `B`, eight
 /// broadcasts, sixteen FMAs and two integer operations. From the intrinsics (the shorter tiles
 /// above) the compiler made a chain of adds to reach the rows, twelve integer operations a
-/// step, some of them on the two ports that also run the FMAs: BERT-base 8 × 128 ran 4 %
-/// slower on the Intel Xeon. From intrinsics the compiler also stored every accumulator to the
-/// stack after each multiply-add (tiles of 1–7 rows, and the bf16 tile): a 7-row tile then
-/// took 1.4 times as long as an 8-row one. The assembly is the same in evcxr's build as in
-/// release. Stores the tile's rows of `C`.
+/// step, some of them on the two ports that also run the FMAs, which slowed the products of
+/// many rows (`scripts/bench.sh`, case BERT-base shape, 8 × 128). From intrinsics the compiler
+/// also stored every accumulator to the stack after each multiply-add (tiles of 1–7 rows, and
+/// the bf16 tile), so that a 7-row tile was slower than an 8-row one. The assembly is the same
+/// in evcxr's build as in release. Stores the tile's rows of `C`.
 ///
 /// `MADD` is one of [`Madd`]'s; `tile.k` counts steps.
 ///
@@ -1012,8 +1012,8 @@ macro_rules! row_step_wide {
 /// ([`KernelTuning::wide_tile`]): 24 accumulators, and a step of `k` is four loads of `B`, six
 /// broadcasts of `A` and 24 FMAs, where [`tile_asm_avx512`]'s 8 × 32 is two loads, eight
 /// broadcasts and 16 FMAs. Every panel is read from L2 once per tile, so the wider tile also
-/// reads `B` a quarter less often per multiply-add. On the Intel Xeon the f32 forward passes
-/// of 8 × 128 ran 4–8 % faster (BENCHMARKS.md, item 29). The loop is the 8-row tile's, two
+/// reads `B` a quarter less often per multiply-add, which the f32 products of many rows gain
+/// from (`scripts/bench.sh`, case BERT-base shape, 8 × 128). The loop is the 8-row tile's, two
 /// panels apart (`{second}` bytes); the sums come out in the same order, so the products are
 /// the same to the bit. Stores the tile's rows of `C`.
 ///

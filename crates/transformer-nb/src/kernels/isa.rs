@@ -71,8 +71,8 @@ impl Level {
 pub(crate) struct Isa(Level);
 
 /// Caps the instruction set the kernels use: `generic`, `avx2` or `avx512`. For comparing
-/// the kernels and for testing the fallbacks on a machine that has more; a value this CPU
-/// cannot run (or an unknown one) leaves the best available.
+/// the kernels and for testing the fallbacks on a machine that has more; a cap above what this
+/// CPU runs leaves the best available, and another value is reported on stderr and ignored.
 pub(crate) const KERNELS_ENV: &str = "TRANSFORMER_NB_KERNELS";
 
 impl Isa {
@@ -81,9 +81,16 @@ impl Isa {
     pub(crate) fn detect() -> Isa {
         static ISA: OnceLock<Isa> = OnceLock::new();
         *ISA.get_or_init(|| {
-            let cap = std::env::var(KERNELS_ENV)
-                .ok()
-                .and_then(|v| Level::parse(&v));
+            let cap = std::env::var(KERNELS_ENV).ok().and_then(|value| {
+                let level = Level::parse(&value);
+                if level.is_none() && !value.trim().is_empty() {
+                    eprintln!(
+                        "transformer-nb: {KERNELS_ENV}={value:?} is not one of generic, avx2, \
+                         avx512; the kernels use the best this CPU has"
+                    );
+                }
+                level
+            });
             Isa::available()
                 .into_iter()
                 .rfind(|isa| cap.is_none_or(|cap| isa.0 <= cap))
@@ -122,12 +129,15 @@ impl Isa {
 /// optionally followed by choices that change one field each, `+name` or `-name` with the
 /// names `prefetch`, `blocks`, `widen` and `wide-tile` (e.g. `plain,+wide-tile`), or
 /// `blocks=KIB` for row blocks of that many KiB. For comparing tunings, or one choice of one,
-/// on one machine; a value that does not parse is ignored.
+/// on one machine; read only with the `bench-knobs` feature, and a value that does not parse is
+/// reported on stderr and ignored.
+#[cfg(feature = "bench-knobs")]
 pub(crate) const TUNING_ENV: &str = "TRANSFORMER_NB_TUNING";
 
-/// How the matrix kernels meet the CPU's caches, memory and multiply-add units: measured per CPU
-/// vendor, since what is tuned on one microarchitecture does not carry over (BENCHMARKS.md,
-/// "Intel Xeon").
+/// How the matrix kernels meet the CPU's caches, memory and multiply-add units: chosen per CPU
+/// vendor, since what is tuned on one microarchitecture does not carry over
+/// (`scripts/bench/alternate.py` compares two tunings, set by `TRANSFORMER_NB_TUNING`, on one
+/// machine).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct KernelTuning {
     /// Whether the micro-kernels ask for their panel of `B` a few KiB ahead of their reads.
@@ -148,24 +158,24 @@ pub(crate) enum Bf16Madd {
     /// `vdpbf16ps`: 32 multiply-adds per instruction.
     Dot,
     /// Each bfloat16 widened to its f32 (a shift, or a mask) and `vfmadd231ps`, 16 per
-    /// instruction: on the Intel Xeon measured here `vdpbf16ps` issues once every two cycles
-    /// and FMAs twice a cycle, so this does twice the multiply-adds per cycle.
+    /// instruction: for CPUs where `vdpbf16ps` does fewer multiply-adds per cycle than FMAs
+    /// (`scripts/bench.sh`'s limits: `bf16_dot_issue_gflops` against `fma_issue_gflops`).
     Widen,
 }
 
 impl KernelTuning {
-    /// On the Intel Xeon measured here (2 cores of a large server part, 2 MiB of L2 each) the
-    /// hardware prefetchers did not keep one core's stream of weights fed (a BERT-base 1 × 8
-    /// pass read them at ~15 GB/s: 25 ms, with the hint 17 ms), and a product over 1024 rows
-    /// of depth 768 ran 8–20 % faster with its rows in blocks of 1 MiB than all at once.
+    /// Intel's, for cores whose hardware prefetchers do not keep one core's stream of weights
+    /// fed (`scripts/bench.sh`, case BERT-base shape, 1 × 8) and where a product over many rows
+    /// gains from taking its rows in blocks of 1 MiB rather than all at once (case BERT-base
+    /// shape, 8 × 128).
     ///
-    /// There, too, `vdpbf16ps` issued at a quarter of the FMAs' rate (BENCHMARKS.md, item 24):
-    /// widening the weights to f32 for FMAs (with the 8-row tile in assembly) took bf16
-    /// BERT-base 1 × 8 from 11.3 to 10.1 ms.
+    /// There, too, `vdpbf16ps` does fewer multiply-adds per cycle than FMAs, so the bf16 vector
+    /// kernel widens the weights to f32 for FMAs (with the 8-row tile in assembly; case
+    /// BERT-base shape, 1 × 8, in bf16).
     ///
-    /// And the f32 products of many rows ran 4–8 % faster with the wide tile, which loads `B`
-    /// and `A` 10 times for 24 FMAs where the 8-row tile loads them 10 times for 16
-    /// (BENCHMARKS.md, item 29).
+    /// And the f32 products of many rows gain from the wide tile, which loads `B` and `A` 10
+    /// times for 24 FMAs where the 8-row tile loads them 10 times for 16 (case BERT-base shape,
+    /// 8 × 128).
     pub(crate) const INTEL: KernelTuning = KernelTuning {
         prefetch: true,
         a_block_bytes: Some(1 << 20),
@@ -173,12 +183,12 @@ impl KernelTuning {
         wide_tile: true,
     };
 
-    /// Elsewhere, what was measured on AMD Zen 4: the weights already stream at 89–93 % of the
-    /// measured bandwidth, the 8 × 128 passes at 88–100 % of the kernel's 2048³ rate, and none
-    /// of Intel's f32 choices, timed one at a time, moved a case by more than the noise
-    /// (±4 %). There `vdpbf16ps` issues at twice the FMAs' rate (469 against 234 GFLOP/s on 2
-    /// threads), so widening the weights made every bf16 case 1.6–2 × slower (BENCHMARKS.md,
-    /// "AMD EPYC Zen 4 after items 8–31").
+    /// Elsewhere, for CPUs that already stream the weights at close to the read bandwidth and
+    /// run the products of many rows at the kernel's own 2048³ rate, so that Intel's f32
+    /// choices gain nothing beyond the noise, and where `vdpbf16ps` does more multiply-adds per
+    /// cycle than FMAs, so that widening the weights would slow every bf16 case
+    /// (`scripts/bench.sh`'s cases and limits; `scripts/bench/alternate.py` for `intel`
+    /// against `plain`).
     pub(crate) const PLAIN: KernelTuning = KernelTuning {
         prefetch: false,
         a_block_bytes: None,
@@ -186,15 +196,22 @@ impl KernelTuning {
         wide_tile: false,
     };
 
-    /// This CPU's tuning (or [`TUNING_ENV`]'s); detected once per process.
+    /// This CPU's tuning (or, with the `bench-knobs` feature, `TRANSFORMER_NB_TUNING`'s);
+    /// detected once per process.
     pub(crate) fn detect() -> KernelTuning {
         static TUNING: OnceLock<KernelTuning> = OnceLock::new();
         *TUNING.get_or_init(|| {
-            let chosen = std::env::var(TUNING_ENV).ok();
-            chosen
-                .as_deref()
-                .and_then(KernelTuning::parse)
-                .unwrap_or_else(|| KernelTuning::for_vendor(is_intel()))
+            #[cfg(feature = "bench-knobs")]
+            if let Ok(value) = std::env::var(TUNING_ENV) {
+                match KernelTuning::parse(&value) {
+                    Some(tuning) => return tuning,
+                    None => eprintln!(
+                        "transformer-nb: {TUNING_ENV}={value:?} does not parse (see its doc in \
+                         kernels/isa.rs); the kernels use this CPU's tuning"
+                    ),
+                }
+            }
+            KernelTuning::for_vendor(is_intel())
         })
     }
 
@@ -206,7 +223,8 @@ impl KernelTuning {
         }
     }
 
-    /// Reads [`TUNING_ENV`]'s value: a base tuning, then `+name`/`-name` choices.
+    /// Reads `TRANSFORMER_NB_TUNING`'s value: a base tuning, then `+name`/`-name` choices.
+    #[cfg(any(test, feature = "bench-knobs"))]
     fn parse(value: &str) -> Option<KernelTuning> {
         let mut words = value.split(',').map(str::trim);
         let mut tuning = match words.next()? {

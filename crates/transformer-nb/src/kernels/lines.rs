@@ -2,12 +2,13 @@
 //!
 //! A micro-kernel reads a panel 64 bytes at a time. From a `Vec<f32>`, whose allocation glibc
 //! aligns to 16 bytes only (a large one starts 16 bytes into its first page), every one of those
-//! loads straddled two cache lines, and a split load takes two of L1's accesses.
+//! loads would straddle two cache lines, and a split load takes two of L1's accesses.
 //!
 //! The values start at the first line boundary inside a plain `Vec<u32>` allocated 15 values
 //! larger, rather than in an allocation aligned to 64 bytes: glibc serves those from its heap
 //! by another path, and loading BERT-base in bf16 (each layer packed in f32, then rounded)
-//! then held 29 MiB more (342 MiB instead of 313 after a forward; BENCHMARKS.md, item 28).
+//! then holds more memory after a forward (`scripts/bench.sh`'s peak memory of BERT-base
+//! 8 × 128 in bf16).
 
 /// Values a line holds, and so the most a [`Lines`] buffer skips to reach one.
 const LINE_VALUES: usize = 16;

@@ -273,7 +273,7 @@ multiversion!(
 /// sum ended in a chain of 16 dependent operations (the lanes folded one by one), the vector
 /// loops kept their accumulators on the stack and `e^x` took 22 operations for 16 values;
 /// here the lanes fold as a tree, the accumulators stay in registers and `e^x` takes 14
-/// (MiniLM 8 × 128 passes 82.4 → 79.7 ms on the Intel Xeon of BENCHMARKS.md, item 22).
+/// (`scripts/bench.sh`, case all-MiniLM-L6-v2, 8 × 128).
 pub(crate) fn scaled_masked_softmax(
     isa: Isa,
     rows: &mut [f32],

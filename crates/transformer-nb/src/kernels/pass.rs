@@ -1,13 +1,13 @@
 //! Running a whole forward pass on one of rayon's threads, with the others kept awake.
 //!
 //! A pass is a chain of parallel steps (products, attention over heads, row blocks), many of
-//! them only tens of microseconds long for one token or one short sentence. Started from a
-//! thread outside the pool, every step would hand its work to the pool and put the caller to
-//! sleep on a latch until it is done; and a pool thread that fell asleep in the gap between two
-//! steps takes longer to wake than the step itself. So the pass runs on a pool thread (each
-//! step's first share starts there at once) and the other threads take the pool's work until
-//! the pass ends (`scripts/bench.sh`: the encoder's short-sentence cases and the decoder's
-//! decoding steps measure it).
+//! them short for one token or one short sentence. Started from a thread outside the pool,
+//! every step would hand its work to the pool and put the caller to sleep on a latch until it
+//! is done; and a pool thread that fell asleep in the gap between two steps takes longer to
+//! wake than the step itself. So the pass runs on a pool thread (each step's first share starts
+//! there at once) and the other threads take the pool's work until the pass ends
+//! (`scripts/bench.sh`: the encoder's short-sentence cases and the decoder's decoding steps
+//! measure it).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

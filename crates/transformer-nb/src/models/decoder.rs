@@ -100,7 +100,7 @@ pub(crate) trait Decoder: Send + Sync {
 
     /// Runs `ids` (the positions after those `cache` holds) and appends their keys and
     /// values to `cache`, on one of rayon's threads with the others kept awake
-    /// (`kernels::pass`): a decoding step is a chain of products of tens of microseconds.
+    /// (`kernels::pass`): a decoding step is a chain of short products.
     fn forward(&self, ids: &[u32], cache: &mut KvCache, want: Want) -> Result<Pass> {
         run_pass(|| self.forward_in_pool(ids, cache, want))
     }

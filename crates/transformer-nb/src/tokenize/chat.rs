@@ -6,7 +6,7 @@
 //! `{% set %}` and `namespace()`, whitespace control, the usual operators, filters (`trim`,
 //! `length`, `tojson`, …), string and dict methods, tests (`is defined`, …) and
 //! `raise_exception`. Anything else is an error that names it; `minijinja` would render more,
-//! for several seconds more of compiling in every notebook that uses this crate.
+//! but every notebook that uses this crate would compile it too.
 // https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/utils/chat_template_utils.py#L436
 
 use std::collections::BTreeMap;

@@ -531,7 +531,7 @@ mod tests {
     #[test]
     fn a_long_text_full_of_added_tokens_is_tokenized_in_one_pass() {
         // 200,000 matches in 600,000 characters (finding each match's character position by
-        // counting from the start made this quadratic: seconds here, hours for a book).
+        // counting from the start would make this quadratic in the text's length).
         let text = "hi ".repeat(200_000);
         let enc = letters_with_added_hi().encode(&text, None, true, None);
         assert_eq!(enc.len(), 200_000);

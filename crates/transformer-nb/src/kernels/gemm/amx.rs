@@ -1,10 +1,10 @@
 //! AMX tiles for the bf16 product, on the Xeons that have them (Sapphire Rapids and later).
 //!
 //! `tdpbf16ps` multiplies a 16 × 32 block of `A` by a 32 × 16 block of `B` into 16 × 16 f32
-//! sums: 8192 multiply-adds in one instruction, where `vdpbf16ps` does 32. On the Intel Xeon
-//! measured here `vdpbf16ps` ran no faster than f32 FMAs, so without the tiles the bf16 path
-//! gains only where it is bound by reading weights; with them an 8 × 128 pass is several times
-//! faster (BENCHMARKS.md).
+//! sums: 8192 multiply-adds in one instruction, where `vdpbf16ps` does 32. Where `vdpbf16ps`
+//! runs no faster than f32 FMAs, the bf16 path without the tiles gains only where it is bound
+//! by reading weights; with them the products of many rows gain too (`scripts/bench.sh`, case
+//! BERT-base shape, 8 × 128).
 //!
 //! The layouts are the bf16 kernel's own: a tile of `A` is 16 rows of 16 pairs (64 bytes), a
 //! tile of `B` 16 pair-rows of a panel's first or second 16 columns (64 of its 128 bytes). A
@@ -17,9 +17,8 @@
 //! tiles, so that every row is on the tiles. A product of a few rows (one short sentence)
 //! reads each weight once, so it is bound by reading them: the first block over a panel asks
 //! for its lines ahead of its loads. The vector kernel spends eight multiply-adds on every 16
-//! weights there, which on the Intel Xeon measured here kept it from streaming them as fast as
-//! memory allows, where two `tdpbf16ps` do a step of 512 weights (BENCHMARKS.md, items 30
-//! and 31).
+//! weights there, which can keep it from streaming them as fast as memory allows, where two
+//! `tdpbf16ps` do a step of 512 weights (`scripts/bench.sh`, case BERT-base shape, 1 × 8).
 //!
 //! Rust has no stable AMX intrinsics, so the few instructions are inline assembly. Linux gives
 //! a process the tiles' 8 KiB of register state only when asked
@@ -37,8 +36,23 @@ pub(super) const BLOCK_ROWS: usize = 32;
 /// Pairs of `k` per step: a tile row of `A` holds 16 pairs.
 pub(super) const STEP_PAIRS: usize = 16;
 
-/// Turns the tiles off (`0`) for comparing with the vector kernel on one machine.
+/// Turns the tiles off (`0`) for comparing with the vector kernel on one machine; read only
+/// with the `bench-knobs` feature.
+#[cfg(feature = "bench-knobs")]
 pub(crate) const AMX_ENV: &str = "TRANSFORMER_NB_AMX";
+
+/// Whether `AMX_ENV` leaves the tiles on (always, without the `bench-knobs` feature).
+fn tiles_allowed() -> bool {
+    #[cfg(feature = "bench-knobs")]
+    match std::env::var(AMX_ENV).as_deref() {
+        Ok("0") => return false,
+        Ok("1") | Ok("") | Err(_) => {}
+        Ok(value) => {
+            eprintln!("transformer-nb: {AMX_ENV}={value:?} is neither 0 nor 1; the tiles stay on")
+        }
+    }
+    true
+}
 
 /// Proof, checked at run time, that this CPU has AMX-TILE and AMX-BF16 and that Linux lets this
 /// process use them; made only by [`Amx::detect`].
@@ -46,12 +60,12 @@ pub(crate) const AMX_ENV: &str = "TRANSFORMER_NB_AMX";
 pub(crate) struct Amx(());
 
 impl Amx {
-    /// The tiles, when this CPU has them, Linux grants them and [`AMX_ENV`] is not `0`;
-    /// detected (and asked for) once per process.
+    /// The tiles, when this CPU has them, Linux grants them and `TRANSFORMER_NB_AMX` is not
+    /// `0` (with the `bench-knobs` feature); detected (and asked for) once per process.
     pub(crate) fn detect() -> Option<Amx> {
         static GRANTED: OnceLock<bool> = OnceLock::new();
         GRANTED
-            .get_or_init(|| std::env::var(AMX_ENV).as_deref() != Ok("0") && request_tiles())
+            .get_or_init(|| tiles_allowed() && request_tiles())
             .then_some(Amx(()))
     }
 }
@@ -120,7 +134,8 @@ impl TileConfig {
 thread_local! {
     /// The rows of the [`TileConfig::for_rows`] this thread has loaded, 0 for none. A thread
     /// keeps its configuration from one item to the next instead of loading and releasing it
-    /// for each (which cost MiniLM 1 × 8 the tiles' gain; BENCHMARKS.md, item 30).
+    /// for each, which would cost a short sentence the tiles' gain (`scripts/bench.sh`, case
+    /// all-MiniLM-L6-v2, 1 × 8).
     static LOADED_ROWS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
@@ -217,7 +232,7 @@ type Multiply = unsafe fn(*const u32, usize, *const u32, usize, &mut Block);
 /// left and right 16 columns, tmm6 and tmm7); with `LOWER`, rows 17 to 32 in tmm5 and tmm2,
 /// tmm3. With `STREAM`, each step asks for the panel's lines 8 KiB ahead into L2 and 2 KiB
 /// ahead into L1, for a panel read once from memory, as the vector kernel does for a panel it
-/// streams (without them BERT-base 1 × 8 ran 9 % slower; 4 KiB into L1 alone was in between).
+/// streams (`scripts/bench.sh`, case BERT-base shape, 1 × 8, shows what they gain).
 ///
 /// # Safety
 /// This thread has loaded [`TileConfig::for_rows`] of `rows` rows, 17 to 32 with `LOWER`, 16
@@ -385,7 +400,7 @@ mod tests {
         let listed = ["amx_tile", "amx_bf16"]
             .iter()
             .all(|flag| flags.split_whitespace().any(|f| f == *flag));
-        if std::env::var(AMX_ENV).as_deref() == Ok("0") {
+        if !tiles_allowed() {
             assert!(Amx::detect().is_none());
         } else {
             assert_eq!(

@@ -2,14 +2,14 @@
 //! as the product reads it, products summed in f32 by `vdpbf16ps` (AVX512_BF16).
 //!
 //! bfloat16 keeps f32's exponent and 8 of its 24 significand bits, so rounding moves each
-//! factor by at most 2⁻⁸ of itself; the sums stay f32. The weights take half the bytes, which is what a
-//! product over a few rows is bound by, and one `vdpbf16ps` does 32 multiply-adds where an f32
-//! FMA does 16.
+//! factor by at most 2⁻⁸ of itself; the sums stay f32. The weights take half the bytes, which
+//! is what a product over a few rows is bound by, and one `vdpbf16ps` does 32 multiply-adds
+//! where an f32 FMA does 16.
 //!
-//! Where `vdpbf16ps` issues less often than FMAs (on the Intel Xeon measured here, a
-//! quarter as often), the vector kernel instead widens each weight to its f32, which for a bfloat16 is a
-//! shift or a mask, and multiplies with FMAs ([`Bf16Madd`]); `A` is then rounded to bfloat16
-//! values kept as f32, so the products are the same.
+//! Where `vdpbf16ps` issues less often than FMAs, the vector kernel instead widens each weight
+//! to its f32, which for a bfloat16 is a shift or a mask, and multiplies with FMAs
+//! ([`Bf16Madd`]); `A` is then rounded to bfloat16 values kept as f32, so the products are the
+//! same.
 //!
 //! `vdpbf16ps` multiplies pairs: lane `j` adds `a[2q]·b[2q][j] + a[2q+1]·b[2q+1][j]`. So a
 //! panel of `B` holds, for each pair of rows `q` of `B`, its `NR` columns as `u32`s whose low
@@ -159,8 +159,8 @@ pub(crate) fn gemm_bf16(
     let pairs = b.pairs();
     let threads = threads_for(m * n * k, parallel);
     // Every row on the tiles where the weights' depth is whole tile steps (every BERT layer's
-    // is); one row (the pooler's) stays on the vector kernel: 58 against 60 µs a call on the
-    // tiles (BENCHMARKS.md, item 30).
+    // is); one row (the pooler's) stays on the vector kernel, which is no slower for it than the
+    // tiles (the forward worker's op `product` with `m` 1, `benches/forward.rs`).
     #[cfg(target_arch = "x86_64")]
     if let Some(amx) =
         super::amx::Amx::detect().filter(|_| m >= 2 && pairs.is_multiple_of(super::amx::STEP_PAIRS))
@@ -168,8 +168,8 @@ pub(crate) fn gemm_bf16(
         let a_pairs = to_pairs(a, lda, m, k, parallel);
         // Under a block of rows (a short sentence or two) every panel is read once, from
         // memory: up to four panels an item while every thread still gets four items (each
-        // item costs a little to hand out and to start; MiniLM 1 × 8 gained from fewer). A
-        // thread that runs out takes whole items from the other.
+        // item costs a little to hand out and to start; `scripts/bench.sh`, case
+        // all-MiniLM-L6-v2, 1 × 8). A thread that runs out takes whole items from the other.
         let panels = n.div_ceil(NR);
         let panels_per_item = if m < super::amx::BLOCK_ROWS {
             (panels / (4 * threads)).clamp(1, 4)

@@ -5,10 +5,10 @@
 //! contiguous range of panels (so it streams its own part of the weights, which bounds a
 //! product of a few rows) and takes its items from the front of that range, block of rows by
 //! block of rows. A thread that runs out takes items from the back of another's range, the
-//! last block of rows first, until none is left. A fixed split left the faster of two threads
-//! idle for 6.6 % of the time of BERT-base's 8 × 128 products on the Intel Xeon measured here
-//! (two vCPUs of a shared machine do not run at the same speed); taking from the back keeps
-//! both ends of a range with one thread each, so they meet once, at most one item apart.
+//! last block of rows first, until none is left. A fixed split would leave the faster of two
+//! threads idle at the end (two vCPUs of a shared machine do not run at the same speed;
+//! `scripts/bench.sh`, case BERT-base shape, 8 × 128); taking from the back keeps both ends of
+//! a range with one thread each, so they meet once, at most one item apart.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

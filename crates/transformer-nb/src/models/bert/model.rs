@@ -6,8 +6,8 @@
 //! BERT too, but its `forward` returns the last hidden state only; the tests cross-check the two.
 //!
 //! The arithmetic runs on the crate's own [`kernels`](crate::kernels) over plain buffers, not
-//! on candle ops, because that is what makes it faster than PyTorch on a 2-core machine (see
-//! BENCHMARKS.md): the weights are packed for the matrix kernel once, at load; query, key and
+//! on candle ops, because that is what makes it faster than PyTorch on a 2-core machine
+//! (`scripts/bench.sh`): the weights are packed for the matrix kernel once, at load; query, key and
 //! value are one product; bias, residual, GELU, softmax and layer norm are fused into few
 //! passes; buffers are reused across layers and passes. The results come back as the crate's own
 //! [`Tensor`]s.
@@ -44,8 +44,8 @@ const SCRATCH_KEPT_BYTES: usize = 64 << 20;
 /// The buffers a pass works in (query/key/value, attention context, intermediate), kept
 /// between passes: a model run again and again (`embed` over many batches, a benchmark, a
 /// notebook's repeated cells) would otherwise have the kernel map and zero ~6,000 fresh pages
-/// for them on every BERT-base 8 × 128 pass (the kernel's page zeroing: 1.5 % of a profile of
-/// such passes before, 0.1 % after).
+/// for them on every BERT-base 8 × 128 pass (`scripts/bench.sh`, case BERT-base shape,
+/// 8 × 128).
 #[derive(Default)]
 struct Scratch {
     qkv: Vec<f32>,
