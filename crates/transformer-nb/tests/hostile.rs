@@ -348,6 +348,9 @@ fn broken_safetensors_files_are_refused_before_allocating() {
         "encoder.layer.0.attention.self.query.weight": {"dtype": "Q4", "shape": [16, 16], "data_offsets": [960, 1000]}}"#;
     let err = weights_error(&safetensors_bytes(odd_dtype, 1000));
     assert!(err.to_string().contains("is Q4, not a float type"), "{err}");
+    // Its hint is about the type, not about a config that does not match.
+    assert!(err.to_string().contains("f32, f16 or bf16"), "{err}");
+    assert!(!err.to_string().contains("same checkpoint"), "{err}");
 
     // A folder where the file should be.
     let dir = tempfile::tempdir().unwrap();

@@ -345,7 +345,7 @@ impl CausalLm {
         if ids.is_empty() {
             return Err(Error::EmptyText {
                 index: 0,
-                hint: "a decoder needs at least one token: pass some text",
+                hint: "a decoder needs at least one token: pass some text".into(),
             });
         }
         if let Some(&bad) = ids.iter().find(|&&id| id as usize >= c.vocab) {

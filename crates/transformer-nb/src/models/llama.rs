@@ -77,25 +77,24 @@ enum Source<'a> {
 }
 
 impl Source<'_> {
-    fn weights_error(&self, message: String) -> Error {
-        let path = match self {
-            Source::Gguf(f, _) => f.path().to_path_buf(),
-            Source::Safetensors(s) => s.path().to_path_buf(),
-        };
-        Error::Weights { path, message }
+    fn path(&self) -> &std::path::Path {
+        match self {
+            Source::Gguf(f, _) => f.path(),
+            Source::Safetensors(s) => s.path(),
+        }
     }
 
     fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>> {
         match self {
             Source::Gguf(file, _) => {
-                let info = file
-                    .tensor(name)
-                    .ok_or_else(|| self.weights_error(format!("{name} is missing")))?;
+                let info = file.tensor(name).ok_or_else(|| {
+                    Error::weights_missing(self.path(), format!("{name} is missing"))
+                })?;
                 if info.elem_count() != len || info.dims.len() != 1 {
-                    return Err(self.weights_error(format!(
-                        "{name} has shape {:?}, expected [{len}]",
-                        info.shape()
-                    )));
+                    return Err(Error::weights_shape(
+                        self.path(),
+                        format!("{name} has shape {:?}, expected [{len}]", info.shape()),
+                    ));
                 }
                 file.tensor_f32(info)
             }
@@ -129,18 +128,23 @@ impl Source<'_> {
         };
         match self {
             Source::Gguf(file, precision) => {
-                let info = file
-                    .tensor(name)
-                    .ok_or_else(|| self.weights_error(format!("{name} is missing")))?;
+                let info = file.tensor(name).ok_or_else(|| {
+                    Error::weights_missing(self.path(), format!("{name} is missing"))
+                })?;
                 if info.shape() != [rows, cols] {
-                    return Err(self.weights_error(format!(
-                        "{name} has shape {:?}, expected [{rows}, {cols}]",
-                        info.shape()
-                    )));
+                    return Err(Error::weights_shape(
+                        self.path(),
+                        format!(
+                            "{name} has shape {:?}, expected [{rows}, {cols}]",
+                            info.shape()
+                        ),
+                    ));
                 }
                 if info.kind.is_quantized() && *precision == Precision::Quantized {
                     let q = QuantMatrix::new(info.kind, rows, cols, file.tensor_bytes(info)?)
-                        .ok_or_else(|| self.weights_error(format!("{name}'s size is wrong")))?;
+                        .ok_or_else(|| {
+                            Error::weights_shape(self.path(), format!("{name}'s size is wrong"))
+                        })?;
                     return Ok(Weight::Quant(match reorder {
                         Some(order) => q.permute_rows(order),
                         None => q,

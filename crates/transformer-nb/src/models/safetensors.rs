@@ -127,19 +127,17 @@ impl SafeTensors {
 
     /// Reads tensor `name`, which must have `shape`, as `f32` (converting f16, bf16 and f64).
     pub(crate) fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let weights_error = |message: String| Error::Weights {
-            path: self.path.clone(),
-            message,
-        };
-        let info = self
-            .tensors
-            .get(name)
-            .ok_or_else(|| weights_error(format!("there is no tensor {name}")))?;
+        let info = self.tensors.get(name).ok_or_else(|| {
+            Error::weights_missing(&self.path, format!("there is no tensor {name}"))
+        })?;
         if info.shape != shape {
-            return Err(weights_error(format!(
-                "{name} has shape {:?}, config.json implies {shape:?}",
-                info.shape
-            )));
+            return Err(Error::weights_shape(
+                &self.path,
+                format!(
+                    "{name} has shape {:?}, config.json implies {shape:?}",
+                    info.shape
+                ),
+            ));
         }
         let decode: fn(&[u8]) -> f32 = match info.dtype.as_str() {
             "F32" => |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
@@ -148,9 +146,10 @@ impl SafeTensors {
             "BF16" => |b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16),
             "F64" => |b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32,
             other => {
-                return Err(weights_error(format!(
-                    "{name} is {other}, not a float type"
-                )));
+                return Err(Error::weights_type(
+                    &self.path,
+                    format!("{name} is {other}, not a float type"),
+                ));
             }
         };
         let size = dtype_size(&info.dtype).expect("a float dtype has a size");

@@ -444,7 +444,7 @@ impl Bert {
         if let Some(index) = texts.iter().position(|t| t.as_ref().trim().is_empty()) {
             return Err(Error::EmptyText {
                 index,
-                hint: "remove it, or give it some words to embed",
+                hint: "remove it, or give it some words to embed".into(),
             });
         }
         let mut vectors = Vec::with_capacity(texts.len());
@@ -599,12 +599,11 @@ fn load_weights(path: &Path, config: &BertConfig, bf16: Option<Bf16Isa>) -> Resu
     } else if file.contains("bert.embeddings.word_embeddings.weight") {
         "bert."
     } else {
-        return Err(Error::Weights {
-            path: path.to_path_buf(),
-            message: "no tensor embeddings.word_embeddings.weight (nor bert.embeddings...): \
-                      this is not a BERT checkpoint"
-                .into(),
-        });
+        return Err(Error::weights_missing(
+            path,
+            "no tensor embeddings.word_embeddings.weight (nor bert.embeddings...): this is not \
+             a BERT checkpoint",
+        ));
     };
     BertModel::read(&file, root, config, bf16)
 }
