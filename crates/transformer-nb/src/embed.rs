@@ -137,11 +137,7 @@ pub(crate) fn max_seq_length(dir: &Path) -> Result<Option<usize>> {
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &'static str) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::InvalidFile {
-        path: path.to_path_buf(),
-        what,
-        message: e.to_string(),
-    })
+    serde_json::from_str(&text).map_err(|e| Error::json(path, what, e))
 }
 
 /// Sentence embeddings of some texts, one vector each, with the texts they came from.

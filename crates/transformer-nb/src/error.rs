@@ -43,7 +43,8 @@ pub enum Error {
         hint: String,
     },
 
-    /// A JSON file of the model (config.json, tokenizer.json, ...) could not be understood.
+    /// A file of the model (a GGUF or safetensors file, a tokenizer, a config) has content
+    /// this crate cannot use.
     #[error("{path} is not a valid {what}: {message}")]
     InvalidFile {
         /// The file.
@@ -52,6 +53,18 @@ pub enum Error {
         what: &'static str,
         /// The parser's explanation.
         message: String,
+    },
+
+    /// A JSON file of the model (config.json, tokenizer.json, vocab.json, ...) does not parse,
+    /// or does not have the fields its kind needs.
+    #[error("{path} is not a valid {what}: {source}")]
+    InvalidJson {
+        /// The file.
+        path: PathBuf,
+        /// What the file should have been, e.g. "BERT config.json".
+        what: &'static str,
+        /// The parser's error, with the line and column.
+        source: serde_json::Error,
     },
 
     /// The model's weights cannot be used: a tensor is missing, has another shape than its
@@ -127,8 +140,13 @@ pub enum Error {
     },
 
     /// A plot could not be drawn.
-    #[error("plot error: {0}")]
-    Plot(String),
+    #[error("plot error: {message}")]
+    Plot {
+        /// What went wrong.
+        message: String,
+        /// The drawing library's error, where it gave one.
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 impl Error {
@@ -170,6 +188,27 @@ impl Error {
             hint: "Save the checkpoint in f32, f16 or bf16 (in PyTorch: \
                    model.to(torch.float32).save_pretrained(folder))"
                 .into(),
+        }
+    }
+
+    /// A JSON file that does not parse as `what`.
+    pub(crate) fn json(
+        path: impl Into<PathBuf>,
+        what: &'static str,
+        source: serde_json::Error,
+    ) -> Self {
+        Error::InvalidJson {
+            path: path.into(),
+            what,
+            source,
+        }
+    }
+
+    /// A plot that could not be drawn, for a reason of our own.
+    pub(crate) fn plot(message: impl Into<String>) -> Self {
+        Error::Plot {
+            message: message.into(),
+            source: None,
         }
     }
 

@@ -371,13 +371,16 @@ fn missing_or_garbage_tokenizer_files_are_errors() {
     assert!(
         matches!(
             err,
-            Error::InvalidFile {
+            Error::InvalidJson {
                 what: "tokenizer.json",
                 ..
             }
         ),
         "{err}"
     );
+    // The parser's error is the source, for a caller that walks the chain.
+    let source = std::error::Error::source(&err).expect("a source");
+    assert!(source.is::<serde_json::Error>(), "{source}");
     std::fs::write(dir.path().join("tokenizer.json"), "{\"model\": 3}").unwrap();
     assert!(message(Bert::from_dir(dir.path())).contains("not a valid tokenizer.json"));
     std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();

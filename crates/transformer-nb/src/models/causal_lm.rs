@@ -171,11 +171,7 @@ impl CausalLm {
         let text = std::fs::read_to_string(&config_path)
             .map_err(|e| Error::io("read", &config_path, e))?;
         let json: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| Error::InvalidFile {
-                path: config_path.clone(),
-                what: "config.json",
-                message: e.to_string(),
-            })?;
+            serde_json::from_str(&text).map_err(|e| Error::json(&config_path, "config.json", e))?;
         let arch = json
             .get("model_type")
             .and_then(|v| v.as_str())

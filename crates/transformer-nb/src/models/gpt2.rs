@@ -76,7 +76,8 @@ impl Gpt2 {
             what: "GPT-2 config.json",
             message,
         };
-        let hf: HfConfig = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let hf: HfConfig = serde_json::from_str(&text)
+            .map_err(|e| Error::json(config_path, "GPT-2 config.json", e))?;
         if !matches!(
             hf.activation_function.as_str(),
             "gelu_new" | "gelu_pytorch_tanh"

@@ -243,7 +243,8 @@ impl Llama {
             what: "Llama config.json",
             message,
         };
-        let hf: HfConfig = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let hf: HfConfig = serde_json::from_str(&text)
+            .map_err(|e| Error::json(config_path, "Llama config.json", e))?;
         let scaling = hf
             .rope_scaling
             .as_ref()

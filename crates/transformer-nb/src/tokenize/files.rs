@@ -192,7 +192,8 @@ pub(super) fn from_tokenizer_json(path: &Path) -> Result<Pipeline> {
         message,
     };
     let text = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-    let file: TokenizerJson = serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
+    let file: TokenizerJson =
+        serde_json::from_slice(&text).map_err(|e| Error::json(path, "tokenizer.json", e))?;
     let part = |value: &Option<Value>, what: &str| -> Result<Option<(String, Value)>> {
         match value {
             None | Some(Value::Null) => Ok(None),
@@ -571,12 +572,13 @@ pub(super) const GPT2_END_OF_TEXT: &str = "<|endoftext|>";
 /// GPT-2's split, `<|endoftext|>` a special token, no special tokens added around the text.
 pub(super) fn from_vocab_merges(vocab_path: &Path, merges_path: &Path) -> Result<Pipeline> {
     let read = |path: &Path| std::fs::read(path).map_err(|e| Error::io("read", path, e));
-    let vocab: HashMap<String, u32> =
-        serde_json::from_slice(&read(vocab_path)?).map_err(|e| Error::InvalidFile {
-            path: vocab_path.to_path_buf(),
-            what: "BPE vocab.json (a JSON object of token to id)",
-            message: e.to_string(),
-        })?;
+    let vocab: HashMap<String, u32> = serde_json::from_slice(&read(vocab_path)?).map_err(|e| {
+        Error::json(
+            vocab_path,
+            "BPE vocab.json (a JSON object of token to id)",
+            e,
+        )
+    })?;
     let invalid = |message: String| Error::InvalidFile {
         path: merges_path.to_path_buf(),
         what: "BPE merges.txt (a line \"a b\" per merge)",

@@ -834,11 +834,7 @@ fn read_optional_json<T: Default + serde::de::DeserializeOwned>(path: &Path) -> 
         return Ok(T::default());
     }
     let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::InvalidFile {
-        path: path.to_path_buf(),
-        what: "JSON file",
-        message: e.to_string(),
-    })
+    serde_json::from_str(&text).map_err(|e| Error::json(path, "JSON file", e))
 }
 
 /// `max_position_embeddings` (GPT-2: `n_positions`) of the folder's `config.json`, if it has one.

@@ -102,11 +102,8 @@ impl BertConfig {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
-        let config: BertConfig = serde_json::from_str(&text).map_err(|e| Error::InvalidFile {
-            path: path.to_path_buf(),
-            what: "BERT config.json",
-            message: e.to_string(),
-        })?;
+        let config: BertConfig =
+            serde_json::from_str(&text).map_err(|e| Error::json(path, "BERT config.json", e))?;
         config.validate().map_err(|message| Error::InvalidFile {
             path: path.to_path_buf(),
             what: "BERT config.json",

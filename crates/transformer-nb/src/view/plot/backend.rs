@@ -33,9 +33,12 @@ pub(crate) struct Placement<'a> {
     pub raster: Raster<'a>,
 }
 
-/// Turns any plotters error into ours.
-pub(crate) fn plot_error(e: impl std::fmt::Display) -> Error {
-    Error::Plot(e.to_string())
+/// Turns any plotters error into ours, keeping it as the source.
+pub(crate) fn plot_error(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Plot {
+        message: e.to_string(),
+        source: Some(Box::new(e)),
+    }
 }
 
 /// Registers the bundled font with plotters, once per process, and checks that it parses.
@@ -50,15 +53,14 @@ fn register_font() -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Plot(
-            "the bundled font could not be read; rebuild the crate (assets/DejaVuSans-subset.ttf)"
-                .into(),
+        Err(Error::plot(
+            "the bundled font could not be read; rebuild the crate (assets/DejaVuSans-subset.ttf)",
         ))
     }
 }
 
 /// Draws the vector parts of `figure` and returns where its rasters go.
-fn draw<'f, DB: DrawingBackend>(
+fn draw<'f, DB: DrawingBackend<ErrorType: 'static>>(
     root: &Area<DB>,
     figure: &'f Figure,
     size: (u32, u32),
@@ -117,7 +119,7 @@ pub(crate) fn render_svg(figure: &Figure, size: (u32, u32)) -> Result<String> {
         .collect();
     let end = svg
         .rfind("</svg>")
-        .ok_or_else(|| Error::Plot("the SVG backend wrote no document".into()))?;
+        .ok_or_else(|| Error::plot("the SVG backend wrote no document"))?;
     svg.insert_str(end, &images);
     Ok(svg)
 }
@@ -128,8 +130,7 @@ pub(crate) fn render_png(figure: &Figure, size: (u32, u32)) -> Result<Vec<u8>> {
     let (width, height) = (size.0.max(1) as usize, size.1.max(1) as usize);
     let mut rgb = vec![0xffu8; width * height * 3];
     let placements = {
-        let font =
-            font().ok_or_else(|| Error::Plot("the bundled font could not be read".into()))?;
+        let font = font().ok_or_else(|| Error::plot("the bundled font could not be read"))?;
         let root = Canvas::new(&mut rgb, (width as u32, height as u32), font).into_drawing_area();
         draw(&root, figure, (width as u32, height as u32))?
     };

@@ -13,7 +13,10 @@ const LABEL_FONT: f64 = 13.0;
 const MAX_LABEL_AREA: u32 = 200;
 
 /// Draws the bars top to bottom in the chart's order.
-pub(crate) fn draw<DB: DrawingBackend>(root: &Area<DB>, chart: &BarChart) -> Result<()> {
+pub(crate) fn draw<DB: DrawingBackend<ErrorType: 'static>>(
+    root: &Area<DB>,
+    chart: &BarChart,
+) -> Result<()> {
     let n = chart.bars.len().max(1);
     let longest = chart
         .bars

@@ -21,7 +21,7 @@ const TICK: i32 = 4;
 const MAX_LABEL_AREA: u32 = 170;
 
 /// One heatmap with its colour bar.
-pub(crate) fn draw_single<'s, DB: DrawingBackend>(
+pub(crate) fn draw_single<'s, DB: DrawingBackend<ErrorType: 'static>>(
     root: &Area<DB>,
     spec: &'s HeatmapSpec,
     size: (u32, u32),
@@ -33,7 +33,7 @@ pub(crate) fn draw_single<'s, DB: DrawingBackend>(
 
 /// Several heatmaps on one colour scale (small multiples), `columns` to a row; the first
 /// panel's colours make the colour bar.
-pub(crate) fn draw_grid<'s, DB: DrawingBackend>(
+pub(crate) fn draw_grid<'s, DB: DrawingBackend<ErrorType: 'static>>(
     root: &Area<DB>,
     title: &str,
     panels: &'s [HeatmapSpec],
@@ -41,7 +41,7 @@ pub(crate) fn draw_grid<'s, DB: DrawingBackend>(
     size: (u32, u32),
 ) -> Result<Vec<Placement<'s>>> {
     let Some(first) = panels.first() else {
-        return Err(crate::Error::Plot("nothing to plot".into()));
+        return Err(crate::Error::plot("nothing to plot"));
     };
     let columns = columns.clamp(1, panels.len());
     let rows = panels.len().div_ceil(columns);
@@ -71,7 +71,7 @@ fn label_width(labels: &[String], font_size: f64) -> u32 {
 
 /// One matrix with its axes; returns where its cells go and the pixel rows they span (for the
 /// colour bar beside it).
-fn draw_panel<'s, DB: DrawingBackend>(
+fn draw_panel<'s, DB: DrawingBackend<ErrorType: 'static>>(
     area: &Area<DB>,
     spec: &'s HeatmapSpec,
     caption_size: u32,
@@ -150,7 +150,7 @@ fn draw_panel<'s, DB: DrawingBackend>(
 
 /// Token labels along both axes: rotated under the columns, right-aligned left of the rows;
 /// every one of them, in a smaller font where the cells are smaller than the text.
-fn draw_token_labels<DB: DrawingBackend>(
+fn draw_token_labels<DB: DrawingBackend<ErrorType: 'static>>(
     area: &Area<DB>,
     (labels, row_labels): (&[String], &[String]),
     (xr, yr): (&std::ops::Range<i32>, &std::ops::Range<i32>),
@@ -207,7 +207,7 @@ pub(crate) fn tick_label(v: f64, decimals: usize) -> String {
 }
 
 /// Cells as filled rectangles with their text on top (black on light cells, white on dark).
-fn draw_cells_with_text<DB: DrawingBackend>(
+fn draw_cells_with_text<DB: DrawingBackend<ErrorType: 'static>>(
     chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     spec: &HeatmapSpec,
     text: &[String],
@@ -254,7 +254,7 @@ fn draw_cells_with_text<DB: DrawingBackend>(
 const COLORBAR_STEPS: usize = 128;
 
 /// The colour bar, spanning the pixel rows `span` of the matrix beside it.
-fn draw_colorbar<'s, DB: DrawingBackend>(
+fn draw_colorbar<'s, DB: DrawingBackend<ErrorType: 'static>>(
     area: &Area<DB>,
     spec: &'s HeatmapSpec,
     span: std::ops::Range<i32>,

@@ -21,7 +21,10 @@ const PALETTE: [RGBColor; 10] = [
 ];
 
 /// Draws the chart's series as lines with a legend; no series draws empty axes.
-pub(crate) fn draw<DB: DrawingBackend>(root: &Area<DB>, chart: &LineChart) -> Result<()> {
+pub(crate) fn draw<DB: DrawingBackend<ErrorType: 'static>>(
+    root: &Area<DB>,
+    chart: &LineChart,
+) -> Result<()> {
     let finite = chart
         .series
         .iter()
