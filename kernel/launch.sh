@@ -214,6 +214,12 @@ use_prestarted() {
       kill "$pid" 2>/dev/null
       continue
     fi
+    # An update of evcxr_jupyter since it started (the old binary is then "(deleted)").
+    if [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == *" (deleted)" ]]; then
+      echo "transformer-nb kernel: the waiting kernel runs an older evcxr_jupyter; starting a new one" >&2
+      kill "$pid" 2>/dev/null
+      continue
+    fi
     # The waiting kernel opens the FIFO at once; if it died meanwhile, give up after 5 s.
     # shellcheck disable=SC2016 # $0 is the inner shell's
     if ! { printf '%s\0%s\0%s\0' "$1" "$$" "$PWD"; env -0; } | timeout 5 bash -c 'cat >"$0"' "$dir/handover"; then

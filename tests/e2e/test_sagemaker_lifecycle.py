@@ -264,7 +264,12 @@ def test_create_start_stop_start_and_no_internet(instance):
     kernel = PERSIST / "cargo/bin/evcxr_jupyter"
     binary = kernel.read_bytes()
     assert build.encode() in binary, build
-    kernel.write_bytes(binary.replace(build.encode(), older.encode()))
+    # Replaced as cargo install replaces it (a new file renamed over the old one): a pre-started
+    # kernel may be running the old one, which can then not be written to.
+    replacement = kernel.with_name("evcxr_jupyter.older")
+    replacement.write_bytes(binary.replace(build.encode(), older.encode()))
+    shutil.copymode(kernel, replacement)
+    os.replace(replacement, kernel)
     assert as_user(f"bash {WORK}/transformer-nb/sagemaker/install.sh --current").returncode != 0
     log_size = (PERSIST / "install.log").stat().st_size
     assert lifecycle("on-start.sh", pass_env) < 60
