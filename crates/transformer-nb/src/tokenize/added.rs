@@ -1,5 +1,5 @@
 //! Added tokens (`[CLS]`, `[MASK]`, …): found in the text before anything else, so that
-//! "a [MASK] b" keeps `[MASK]` whole instead of splitting it at its brackets.
+//! "a \[MASK\] b" keeps `[MASK]` whole instead of splitting it at its brackets.
 //!
 //! Matching follows HF `tokenizers`' `AddedVocabulary`: leftmost-longest over the raw text for
 //! tokens with `normalized: false`, then over each normalized piece for the others, with the

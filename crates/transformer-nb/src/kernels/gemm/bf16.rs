@@ -17,8 +17,8 @@
 //! `k` is padded with a zero row.
 
 #[cfg(target_arch = "x86_64")]
-use super::tile_asm_avx512;
-use super::{Madd, NR, Output, PackedB, Tile, Tiles, schedule, threads_for};
+use super::avx512::{Madd, tile_asm_avx512};
+use super::{NR, Output, PackedB, Tile, Tiles, schedule, threads_for};
 use crate::kernels::{Bf16Isa, Bf16Madd, KernelTuning, Level, Lines, StridedMut};
 
 /// Below this many values of `A` to convert, one thread does it.
@@ -297,8 +297,8 @@ impl<E> Tile<'_, E> {
     /// and the panel bfloat16 pairs; for [`Madd::BF16_WIDEN`] `E = f32`, the panel's pairs as
     /// f32 bits and `A`'s rows f32 rounded to bfloat16 values, two a step.
     ///
-    /// [`Madd::BF16_DOT`]: super::Madd::BF16_DOT
-    /// [`Madd::BF16_WIDEN`]: super::Madd::BF16_WIDEN
+    /// [`Madd::BF16_DOT`]: super::avx512::Madd::BF16_DOT
+    /// [`Madd::BF16_WIDEN`]: super::avx512::Madd::BF16_WIDEN
     unsafe fn run_bf16<const MADD: u8>(&self, _isa: Bf16Isa) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: a `Bf16Isa` only comes from run-time detection of AVX-512 F, BW, DQ, VL and

@@ -76,7 +76,7 @@ struct Linear {
 /// A packed weight, in the number format the model runs in.
 enum Weight {
     F32(PackedB),
-    /// Rounded to bfloat16 by [`BertModel::set_precision`].
+    /// Rounded to bfloat16 when the model runs in [`Precision::Bf16`](crate::Precision::Bf16).
     Bf16(PackedBf16),
 }
 
