@@ -47,7 +47,8 @@ cargo test --workspace --locked
 # a reference, and these runs hold the whole model to HF's outputs on the fallbacks too.
 for kernels in avx2 generic; do
   step "parity with HF on the $kernels kernels (TRANSFORMER_NB_KERNELS=$kernels)"
-  TRANSFORMER_NB_KERNELS=$kernels cargo test --locked -p transformer-nb --test parity --test cross_check --test masked_lm --test gpt2_parity
+  TRANSFORMER_NB_KERNELS=$kernels cargo test --locked -p transformer-nb --test encoder -- parity:: cross_check:: masked_lm::
+  TRANSFORMER_NB_KERNELS=$kernels cargo test --locked -p transformer-nb --test decoders -- gpt2_parity::
 done
 
 # SmolLM2 (135M parameters) is slow unoptimised: its parity runs in a release build, on each
@@ -55,11 +56,30 @@ done
 for kernels in best avx2 generic; do
   step "SmolLM2 parity with HF, release build, on the $kernels kernels"
   if [ "$kernels" = best ]; then
-    cargo test --release --locked -p transformer-nb --test decoder_parity --test decoder_views
+    cargo test --release --locked -p transformer-nb --test decoders -- decoder_parity:: decoder_views::
   else
-    TRANSFORMER_NB_KERNELS=$kernels cargo test --release --locked -p transformer-nb --test decoder_parity --test decoder_views
+    TRANSFORMER_NB_KERNELS=$kernels cargo test --release --locked -p transformer-nb --test decoders -- decoder_parity:: decoder_views::
   fi
 done
+
+step "the published crate: cargo package, then its tests in the unpacked .crate, outside the repository"
+# What crates.io would serve: the package must build on its own and pass its tests without the
+# repository around it (no scripts/, no .cache/). The models come from the HF cache, as for any
+# user; GPT-2's vocabulary, the tests' only, is pointed at. The build shares this target
+# directory, so only the crate itself compiles again.
+repo=$PWD
+target_dir=${CARGO_TARGET_DIR:-$repo/target}
+cargo package -p transformer-nb --locked --allow-dirty --no-verify --quiet
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+unpacked=$(mktemp -d)
+# -m: files dated now, so that cargo does not take an earlier unpacking's build for this one.
+tar xzmf "$target_dir/package/transformer-nb-$version.crate" -C "$unpacked"
+(
+  cd "$unpacked/transformer-nb-$version"
+  CARGO_TARGET_DIR="$target_dir" TRANSFORMER_NB_GPT2_TOKENIZER="$repo/.cache/models/gpt2-tokenizer" \
+    cargo test --locked --quiet
+)
+rm -rf "$unpacked"
 
 step "the main job's setup (scripts/setup.sh)"
 scripts/setup.sh

@@ -48,7 +48,7 @@ struct Loaded {
 /// A last hidden state as each implementation returns it: converted only after the clock stops.
 enum Hidden {
     /// Every hidden state and attention: the full `forward` a notebook calls.
-    Full(BertOutput),
+    Full(EncoderOutput),
     Ours(transformer_nb::Tensor),
     Candle(Tensor),
 }

@@ -22,7 +22,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -37,80 +36,18 @@ const MAX_DIMS: u32 = 4;
 /// Array nesting this reader follows; GGUF files nest arrays at most once in practice.
 const MAX_NESTING: usize = 2;
 
-/// The number format of a tensor's data (ggml's `ggml_type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TensorKind {
-    /// 32-bit floats.
-    F32,
-    /// IEEE half precision.
-    F16,
-    /// Blocks of 32 values: an f16 scale `d`, 32 four-bit values `q`; value = `d · (q − 8)`.
-    Q4_0,
-    /// Blocks of 32 values: f16 scale `d` and minimum `m`, 32 four-bit `q`; value = `d · q + m`.
-    Q4_1,
-    /// Blocks of 32 values: an f16 scale `d`, 32 signed bytes `q`; value = `d · q`.
-    Q8_0,
-}
+pub use crate::kernels::quant::TensorKind;
 
-impl TensorKind {
-    /// The ggml type id of each kind this crate reads.
-    fn from_id(id: u32) -> std::result::Result<Self, String> {
-        Ok(match id {
-            0 => TensorKind::F32,
-            1 => TensorKind::F16,
-            2 => TensorKind::Q4_0,
-            3 => TensorKind::Q4_1,
-            8 => TensorKind::Q8_0,
-            other => return Err(ggml_type_name(other)),
-        })
-    }
-
-    /// Values per block.
-    pub fn block_len(self) -> usize {
-        match self {
-            TensorKind::F32 | TensorKind::F16 => 1,
-            TensorKind::Q4_0 | TensorKind::Q4_1 | TensorKind::Q8_0 => 32,
-        }
-    }
-
-    /// Bytes per block.
-    pub fn block_bytes(self) -> usize {
-        match self {
-            TensorKind::F32 => 4,
-            TensorKind::F16 => 2,
-            TensorKind::Q4_0 => 18,
-            TensorKind::Q4_1 => 20,
-            TensorKind::Q8_0 => 34,
-        }
-    }
-
-    /// Bytes that `values` values of this kind take, or `None` when `values` is not a whole
-    /// number of blocks or the size overflows.
-    pub fn bytes_for(self, values: u64) -> Option<u64> {
-        let block = self.block_len() as u64;
-        if !values.is_multiple_of(block) {
-            return None;
-        }
-        (values / block).checked_mul(self.block_bytes() as u64)
-    }
-
-    /// Whether the values are stored in quantized blocks.
-    pub fn is_quantized(self) -> bool {
-        self.block_len() > 1
-    }
-}
-
-impl fmt::Display for TensorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TensorKind::F32 => "F32",
-            TensorKind::F16 => "F16",
-            TensorKind::Q4_0 => "Q4_0",
-            TensorKind::Q4_1 => "Q4_1",
-            TensorKind::Q8_0 => "Q8_0",
-        })
-    }
+/// The ggml type id of each kind this crate reads.
+fn kind_from_id(id: u32) -> std::result::Result<TensorKind, String> {
+    Ok(match id {
+        0 => TensorKind::F32,
+        1 => TensorKind::F16,
+        2 => TensorKind::Q4_0,
+        3 => TensorKind::Q4_1,
+        8 => TensorKind::Q8_0,
+        other => return Err(ggml_type_name(other)),
+    })
 }
 
 /// The name of a ggml type this crate does not read, for the error message.
@@ -472,7 +409,7 @@ impl GgufFile {
                 dims.push(header.u64(&name).map_err(invalid)?);
             }
             let type_id = header.u32(&name).map_err(invalid)?;
-            let kind = TensorKind::from_id(type_id).map_err(|kind| {
+            let kind = kind_from_id(type_id).map_err(|kind| {
                 invalid(format!(
                     "tensor {name} is stored as {kind}, which this library does not read: it \
                      reads F32, F16, Q8_0, Q4_0 and Q4_1 (pick a file of one of those, e.g. \

@@ -7,17 +7,21 @@
 //! tests compare tokens, hidden states, attentions, pooler output and embeddings with
 //! references made by Python's `transformers`.
 //!
-//! The data flows through the modules in this order, each importing only those before it:
-//! [`hub`] finds a model's files in the Hugging Face cache or on the Hub, [`gguf`] reads
+//! The data flows through the modules in this order, each importing only those before it
+//! (`tests/encoder/layers.rs` checks every `use crate::` against this paragraph):
+//! [`error`] and [`tensor`] are what every module shares; the private `kernels` hold the
+//! number crunching (matrix products, quantized weights, softmax, layer norm) on plain slices;
+//! [`hub`] finds a model's files in the Hugging Face cache or on the Hub; [`gguf`] reads
 //! llama.cpp's files; [`tokenize`] turns text into ids (WordPiece for BERT, byte-level BPE for
 //! GPT-2 and Llama, each pipeline in HF's stages) and renders chat templates; [`positional`]
-//! explains position information; [`models`] runs the architectures (BERT; Llama and GPT-2
-//! behind [`CausalLm`]) on the private `kernels` and returns [`Tensor`]s; [`embed`] pools
-//! sentence vectors and [`generate`] turns a decoder's logits into text. These hold data and
-//! numbers only. On top sits [`view`], which imports them and none of them imports: HTML
-//! tables, the pictures of each result (a [`Plot`] draws itself as PNG and SVG), and the
-//! `evcxr_display` hooks that put both into a notebook. Methods such as `pe.heatmap()` are
-//! written in `view` as inherent impls, so a notebook calls them on the result itself.
+//! explains position information; [`embed`] holds sentence vectors and compares them;
+//! [`models`] runs the architectures (BERT; Llama and GPT-2 behind [`CausalLm`]) on the
+//! kernels and returns [`Tensor`]s and [`Embeddings`]; [`generate`] turns a decoder's logits
+//! into text. These hold data and numbers only. On top sits [`view`], which imports them and
+//! none of them imports: HTML tables, the pictures of each result (a [`Plot`] draws itself as
+//! PNG and SVG), and the `evcxr_display` hooks that put both into a notebook. Methods such as
+//! `pe.heatmap()` are written in `view` as inherent impls, so a notebook calls them on the
+//! result itself.
 //!
 //! ## Tokenize
 //!
@@ -117,8 +121,10 @@ pub mod bench_support {
     pub use crate::kernels::probe::{product_flops, square_product_flops};
 }
 
+#[allow(deprecated)]
+pub use bert::BertOutput;
 pub use bert::{
-    AttentionHead, Bert, BertConfig, BertOutput, FillMask, LayerPredictions, MaskedLm,
+    AttentionHead, Bert, BertConfig, EncoderOutput, FillMask, LayerPredictions, MaskedLm,
     ModelSummary, Precision,
 };
 pub use embed::Embeddings;
@@ -142,8 +148,10 @@ pub use tokenize::{Batch, ChatMessage, Encoding, TextStream, Tokenizer};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub mod prelude {
+    #[allow(deprecated)]
+    pub use crate::bert::BertOutput;
     pub use crate::bert::{
-        AttentionHead, Bert, BertConfig, BertOutput, FillMask, LayerPredictions, MaskedLm,
+        AttentionHead, Bert, BertConfig, EncoderOutput, FillMask, LayerPredictions, MaskedLm,
         ModelSummary, Precision,
     };
     pub use crate::embed::Embeddings;

@@ -16,7 +16,7 @@
 //!   On Intel the micro-kernels also prefetch the weights they stream and take the rows in
 //!   blocks that stay in L2 (`isa::KernelTuning`).
 //! - [`huge_pages`]: the packed weights in 2 MiB pages, for the page walks of streaming them.
-//! - [`lines`]: buffers that start on a cache line, so that no load of a packed weight straddles
+//! - [`aligned`]: buffers that start on a cache line, so that no load of a packed weight straddles
 //!   two.
 //! - [`math`]: vectorisable `exp`, `erf`, GELU, softmax and layer norm.
 //! - [`pass`]: a whole forward pass on one of rayon's threads, the others kept awake.
@@ -24,10 +24,10 @@
 //! Every kernel has the same result on every instruction set up to float rounding; the tests
 //! run each available one against a plain reference.
 
+mod aligned;
 pub(crate) mod gemm;
 mod huge_pages;
 mod isa;
-mod lines;
 pub(crate) mod math;
 pub(crate) mod pass;
 #[cfg(feature = "bench-knobs")]
@@ -35,6 +35,6 @@ pub mod probe;
 pub(crate) mod quant;
 mod strided;
 
+pub(crate) use aligned::AlignedBuffer;
 pub(crate) use isa::{Bf16Isa, Bf16Madd, Isa, KernelTuning, Level};
-pub(crate) use lines::Lines;
 pub(crate) use strided::StridedMut;

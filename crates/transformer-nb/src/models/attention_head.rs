@@ -79,7 +79,7 @@ impl AttentionHead {
     }
 
     /// The softmax of each row of [`scores`](Self::scores): the head's attention, as the
-    /// model's output returns it ([`BertOutput::attention`](crate::BertOutput::attention),
+    /// model's output returns it ([`EncoderOutput::attention`](crate::EncoderOutput::attention),
     /// [`CausalLmOutput::attention`](crate::CausalLmOutput::attention)).
     pub fn attention(&self) -> Vec<Vec<f32>> {
         softmax_rows(self.scores())

@@ -19,7 +19,7 @@ use crate::kernels::Isa;
 ///   with `vdpbf16ps` (on Xeons with AMX tiles, batches of 32 rows or more with `tdpbf16ps`),
 ///   sums in f32. Half the memory for the weights and faster on CPUs with AVX512_BF16 (AMD
 ///   Zen 4 and later, Intel Cooper Lake and Sapphire Rapids and later), at the cost of a small
-///   error (`scripts/bench.sh` measures the speed, `cargo test --release --test bf16` the
+///   error (`scripts/bench.sh` measures the speed, `cargo test --release --test encoder -- bf16::` the
 ///   error). Embedding tables, biases, layer norms, softmax and attention stay f32.
 ///
 /// ```

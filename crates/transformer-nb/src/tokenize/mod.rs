@@ -18,7 +18,7 @@
 //!
 //! `files` reads `tokenizer.json`, `vocab.txt`, GPT-2's `vocab.json` + `merges.txt` or a GGUF
 //! file's metadata into that pipeline; `chat` renders a model's chat template.
-//! `tests/tokenizer_vs_hf.rs` and `tests/bpe_vs_hf.rs` check every field against `tokenizers`
+//! `tests/tokenizers/tokenizer_vs_hf.rs` and `tests/tokenizers/bpe_vs_hf.rs` check every field against `tokenizers`
 //! itself on generated text; a file of another kind (Unigram, say) is an error that says what
 //! is supported.
 

@@ -3,7 +3,7 @@
 
 use super::html::shorten;
 use super::plot::{Colormap, Figure, HeatmapSpec, LineChart, Plot, Series};
-use crate::bert::BertOutput;
+use crate::bert::EncoderOutput;
 use crate::embed::Embeddings;
 use crate::error::{Error, Result};
 use crate::models::CausalLmOutput;
@@ -172,7 +172,7 @@ impl CausalLmOutput {
     }
 }
 
-impl BertOutput {
+impl EncoderOutput {
     /// Heatmap of one head's attention in the first sequence: which token (column) each token
     /// (row) attends to, both axes labelled with the tokens.
     ///

@@ -14,7 +14,7 @@
 
 use super::plot::{Plot, base64};
 use super::vega::VegaView;
-use crate::bert::{BertOutput, FillMask, LayerPredictions, ModelSummary};
+use crate::bert::{EncoderOutput, FillMask, LayerPredictions, ModelSummary};
 use crate::embed::Embeddings;
 use crate::positional::PositionalEncoding;
 use crate::tokenize::{Batch, Encoding};
@@ -134,7 +134,7 @@ impl Batch {
     }
 }
 
-impl BertOutput {
+impl EncoderOutput {
     /// Shows a table of the output shapes in an evcxr notebook.
     pub fn evcxr_display(&self) {
         let text = self
@@ -280,7 +280,7 @@ mod tests {
         // One layer, one head, three tokens: uniform attention.
         let probs = Tensor::from_vec(vec![1.0f32 / 3.0; 9], [1, 1, 3, 3]).unwrap();
         let hidden = Tensor::from_vec(vec![0.0; 12], [1, 3, 4]).unwrap();
-        let out = BertOutput::new(
+        let out = EncoderOutput::new(
             vec![hidden.clone(), hidden],
             vec![probs],
             None,

@@ -1,7 +1,7 @@
 //! The view layer: how results look in a notebook.
 //!
 //! Everything here reads the domain types ([`Encoding`](crate::Encoding),
-//! [`PositionalEncoding`](crate::PositionalEncoding), [`BertOutput`](crate::BertOutput),
+//! [`PositionalEncoding`](crate::PositionalEncoding), [`EncoderOutput`](crate::EncoderOutput),
 //! [`Embeddings`](crate::Embeddings)) and nothing in the domain reads it back: the methods a
 //! notebook calls, such as `pe.heatmap()` or `out.attention_heatmap(5, 3)`, are inherent
 //! impls written in this layer.

@@ -6,7 +6,9 @@ use crate::tensor::Tensor;
 use super::html::{
     CELL, HEAD_CELL, PAD_CELL, SPECIAL_CELL, TABLE, TEXT_CELL, TEXT_HEAD_CELL, escape, shorten,
 };
-use crate::bert::{BertOutput, FillMask, LayerPredictions, ModelSummary, human_bytes, thousands};
+use crate::bert::{
+    EncoderOutput, FillMask, LayerPredictions, ModelSummary, human_bytes, thousands,
+};
 use crate::embed::Embeddings;
 use crate::tokenize::{Batch, Encoding};
 
@@ -181,7 +183,7 @@ impl Batch {
     }
 }
 
-impl BertOutput {
+impl EncoderOutput {
     /// An HTML summary: the shape of every output.
     ///
     /// ```

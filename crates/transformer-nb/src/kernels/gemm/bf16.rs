@@ -19,7 +19,7 @@
 #[cfg(target_arch = "x86_64")]
 use super::avx512::{Madd, tile_asm_avx512};
 use super::{NR, Output, PackedB, Tile, Tiles, schedule, threads_for};
-use crate::kernels::{Bf16Isa, Bf16Madd, KernelTuning, Level, Lines, StridedMut};
+use crate::kernels::{AlignedBuffer, Bf16Isa, Bf16Madd, KernelTuning, Level, StridedMut};
 
 /// Below this many values of `A` to convert, one thread does it.
 const PARALLEL_CONVERT_MIN: usize = 1 << 16;
@@ -53,7 +53,7 @@ fn pair(first: f32, second: f32) -> u32 {
 pub(crate) struct PackedBf16 {
     k: usize,
     n: usize,
-    data: Lines,
+    data: AlignedBuffer,
     isa: Bf16Isa,
 }
 
@@ -63,7 +63,7 @@ impl PackedBf16 {
         let (k, n) = (b.k(), b.n());
         let pairs = k.div_ceil(2);
         let panels = n.div_ceil(NR);
-        let mut data = Lines::zeroed(panels * pairs * NR);
+        let mut data = AlignedBuffer::zeroed(panels * pairs * NR);
         let mut lanes = data.as_mut_slice::<u32>().chunks_exact_mut(NR);
         for p in 0..panels {
             let panel = b.panel(p);
@@ -81,7 +81,7 @@ impl PackedBf16 {
     /// Widens back to f32 (the rounding stays).
     pub(crate) fn to_f32(&self) -> PackedB {
         let (k, pairs) = (self.k, self.pairs());
-        let mut data = Lines::zeroed(self.n.div_ceil(NR) * k * NR);
+        let mut data = AlignedBuffer::zeroed(self.n.div_ceil(NR) * k * NR);
         let mut rows = data.as_mut_slice::<f32>().chunks_exact_mut(NR);
         for panel in self
             .data

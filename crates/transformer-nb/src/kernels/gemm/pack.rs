@@ -1,14 +1,14 @@
 //! `B` packed into panels of [`NR`] columns, each `k`-major, for the micro-kernels to stream.
 
 use super::NR;
-use crate::kernels::{Isa, Level, Lines};
+use crate::kernels::{AlignedBuffer, Isa, Level};
 
 /// `B` (`k × n`) packed into `ceil(n / NR)` panels of `k × NR` values, zero-padded.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PackedB {
     pub(super) k: usize,
     pub(super) n: usize,
-    pub(super) data: Lines,
+    pub(super) data: AlignedBuffer,
 }
 
 impl PackedB {
@@ -16,7 +16,7 @@ impl PackedB {
     pub(crate) fn from_weight(weight: &[f32], n_out: usize, k_in: usize) -> Self {
         // A weight is streamed once per pass: huge pages, asked for before the packing writes.
         let mut packed = PackedB {
-            data: Lines::with_capacity(n_out.div_ceil(NR) * k_in * NR),
+            data: AlignedBuffer::with_capacity(n_out.div_ceil(NR) * k_in * NR),
             ..PackedB::default()
         };
         packed.pack(weight, k_in, n_out, 1, k_in);
@@ -68,7 +68,7 @@ impl PackedB {
     }
 
     /// A packing of `k × n` whose panels `data` holds.
-    pub(super) fn from_parts(k: usize, n: usize, data: Lines) -> Self {
+    pub(super) fn from_parts(k: usize, n: usize, data: AlignedBuffer) -> Self {
         PackedB { k, n, data }
     }
 

@@ -16,10 +16,12 @@ use rayon::prelude::*;
 
 use super::gemm::{Output, PackedB, gemm_view};
 use super::{Isa, Level, StridedMut};
-use crate::gguf::TensorKind;
 
+mod kind;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+pub use kind::TensorKind;
 
 /// Values per quantized block.
 pub(crate) const BLOCK: usize = 32;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::model::MlmHead;
+use super::model::MlmPredictionLayers;
 use super::{Bert, Precision};
 use crate::error::{Error, Result};
 use crate::kernels::math;
@@ -25,7 +25,7 @@ use crate::tokenize::{Encoding, Tokenizer};
 /// ```
 pub struct MaskedLm {
     bert: Bert,
-    head: MlmHead,
+    head: MlmPredictionLayers,
     mask_id: u32,
 }
 
@@ -68,7 +68,10 @@ impl MaskedLm {
     fn with_head(bert: Bert) -> Result<Self> {
         let path = bert.dir().join("model.safetensors");
         let file = SafeTensors::open(&path)?;
-        if !file.contains(&format!("{}.transform.dense.weight", MlmHead::PREFIX)) {
+        if !file.contains(&format!(
+            "{}.transform.dense.weight",
+            MlmPredictionLayers::PREFIX
+        )) {
             return Err(Error::MissingHead {
                 path,
                 head: "masked-language-model head (cls.predictions)",
@@ -78,7 +81,7 @@ impl MaskedLm {
                     .into(),
             });
         }
-        let head = MlmHead::read(&file, bert.config())?;
+        let head = MlmPredictionLayers::read(&file, bert.config())?;
         let mask = bert.tokenizer().mask_token().to_string();
         let mask_id = bert.tokenizer().token_to_id(&mask).ok_or_else(|| {
             Error::Tokenizer(format!(

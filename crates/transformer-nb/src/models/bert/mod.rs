@@ -5,8 +5,8 @@
 //! folder. The encoder itself (the private `model` module) follows HF transformers' `modeling_bert.py` and keeps
 //! every hidden state and attention map, which is what a learner wants to look at.
 
+mod attention_head;
 mod config;
-mod head;
 mod masked_lm;
 mod model;
 mod output;
@@ -19,7 +19,9 @@ use crate::models::precision;
 pub use crate::models::precision::Precision;
 pub use config::{BertConfig, HiddenAct};
 pub use masked_lm::{FillMask, LayerPredictions, MaskedLm};
+#[allow(deprecated)]
 pub use output::BertOutput;
+pub use output::EncoderOutput;
 pub use summary::{ModelSummary, ModuleSize};
 pub(crate) use summary::{human_bytes, thousands};
 
@@ -384,7 +386,7 @@ impl Bert {
     /// assert_eq!(out.attentions().len(), 6);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn forward(&self, encoding: &Encoding) -> Result<BertOutput> {
+    pub fn forward(&self, encoding: &Encoding) -> Result<EncoderOutput> {
         self.run(std::slice::from_ref(encoding), true)
     }
 
@@ -398,7 +400,7 @@ impl Bert {
     /// assert_eq!(out.last_hidden_state().dims(), [2, 5, 384]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn forward_batch(&self, batch: &Batch) -> Result<BertOutput> {
+    pub fn forward_batch(&self, batch: &Batch) -> Result<EncoderOutput> {
         self.run(batch.encodings(), true)
     }
 
@@ -466,9 +468,9 @@ impl Bert {
         )
     }
 
-    fn run(&self, encodings: &[Encoding], collect: bool) -> Result<BertOutput> {
+    fn run(&self, encodings: &[Encoding], collect: bool) -> Result<EncoderOutput> {
         let pass = self.pass(encodings, collect)?;
-        Ok(BertOutput::new(
+        Ok(EncoderOutput::new(
             pass.hidden_states,
             pass.attentions,
             pass.pooler_output,

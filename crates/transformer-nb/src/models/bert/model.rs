@@ -335,7 +335,7 @@ impl Layer {
 /// BERT's masked-language-model head, `cls.predictions`: a dense layer, the activation and a
 /// layer norm, then the decoder, whose weight is the word-embedding table (tied) and whose bias
 /// is `cls.predictions.bias`.
-pub(crate) struct MlmHead {
+pub(crate) struct MlmPredictionLayers {
     dense: Linear,
     norm: Norm,
     /// `cls.predictions.decoder.weight` when the file stores it untied; else the embeddings.
@@ -343,7 +343,7 @@ pub(crate) struct MlmHead {
     bias: Vec<f32>,
 }
 
-impl MlmHead {
+impl MlmPredictionLayers {
     /// The prefix every tensor of the head has.
     pub const PREFIX: &str = "cls.predictions";
 
@@ -351,7 +351,7 @@ impl MlmHead {
         let (hidden, vocab) = (config.hidden_size, config.vocab_size);
         let p = Self::PREFIX;
         let decoder_name = format!("{p}.decoder.weight");
-        Ok(MlmHead {
+        Ok(MlmPredictionLayers {
             dense: Linear::read(file, &format!("{p}.transform.dense"), hidden, hidden)?,
             norm: Norm::read(
                 file,
@@ -384,7 +384,7 @@ impl BertModel {
 
     /// The head's logits over the vocabulary for each of `rows` hidden states (`hidden` wide,
     /// one after another): `[rows][vocab]`.
-    pub fn mlm_logits(&self, head: &MlmHead, hidden_states: &[f32]) -> Vec<Vec<f32>> {
+    pub fn mlm_logits(&self, head: &MlmPredictionLayers, hidden_states: &[f32]) -> Vec<Vec<f32>> {
         let isa = self.isa;
         let width = self.hidden;
         let rows = hidden_states.len() / width;

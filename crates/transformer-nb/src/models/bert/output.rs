@@ -3,8 +3,9 @@
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
-/// The outputs of [`Bert::forward`](crate::Bert::forward), as HF's `BertModel(...,
-/// output_hidden_states=True, output_attentions=True)` returns them, plus the tokens for plots.
+/// The outputs of an encoder's forward pass ([`Bert::forward`](crate::Bert::forward)), as HF's
+/// `BertModel(..., output_hidden_states=True, output_attentions=True)` returns them
+/// (`BaseModelOutputWithPoolingAndCrossAttentions`), plus the tokens for plots.
 ///
 /// ```
 /// use transformer_nb::prelude::*;
@@ -18,7 +19,7 @@ use crate::tensor::Tensor;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct BertOutput {
+pub struct EncoderOutput {
     hidden_states: Vec<Tensor>,
     attentions: Vec<Tensor>,
     pooler_output: Option<Tensor>,
@@ -27,7 +28,7 @@ pub struct BertOutput {
     lengths: Vec<usize>,
 }
 
-impl BertOutput {
+impl EncoderOutput {
     /// `hidden_states` must hold at least one tensor (the embeddings); the forward pass
     /// guarantees it.
     pub(crate) fn new(
@@ -39,7 +40,7 @@ impl BertOutput {
         lengths: Vec<usize>,
     ) -> Self {
         debug_assert!(!hidden_states.is_empty());
-        BertOutput {
+        EncoderOutput {
             hidden_states,
             attentions,
             pooler_output,
@@ -170,3 +171,8 @@ impl BertOutput {
         map.to_vec2()
     }
 }
+
+/// The former name of [`EncoderOutput`]. In HF transformers `BertOutput` is the feed-forward
+/// sublayer's output projection, not a model's result, so the result took another name.
+#[deprecated(note = "renamed `EncoderOutput`; this alias goes in the next release")]
+pub type BertOutput = EncoderOutput;

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{MAX_VIEW_VALUES, SCHEMA, VegaView};
-use crate::bert::BertOutput;
+use crate::bert::EncoderOutput;
 use crate::error::{Error, Result};
 use crate::models::CausalLmOutput;
 use crate::view::decoder::token_label;
@@ -11,7 +11,7 @@ use crate::view::decoder::token_label;
 /// Pixels per token row of the attention view.
 const ROW_HEIGHT: usize = 18;
 
-impl BertOutput {
+impl EncoderOutput {
     /// bertviz's head view, interactive without trust: the tokens on both sides and a line from
     /// each token (left, the query) to each token it attends to (right, the key), as strong as
     /// the attention. Pick the layer and the head with the sliders; hover a token to see only
@@ -149,7 +149,7 @@ struct AttentionData {
 
 impl AttentionData {
     /// `view` names the view in the error for a text too long to carry.
-    fn of(out: &BertOutput, sequence: usize, view: &str) -> Result<Self> {
+    fn of(out: &EncoderOutput, sequence: usize, view: &str) -> Result<Self> {
         let tokens = out.real_tokens(sequence)?;
         let types = out.real_type_ids(sequence)?;
         if out.attentions().is_empty() {

@@ -2,12 +2,8 @@
 //! f32 outputs stays within bounds that follow from bfloat16's rounding, and a CPU (or a kernel
 //! cap) without AVX512_BF16 keeps the model f32 and says so.
 
-mod util;
-
-use std::process::Command;
-
+use crate::util::{as_f32s, as_strings, last_hidden_values, minilm, reference, tiny_bert};
 use transformer_nb::prelude::*;
-use util::{as_f32s, as_strings, last_hidden_values, minilm, reference, tiny_bert};
 
 /// The model in bf16, or `None` (the test is skipped, saying why) on a CPU without AVX512_BF16.
 fn bf16_minilm() -> Option<Bert> {
@@ -136,23 +132,8 @@ fn the_summary_counts_bf16_weights_and_f32_comes_back() {
 /// available, and checks what it printed.
 #[test]
 fn without_avx512_bf16_the_model_stays_f32_and_says_so() {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "capped_child",
-            "--exact",
-            "--nocapture",
-            "--include-ignored",
-        ])
-        .env("TRANSFORMER_NB_KERNELS", "avx2")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("1 passed"),
-        "the child test did not run: {stdout}"
-    );
+    let stderr =
+        crate::util::run_child_test("bf16::capped_child", &[("TRANSFORMER_NB_KERNELS", "avx2")]);
     assert!(
         stderr.contains("bf16 needs AVX-512 with AVX512_BF16")
             && stderr.contains("the model stays f32"),

@@ -2,12 +2,10 @@
 //! BERT, and the real all-MiniLM-L6-v2. (candle-transformers returns the last hidden state
 //! only, which is why this crate has its own encoder; the two must agree on it.)
 
-mod util;
-
+use crate::util::{assert_close, minilm, tiny_bert};
 use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::bert::{BertModel, Config};
 use transformer_nb::prelude::*;
-use util::{assert_close, minilm, tiny_bert};
 
 fn candle_transformers_last_hidden(bert: &Bert, batch: &Batch) -> Vec<f32> {
     let dir = bert.dir();

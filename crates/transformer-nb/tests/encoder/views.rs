@@ -2,10 +2,8 @@
 //! pass computed, for the tokens it ran on. (The specs are validated against Vega-Lite's schema
 //! and drawn by Vega in tests/e2e/test_views.py.)
 
-mod util;
-
+use crate::util::{decode_png, minilm, tiny_bert};
 use transformer_nb::prelude::*;
-use util::{decode_png, minilm, tiny_bert};
 
 /// The attention values a view carries: its `attention` parameter, 4 digits per value.
 fn carried(spec: &serde_json::Value) -> Vec<f64> {

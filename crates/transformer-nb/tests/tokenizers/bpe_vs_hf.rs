@@ -9,14 +9,12 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
-mod util;
-
+use crate::util::{encode_both, gpt2_tokenizer_files as gpt2_files, ours, smollm2_gguf, theirs};
 use proptest::prelude::*;
 use tokenizers::decoders::byte_level::ByteLevel as HfByteLevel;
 use tokenizers::models::bpe::BPE;
 use transformer_nb::gguf::GgufFile;
 use transformer_nb::prelude::*;
-use util::{encode_both, gpt2_tokenizer_files as gpt2_files, ours, smollm2_gguf, theirs};
 
 /// HF's GPT-2 tokenizer as `GPT2TokenizerFast(vocab_file, merges_file)` builds it (transformers'
 /// `GPT2Converter`): BPE from the two files, ByteLevel pre-tokenizer without a prefix space,

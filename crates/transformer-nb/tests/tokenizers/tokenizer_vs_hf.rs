@@ -4,14 +4,12 @@
 //! hand-made `tokenizer.json` covers what it lacks (cased text, kept accents, added tokens with
 //! `lstrip`, `rstrip`, `single_word` and `normalized`, `BertProcessing`, no decoder).
 
-mod util;
-
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::util::{encode_both, minilm, ours, theirs};
 use proptest::prelude::*;
 use transformer_nb::prelude::*;
-use util::{encode_both, minilm, ours, theirs};
 
 /// Both decode `ids` to the same text, with and without special tokens.
 fn decodes_alike(

@@ -2,12 +2,10 @@
 //! (no masked-LM weights are reachable offline; see scripts/make-references.py), and the errors
 //! a learner can run into. The seeded model uses MiniLM's vocabulary, so these tests need it.
 
-mod util;
-
 use std::sync::OnceLock;
 
+use crate::util::{masked_lm_reference, minilm, tiny_bert, write_seeded_masked_lm};
 use transformer_nb::prelude::*;
-use util::{masked_lm_reference, minilm, tiny_bert, write_seeded_masked_lm};
 
 fn seeded() -> &'static (tempfile::TempDir, MaskedLm) {
     static MODEL: OnceLock<(tempfile::TempDir, MaskedLm)> = OnceLock::new();
@@ -55,16 +53,16 @@ fn logits_at_the_masks_match_hf_real_model() {
     for case in cases() {
         let text = case["text"].as_str().unwrap();
         let enc = mlm.tokenizer().encode(text).unwrap();
-        assert_eq!(enc.ids(), util::as_u32s(&case["ids"]), "{text}");
+        assert_eq!(enc.ids(), crate::util::as_u32s(&case["ids"]), "{text}");
         let logits = mlm.logits_at_masks(text).unwrap();
         let probes = case["logits"].as_array().unwrap();
         assert_eq!(logits.len(), probes.len(), "{text}: one row per mask");
         for (row, probe) in logits.iter().zip(probes) {
             assert_eq!(row.len(), 30522);
-            let ids = util::as_u32s(&probe["ids"]);
-            let want = util::as_f32s(&probe["values"]);
+            let ids = crate::util::as_u32s(&probe["ids"]);
+            let want = crate::util::as_f32s(&probe["values"]);
             let got: Vec<f32> = ids.iter().map(|&i| row[i as usize]).collect();
-            util::assert_close(&got, &want, 1e-4, text);
+            crate::util::assert_close(&got, &want, 1e-4, text);
         }
     }
 }

@@ -4,12 +4,10 @@
 //! BPE table counts tokens per word. Release builds only, like decoder_parity.
 #![cfg(not(debug_assertions))]
 
-mod util;
-
 use std::sync::OnceLock;
 
+use crate::util::smollm2_gguf;
 use transformer_nb::prelude::*;
-use util::smollm2_gguf;
 
 fn lm() -> &'static CausalLm {
     static LM: OnceLock<CausalLm> = OnceLock::new();

@@ -2,12 +2,10 @@
 //! exactly what a single thread gets. One model run many times: every pass gets what a fresh
 //! model gets, whatever ran before (a pass reuses the buffers of the one before it).
 
-mod util;
-
 use std::sync::Arc;
 
+use crate::util::{minilm, tiny_bert};
 use transformer_nb::prelude::*;
-use util::{minilm, tiny_bert};
 
 fn assert_send_sync<T: Send + Sync + 'static>() {}
 
@@ -15,7 +13,7 @@ fn assert_send_sync<T: Send + Sync + 'static>() {}
 fn the_public_types_are_send_and_sync() {
     assert_send_sync::<Bert>();
     assert_send_sync::<Tokenizer>();
-    assert_send_sync::<BertOutput>();
+    assert_send_sync::<EncoderOutput>();
     assert_send_sync::<Encoding>();
     assert_send_sync::<Batch>();
     assert_send_sync::<Embeddings>();
@@ -148,4 +146,16 @@ fn a_tokenizer_shared_by_threads_encodes_as_one_thread_does() {
             });
         }
     });
+}
+
+/// The result of a forward pass was called `BertOutput` before it was `EncoderOutput`; the old
+/// name stays, deprecated, for one release.
+#[test]
+#[allow(deprecated)]
+fn the_former_name_of_the_encoder_output_still_names_it() {
+    let (_dir, bert) = crate::util::tiny_bert();
+    let out: transformer_nb::BertOutput = bert
+        .forward(&bert.tokenizer().encode("a cat").unwrap())
+        .unwrap();
+    let _: &EncoderOutput = &out;
 }

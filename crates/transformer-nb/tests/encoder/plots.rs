@@ -1,10 +1,8 @@
 //! Plots of model outputs: SVG, small, labelled with tokens. On a tiny generated model, except
 //! where the meaning of the numbers matters (named `*_real_model`).
 
-mod util;
-
+use crate::util::{decode_png, minilm, tiny_bert};
 use transformer_nb::prelude::*;
-use util::{decode_png, minilm, tiny_bert};
 
 #[test]
 fn attention_heatmap_labels_both_axes_with_the_tokens() {

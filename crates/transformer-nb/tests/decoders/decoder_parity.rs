@@ -10,19 +10,17 @@
 //! only the order of the sums differs.
 //!
 //! A 135M-parameter model is slow unoptimised, so these run in release builds only
-//! (scripts/test.sh: `cargo test --release --test decoder_parity`, on every kernel set).
+//! (scripts/test.sh: `cargo test --release --test decoders -- decoder_parity::`, on every kernel set).
 #![cfg(not(debug_assertions))]
-
-mod util;
 
 use std::sync::OnceLock;
 
+use crate::util::{as_f32s, as_u32s, smollm2_gguf};
 use serde_json::Value;
 use transformer_nb::prelude::*;
-use util::{as_f32s, as_u32s, smollm2_gguf};
 
 fn reference() -> &'static Value {
-    util::smollm2_reference()
+    crate::util::smollm2_reference()
 }
 
 fn f32_model() -> &'static CausalLm {

@@ -2,11 +2,9 @@
 //! sentence embeddings of all-MiniLM-L6-v2, against tests/reference/all-MiniLM-L6-v2.json
 //! (made by scripts/make-references.py with torch + transformers + sentence-transformers).
 
-mod util;
-
+use crate::util::{as_f32s, as_strings, as_u32s, assert_close, minilm, reference};
 use serde_json::Value;
 use transformer_nb::prelude::*;
-use util::{as_f32s, as_strings, as_u32s, assert_close, minilm, reference};
 
 /// Hidden states, attentions and pooler output: HF's tolerance for "the same numbers".
 const TOLERANCE: f32 = 1e-4;

@@ -2,12 +2,10 @@
 //! scripts/make-references.py with GPT-2's real vocabulary (tests/reference/gpt2-seeded.json),
 //! every hidden state and attention map in full, the logits' probes and 20 greedy tokens.
 
-mod util;
-
 use std::sync::OnceLock;
 
+use crate::util::{as_f32s, as_u32s, gpt2_seeded_reference, write_seeded_gpt2};
 use transformer_nb::prelude::*;
-use util::{as_f32s, as_u32s, gpt2_seeded_reference, write_seeded_gpt2};
 
 fn gpt2() -> &'static CausalLm {
     static LM: OnceLock<(tempfile::TempDir, CausalLm)> = OnceLock::new();
@@ -37,7 +35,7 @@ fn every_hidden_state_attention_and_logit_matches_hf() {
             .enumerate()
         {
             let want: Vec<f32> = want.as_array().unwrap().iter().flat_map(as_f32s).collect();
-            util::assert_close(
+            crate::util::assert_close(
                 ours.values(),
                 &want,
                 1e-4,
@@ -57,7 +55,7 @@ fn every_hidden_state_attention_and_logit_matches_hf() {
                 .flat_map(|head| head.as_array().unwrap().iter().flat_map(as_f32s))
                 .collect();
             assert_eq!(ours.dims(), [1, 4, seq, seq]);
-            util::assert_close(
+            crate::util::assert_close(
                 ours.values(),
                 &want,
                 1e-4,
@@ -70,7 +68,7 @@ fn every_hidden_state_attention_and_logit_matches_hf() {
         for p in 0..seq {
             let row = &out.logits().values()[p * vocab..(p + 1) * vocab];
             let ours: Vec<f32> = row.iter().step_by(stride).copied().collect();
-            util::assert_close(&ours, &as_f32s(&probe["probe"][p]), 1e-4, "logits");
+            crate::util::assert_close(&ours, &as_f32s(&probe["probe"][p]), 1e-4, "logits");
             let sum: f64 = row.iter().map(|v| f64::from(v.abs())).sum();
             let want = probe["abs_sums"][p].as_f64().unwrap();
             assert!((sum - want).abs() / want < 1e-5, "{text:?} abs sum at {p}");
@@ -99,7 +97,7 @@ fn a_left_padded_batch_gives_each_text_its_own_results() {
     let alone = lm.forward(&encs[0]).unwrap();
     let vocab = lm.config().vocab;
     let padded = &batch.logits().values()[pad * vocab..seq * vocab];
-    util::assert_close(padded, alone.logits().values(), 1e-5, "left-padded logits");
+    crate::util::assert_close(padded, alone.logits().values(), 1e-5, "left-padded logits");
     assert!(
         batch.logits().values()[..pad * vocab]
             .iter()

@@ -2,13 +2,11 @@
 //! `Ok` or an error whose kind and message say what was wrong. Everything runs on tiny generated
 //! models except where the real tokenizer's behaviour is the point (named `*_real_model`).
 
-mod util;
-
 use std::path::Path;
 
+use crate::util::{TinyConfig, minilm, tiny_bert, write_tiny_bert};
 use transformer_nb::embed::Pooling;
 use transformer_nb::prelude::*;
-use util::{TinyConfig, minilm, tiny_bert, write_tiny_bert};
 
 fn message<T: std::fmt::Debug>(result: Result<T>) -> String {
     result.expect_err("expected an error").to_string()
@@ -615,7 +613,7 @@ fn an_architecture_we_do_not_run_is_named_with_the_ones_we_do() {
 
 fn tiny_gpt2() -> (tempfile::TempDir, CausalLm) {
     let dir = tempfile::tempdir().unwrap();
-    util::write_seeded_gpt2(dir.path());
+    crate::util::write_seeded_gpt2(dir.path());
     let lm = CausalLm::from_dir(dir.path()).unwrap();
     (dir, lm)
 }

@@ -10,19 +10,19 @@
 //! then holds more memory after a forward (`scripts/bench.sh`'s peak memory of BERT-base
 //! 8 × 128 in bf16).
 
-/// Values a line holds, and so the most a [`Lines`] buffer skips to reach one.
+/// Values a line holds, and so the most an [`AlignedBuffer`] skips to reach one.
 const LINE_VALUES: usize = 16;
 
 /// 32-bit values (`f32` or `u32`) in memory that starts on a 64-byte boundary.
 #[derive(Debug, Default)]
-pub(crate) struct Lines {
+pub(crate) struct AlignedBuffer {
     values: Vec<u32>,
     /// Where the values start in `values`: its first element on a line boundary.
     start: usize,
     len: usize,
 }
 
-/// A 32-bit plain value that every bit pattern is: what [`Lines`] can hold.
+/// A 32-bit plain value that every bit pattern is: what [`AlignedBuffer`] can hold.
 pub(crate) trait Lane: Copy + sealed::Sealed {}
 impl Lane for f32 {}
 impl Lane for u32 {}
@@ -33,22 +33,22 @@ mod sealed {
     impl Sealed for u32 {}
 }
 
-impl Lines {
+impl AlignedBuffer {
     /// An empty buffer with room for `len` values, backed by huge pages where that room covers
     /// whole 2 MiB blocks (asked for before anything is written, [`super::huge_pages`]).
-    pub(crate) fn with_capacity(len: usize) -> Lines {
+    pub(crate) fn with_capacity(len: usize) -> AlignedBuffer {
         let mut values = Vec::with_capacity(len + LINE_VALUES - 1);
         super::huge_pages::advise(&mut values);
-        Lines {
+        AlignedBuffer {
             values,
             start: 0,
             len: 0,
         }
     }
 
-    /// `len` zeros, in an allocation of their own (huge pages as in [`Lines::with_capacity`]).
-    pub(crate) fn zeroed(len: usize) -> Lines {
-        let mut lines = Lines::with_capacity(len);
+    /// `len` zeros, in an allocation of their own (huge pages as in [`AlignedBuffer::with_capacity`]).
+    pub(crate) fn zeroed(len: usize) -> AlignedBuffer {
+        let mut lines = AlignedBuffer::with_capacity(len);
         lines.refill_zeroed(len);
         lines
     }
@@ -84,19 +84,19 @@ impl Lines {
     }
 }
 
-impl Clone for Lines {
+impl Clone for AlignedBuffer {
     /// The same values, in an allocation of its own, which they start on a line of (a copy of
     /// the `Vec` keeps the offset, but not the alignment).
-    fn clone(&self) -> Lines {
-        let mut copy = Lines::zeroed(self.len);
+    fn clone(&self) -> AlignedBuffer {
+        let mut copy = AlignedBuffer::zeroed(self.len);
         copy.as_mut_slice::<u32>()
             .copy_from_slice(self.as_slice::<u32>());
         copy
     }
 }
 
-impl PartialEq for Lines {
-    fn eq(&self, other: &Lines) -> bool {
+impl PartialEq for AlignedBuffer {
+    fn eq(&self, other: &AlignedBuffer) -> bool {
         self.as_slice::<u32>() == other.as_slice::<u32>()
     }
 }
@@ -108,7 +108,7 @@ mod tests {
     #[test]
     fn values_start_on_a_line_and_keep_their_length() {
         for len in [0, 1, 15, 16, 17, 1000, 3 << 20] {
-            let mut buffer = Lines::with_capacity(len);
+            let mut buffer = AlignedBuffer::with_capacity(len);
             assert!(buffer.as_slice::<f32>().is_empty());
             buffer.refill_zeroed(len);
             assert_eq!(buffer.as_slice::<f32>().len(), len);

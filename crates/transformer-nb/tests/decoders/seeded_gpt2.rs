@@ -1,13 +1,11 @@
-//! The seeded GPT-2 of scripts/make-references.py, written by `util::write_seeded_gpt2`: its
+//! The seeded GPT-2 of scripts/make-references.py, written by `crate::util::write_seeded_gpt2`: its
 //! weights are the Python LCG stream bit for bit, under the Hub's gpt2 names, with the config
 //! HF loaded (tests/reference/gpt2-seeded.json), so HF's outputs there are its reference.
 
-mod util;
-
 use std::collections::HashSet;
 
+use crate::util::{gpt2_seeded_reference, smollm2_reference, write_seeded_gpt2};
 use candle_core::Device;
-use util::{gpt2_seeded_reference, smollm2_reference, write_seeded_gpt2};
 
 #[test]
 fn seeded_gpt2_weights_are_the_python_lcg_stream_bit_for_bit() {
@@ -27,13 +25,13 @@ fn seeded_gpt2_weights_are_the_python_lcg_stream_bit_for_bit() {
     );
     for (name, probe) in probes {
         let tensor = &tensors[name];
-        let shape: Vec<usize> = util::as_u32s(&probe["shape"])
+        let shape: Vec<usize> = crate::util::as_u32s(&probe["shape"])
             .into_iter()
             .map(|d| d as usize)
             .collect();
         assert_eq!(tensor.dims(), shape.as_slice(), "{name}: shape");
         let values = tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let first: Vec<u32> = util::as_f32s(&probe["first"])
+        let first: Vec<u32> = crate::util::as_f32s(&probe["first"])
             .iter()
             .map(|v| v.to_bits())
             .collect();
@@ -53,7 +51,7 @@ fn seeded_gpt2_weights_are_the_python_lcg_stream_bit_for_bit() {
         .iter()
         .map(|pair| pair[0].as_str().unwrap().to_string())
         .collect();
-    let ours: Vec<String> = util::gpt2_tensor_shapes()
+    let ours: Vec<String> = crate::util::gpt2_tensor_shapes()
         .into_iter()
         .map(|(name, _)| name)
         .collect();
@@ -71,13 +69,13 @@ fn seeded_gpt2_folder_has_hf_s_config_and_gpt2_s_vocabulary() {
     let vocab: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("vocab.json")).unwrap())
             .unwrap();
-    assert_eq!(vocab.len(), util::GPT2_VOCAB);
+    assert_eq!(vocab.len(), crate::util::GPT2_VOCAB);
     assert_eq!(vocab["<|endoftext|>"], 50256);
     let merges = std::fs::read_to_string(dir.path().join("merges.txt")).unwrap();
     assert!(merges.starts_with("#version: 0.2"));
     // The reference's first text tokenizes as GPT-2 does ("Hello" is 15496, " world" 995).
     let first = &gpt2_seeded_reference()["texts"][0];
-    assert_eq!(util::as_u32s(&first["ids"])[..2], [15496, 995]);
+    assert_eq!(crate::util::as_u32s(&first["ids"])[..2], [15496, 995]);
 }
 
 #[test]

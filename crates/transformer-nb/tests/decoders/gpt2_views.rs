@@ -3,11 +3,9 @@
 //! logit lens reads each layer through `ln_f` and the tied embeddings, checked here with candle
 //! on the checkpoint's own tensors.
 
-mod util;
-
+use crate::util::write_seeded_gpt2;
 use candle_core::{D, Device, Tensor as CandleTensor};
 use transformer_nb::prelude::*;
-use util::write_seeded_gpt2;
 
 fn gpt2() -> (tempfile::TempDir, CausalLm) {
     let dir = tempfile::tempdir().unwrap();

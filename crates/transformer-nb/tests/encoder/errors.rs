@@ -1,10 +1,8 @@
 //! Bad input gets a clear error, never a panic: one test per case, each checking that the
 //! message names what was wrong.
 
-mod util;
-
+use crate::util::{TinyConfig, minilm, tiny_bert, write_tiny_bert};
 use transformer_nb::prelude::*;
-use util::{TinyConfig, minilm, tiny_bert, write_tiny_bert};
 
 fn message<T: std::fmt::Debug>(result: Result<T>) -> String {
     result.expect_err("expected an error").to_string()
@@ -172,35 +170,22 @@ fn layer_norms_saved_as_gamma_and_beta_load_like_weight_and_bias() {
     use candle_core::safetensors;
     let (dir, bert) = tiny_bert();
     let text = "i read a good novel .";
-    let want = util::last_hidden_values(&bert, text);
+    let want = crate::util::last_hidden_values(&bert, text);
     let path = dir.path().join("model.safetensors");
-    let renamed = util::gamma_beta_layer_norms(&path);
+    let renamed = crate::util::gamma_beta_layer_norms(&path);
     assert!(renamed.contains_key("embeddings.LayerNorm.gamma"));
     safetensors::save(&renamed, &path).unwrap();
     let old_names = Bert::from_dir(dir.path()).unwrap();
-    assert_eq!(util::last_hidden_values(&old_names, text), want);
+    assert_eq!(crate::util::last_hidden_values(&old_names, text), want);
 }
 
 /// A value of `TRANSFORMER_NB_KERNELS` the library does not understand is reported once on
 /// stderr (a typo would otherwise change nothing, silently), and the forward pass still runs.
 #[test]
 fn an_unknown_kernel_cap_is_reported_once() {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "unknown_kernel_cap_child",
-            "--exact",
-            "--nocapture",
-            "--include-ignored",
-        ])
-        .env("TRANSFORMER_NB_KERNELS", "avx51")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("1 passed"),
-        "the child test did not run: {stdout}"
+    let stderr = crate::util::run_child_test(
+        "errors::unknown_kernel_cap_child",
+        &[("TRANSFORMER_NB_KERNELS", "avx51")],
     );
     let warning = "TRANSFORMER_NB_KERNELS=\"avx51\" is not one of generic, avx2, avx512";
     assert_eq!(stderr.matches(warning).count(), 1, "{stderr}");

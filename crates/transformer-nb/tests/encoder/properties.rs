@@ -5,19 +5,17 @@
 //! The kernels' own property test (any matrix shape on every instruction set against an f64
 //! reference) is beside them, in `src/kernels/gemm.rs`.
 
-mod util;
-
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::util::{TinyConfig, minilm, write_tiny_bert};
 use proptest::prelude::*;
 use transformer_nb::prelude::*;
-use util::{TinyConfig, minilm, write_tiny_bert};
 
 /// A tiny model, written and loaded once per test binary.
 fn tiny() -> &'static (tempfile::TempDir, Bert) {
     static TINY: OnceLock<(tempfile::TempDir, Bert)> = OnceLock::new();
-    TINY.get_or_init(util::tiny_bert)
+    TINY.get_or_init(crate::util::tiny_bert)
 }
 
 /// Text of any Unicode scalar values, biased towards the awkward ones: controls, NUL, bidi
