@@ -82,6 +82,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## The examples in these docs
+//!
+//! They load the models a notebook loads, so that their numbers are the real ones:
+//! `sentence-transformers/all-MiniLM-L6-v2` and `HuggingFaceTB/SmolLM2-135M-Instruct`.
+//! `cargo test --doc` therefore needs them in the Hugging Face cache: load each once where the
+//! Hub is reachable (or see the crate's README for getting them offline). The examples that
+//! would take a 135M-parameter model through an unoptimised build are `no_run`.
+//!
 //! ## Errors, not panics
 //!
 //! A panic in a notebook cell loses every variable of the kernel, so no function here panics on

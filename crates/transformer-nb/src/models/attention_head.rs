@@ -6,8 +6,9 @@
 /// One vector per token.
 pub(crate) type Vectors = Vec<Vec<f32>>;
 
-/// The queries and keys of one head of one layer for one text: `attention = softmax(q · kᵀ /
-/// √d)`, row by row; in a decoder (causal) each token sees only itself and the tokens before
+/// The queries, keys and values of one head of one layer for one text: `attention = softmax(q ·
+/// kᵀ / √d)`, row by row, and `context = attention · v`, what the head passes on (the heads'
+/// contexts, side by side, go through the output projection `W_O`); in a decoder (causal) each token sees only itself and the tokens before
 /// it. For a model with rotary position embeddings (Llama), the vectors are those attention
 /// uses, after the rotation; [`queries_before_rope`](Self::queries_before_rope) gives them as
 /// the projections make them.
@@ -19,6 +20,7 @@ pub struct AttentionHead {
     pub(crate) type_ids: Vec<u32>,
     pub(crate) queries: Vec<Vec<f32>>,
     pub(crate) keys: Vec<Vec<f32>>,
+    pub(crate) values: Vec<Vec<f32>>,
     /// Queries and keys before the rotary embedding, for models that have one.
     pub(crate) before_rope: Option<(Vectors, Vectors)>,
     pub(crate) causal: bool,
@@ -53,6 +55,40 @@ impl AttentionHead {
     /// The key vector of each token, as attention uses it.
     pub fn keys(&self) -> &[Vec<f32>] {
         &self.keys
+    }
+
+    /// The value vector of each token: what the head passes on from that token, in proportion
+    /// to the attention it gets.
+    pub fn values(&self) -> &[Vec<f32>] {
+        &self.values
+    }
+
+    /// Each token's context vector, `Σ_j attention[i][j] · values[j]`: this head's part of the
+    /// attention sublayer's output, before the output projection.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let head = bert.attention_head(&bert.tokenizer().encode("a good novel")?, 2, 5)?;
+    /// let (attention, values) = (head.attention(), head.values());
+    /// let first: f32 = (0..values.len()).map(|j| attention[1][j] * values[j][0]).sum();
+    /// assert!((head.context()[1][0] - first).abs() < 1e-6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn context(&self) -> Vec<Vec<f32>> {
+        let width = self.values.first().map_or(0, Vec::len);
+        self.attention()
+            .iter()
+            .map(|weights| {
+                let mut sum = vec![0.0f32; width];
+                for (weight, value) in weights.iter().zip(&self.values) {
+                    for (s, v) in sum.iter_mut().zip(value) {
+                        *s += weight * v;
+                    }
+                }
+                sum
+            })
+            .collect()
     }
 
     /// The queries before the rotary position embedding turned them, for models that rotate

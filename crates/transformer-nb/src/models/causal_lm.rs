@@ -397,8 +397,9 @@ impl CausalLm {
 
     /// Opens up head `head` of layer `layer` for one text: each token's query and key as
     /// attention uses them (after the rotary embedding, for Llama) and, for a model with a
-    /// rotary embedding, as the projections make them; with grouped-query attention the key is
-    /// that of the key/value head this query head reads. The head's
+    /// rotary embedding, as the projections make them, and each token's value; with
+    /// grouped-query attention the key and value are those of the key/value head this query
+    /// head reads. The head's
     /// [`attention`](AttentionHead::attention) is the one [`forward`](Self::forward) returns.
     ///
     /// ```no_run
@@ -409,6 +410,7 @@ impl CausalLm {
     /// let head = lm.attention_head(&enc, 3, 1)?;
     /// assert!(head.is_causal() && head.queries_before_rope().is_some());
     /// assert_eq!(head.keys()[0].len(), 64);
+    /// assert_eq!(head.context().len(), enc.len());
     /// let out = lm.forward(&enc)?;
     /// assert!((head.attention()[4][0] - out.attention(3, 1)?[4][0]).abs() < 1e-4);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -457,6 +459,7 @@ impl CausalLm {
             type_ids: vec![0; encoding.len()],
             queries: rows(&captured.queries, q_width, head),
             keys: rows(&captured.keys, kv_width, kv_head),
+            values: rows(&captured.values, kv_width, kv_head),
             before_rope,
             causal: true,
         })

@@ -54,6 +54,7 @@ pub(crate) struct Captured {
     pub keys_before_rope: Vec<f32>,
     pub queries: Vec<f32>,
     pub keys: Vec<f32>,
+    pub values: Vec<f32>,
 }
 
 /// What a pass over `rows` new tokens returns.

@@ -211,6 +211,7 @@ impl Decoder for Gpt2 {
                     keys_before_rope: keys.clone(),
                     queries: q.clone(),
                     keys,
+                    values: layer_cache.values[past * d..].to_vec(),
                 });
             }
             let (context, probs) =

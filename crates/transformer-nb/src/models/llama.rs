@@ -449,6 +449,7 @@ impl Decoder for Llama {
                     keys_before_rope,
                     queries: q.clone(),
                     keys: k.clone(),
+                    values: v.clone(),
                 });
             }
             layer_cache.keys.extend_from_slice(&k);

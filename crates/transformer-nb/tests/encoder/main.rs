@@ -5,6 +5,7 @@
 #[path = "../util/mod.rs"]
 mod util;
 
+mod attention_by_hand;
 mod bf16;
 mod cross_check;
 mod errors;

@@ -6,8 +6,8 @@ use crate::models::attention_head::AttentionHead;
 use crate::tokenize::Encoding;
 
 impl Bert {
-    /// Opens up head `head` of layer `layer` for one encoding: each token's query and key
-    /// vectors, from which its scores and attention follow. The layer's input is the hidden
+    /// Opens up head `head` of layer `layer` for one encoding: each token's query, key and
+    /// value vectors, from which its scores, its attention and its context follow. The layer's input is the hidden
     /// state a forward pass computes; an index out of range is an error naming the range.
     ///
     /// ```
@@ -15,7 +15,8 @@ impl Bert {
     /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// let enc = bert.tokenizer().encode("I read a good novel.")?;
     /// let head = bert.attention_head(&enc, 2, 5)?;
-    /// assert_eq!(head.queries()[0].len(), 32);
+    /// assert_eq!(head.queries()[0].len(), 32);      // 384 dimensions / 12 heads
+    /// assert_eq!(head.values().len(), enc.len());
     /// let out = bert.forward(&enc)?;
     /// let want = out.attention(0, 2, 5)?;
     /// assert!((head.attention()[3][1] - want[3][1]).abs() < 1e-5);
@@ -51,6 +52,7 @@ impl Bert {
             type_ids: encoding.type_ids()[..n].to_vec(),
             queries: (0..n).map(|i| slice(i, 0)).collect(),
             keys: (0..n).map(|i| slice(i, 1)).collect(),
+            values: (0..n).map(|i| slice(i, 2)).collect(),
             before_rope: None,
             causal: false,
         })
