@@ -10,7 +10,8 @@
 //! The data flows through the modules in this order, each importing only those before it
 //! (`tests/encoder/layers.rs` checks every `use crate::` against this paragraph):
 //! [`error`] and [`tensor`] are what every module shares; the private `kernels` hold the
-//! number crunching (matrix products, quantized weights, softmax, layer norm) on plain slices;
+//! number crunching (matrix products, quantized weights, softmax, layer norm) on plain slices,
+//! and [`functional`] offers the layer's functions to a learner computing by hand;
 //! [`hub`] finds a model's files in the Hugging Face cache or on the Hub; [`gguf`] reads
 //! llama.cpp's files; [`tokenize`] turns text into ids (WordPiece for BERT, byte-level BPE for
 //! GPT-2 and Llama, each pipeline in HF's stages) and renders chat templates; [`positional`]
@@ -108,6 +109,7 @@
 
 pub mod embed;
 pub mod error;
+pub mod functional;
 pub mod generate;
 pub mod gguf;
 pub mod hub;

@@ -125,6 +125,18 @@ impl SafeTensors {
         self.tensors.contains_key(name)
     }
 
+    /// The shape of tensor `name`, if the file has it.
+    pub(crate) fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.tensors.get(name).map(|info| info.shape.as_slice())
+    }
+
+    /// Every tensor's name, sorted.
+    pub(crate) fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.tensors.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
     /// Reads tensor `name`, which must have `shape`, as `f32` (converting f16, bf16 and f64).
     pub(crate) fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let info = self.tensors.get(name).ok_or_else(|| {

@@ -33,7 +33,7 @@ fn linear(weights: &Weights, prefix: &str, x: &[Vec<f32>]) -> Vec<Vec<f32>> {
         .collect()
 }
 
-fn layer_norm(weights: &Weights, prefix: &str, x: &[Vec<f32>]) -> Vec<Vec<f32>> {
+fn layer_norm_rows(weights: &Weights, prefix: &str, x: &[Vec<f32>]) -> Vec<Vec<f32>> {
     let gamma = values(weights, &format!("{prefix}.weight"));
     let beta = values(weights, &format!("{prefix}.bias"));
     x.iter()
@@ -59,7 +59,7 @@ fn add(a: &[Vec<f32>], b: &[Vec<f32>]) -> Vec<Vec<f32>> {
 
 /// GELU with erf, as BERT's `hidden_act: "gelu"`; erf from Abramowitz and Stegun 7.1.26 is too
 /// coarse for 1e-5, so it is summed from its Taylor series, which converges for these inputs.
-fn gelu(x: f32) -> f32 {
+fn gelu_by_series(x: f32) -> f32 {
     let z = f64::from(x) / std::f64::consts::SQRT_2;
     let (mut term, mut sum) = (z, z);
     for n in 1..200 {
@@ -114,17 +114,17 @@ fn a_layer_rebuilt_from_its_heads_equals_the_forward_pass() {
         &format!("{prefix}.attention.output.dense"),
         &concatenated,
     );
-    let attended = layer_norm(
+    let attended = layer_norm_rows(
         &weights,
         &format!("{prefix}.attention.output.LayerNorm"),
         &add(&projected, &input),
     );
     let inner: Vec<Vec<f32>> = linear(&weights, &format!("{prefix}.intermediate.dense"), &attended)
         .into_iter()
-        .map(|row| row.into_iter().map(gelu).collect())
+        .map(|row| row.into_iter().map(gelu_by_series).collect())
         .collect();
     let ffn = linear(&weights, &format!("{prefix}.output.dense"), &inner);
-    let by_hand = layer_norm(
+    let by_hand = layer_norm_rows(
         &weights,
         &format!("{prefix}.output.LayerNorm"),
         &add(&ffn, &attended),
@@ -139,4 +139,76 @@ fn a_layer_rebuilt_from_its_heads_equals_the_forward_pass() {
             );
         }
     }
+}
+
+#[test]
+fn the_checkpoint_is_read_by_hf_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TinyConfig::default();
+    write_tiny_bert(dir.path(), &config, |_, shape| shape);
+    let bert = Bert::from_dir(dir.path()).unwrap();
+    let weights =
+        candle_core::safetensors::load(dir.path().join("model.safetensors"), &Device::Cpu).unwrap();
+    let names = bert.weight_names().unwrap();
+    assert_eq!(names.len(), weights.len());
+    for name in &names {
+        let ours = bert.weight(name).unwrap();
+        assert_eq!(ours.dims(), weights[name].dims(), "{name}");
+        assert_eq!(ours.values(), values(&weights, name), "{name}");
+    }
+    let err = bert
+        .weight("encoder.layer.7.output.dense.weight")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("encoder.layer.7.output.dense.weight") && err.contains("weight_names"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_functions_of_a_layer_are_their_definitions() {
+    use transformer_nb::functional::{gelu, layer_norm, linear, softmax};
+
+    let x: Vec<f32> = (0..16).map(|i| (i as f32 - 7.5) / 3.0).collect();
+    for (ours, theirs) in gelu(&x).iter().zip(x.iter().map(|&v| gelu_by_series(v))) {
+        assert!(
+            (ours - theirs).abs() < 1e-6,
+            "gelu: {ours} against {theirs}"
+        );
+    }
+    let p = softmax(&x);
+    let z: f32 = x.iter().map(|v| v.exp()).sum();
+    for (p, v) in p.iter().zip(&x) {
+        assert!((p - v.exp() / z).abs() < 1e-6);
+    }
+    let gamma: Vec<f32> = (0..16).map(|i| 1.0 + i as f32 / 10.0).collect();
+    let beta = vec![0.25; 16];
+    let mut weights = Weights::new();
+    weights.insert(
+        "n.weight".into(),
+        candle_core::Tensor::new(gamma.as_slice(), &Device::Cpu).unwrap(),
+    );
+    weights.insert(
+        "n.bias".into(),
+        candle_core::Tensor::new(beta.as_slice(), &Device::Cpu).unwrap(),
+    );
+    let ours = layer_norm(&x, &gamma, &beta, 1e-12).unwrap();
+    let theirs = &layer_norm_rows(&weights, "n", std::slice::from_ref(&x))[0];
+    for (a, b) in ours.iter().zip(theirs) {
+        assert!((a - b).abs() < 1e-5, "layer_norm: {a} against {b}");
+    }
+    let w = Tensor::from_vec((0..48).map(|i| i as f32 / 48.0).collect(), [3, 16]).unwrap();
+    let y = linear(&x, &w, None).unwrap();
+    let want: f32 = (0..16).map(|i| w.values()[16 + i] * x[i]).sum();
+    assert!((y[1] - want).abs() < 1e-5);
+    // Sizes that do not fit are errors that say so, not panics.
+    let err = linear(&x[..5], &w, None).unwrap_err().to_string();
+    assert!(
+        err.contains("x has 5 values") && err.contains("[3, 16]"),
+        "{err}"
+    );
+    assert!(layer_norm(&x, &gamma[..3], &beta, 1e-12).is_err());
+    let bias = Tensor::from_vec(vec![0.0; 2], [2]).unwrap();
+    assert!(linear(&x, &w, Some(&bias)).is_err());
 }

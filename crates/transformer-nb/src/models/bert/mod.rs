@@ -272,6 +272,61 @@ impl Bert {
         &self.dir
     }
 
+    /// One tensor of the checkpoint, by its name in HF's `BertModel` (what
+    /// `model.state_dict()[name]` holds in PyTorch), read from `model.safetensors` as f32:
+    /// for computing a layer by hand (notebook 07). A checkpoint that stores the names under
+    /// `bert.`, or LayerNorms as `gamma`/`beta`, is found by the same names.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let w_o = bert.weight("encoder.layer.2.attention.output.dense.weight")?;
+    /// assert_eq!(w_o.dims(), [384, 384]); // [out, in], as PyTorch's Linear keeps it
+    /// assert!(bert.weight("encoder.layer.9.output.dense.weight").is_err()); // 6 layers
+    /// assert!(bert.weight_names()?.contains(&"pooler.dense.bias".to_string()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn weight(&self, name: &str) -> Result<Tensor> {
+        let path = self.dir.join("model.safetensors");
+        let file = SafeTensors::open(&path)?;
+        let old_name = name
+            .strip_suffix(".LayerNorm.weight")
+            .map(|stem| format!("{stem}.LayerNorm.gamma"))
+            .or_else(|| {
+                name.strip_suffix(".LayerNorm.bias")
+                    .map(|stem| format!("{stem}.LayerNorm.beta"))
+            });
+        let mut candidates = vec![name.to_string(), format!("bert.{name}")];
+        if let Some(old) = old_name {
+            candidates.extend([format!("bert.{old}"), old]);
+        }
+        for candidate in &candidates {
+            if let Some(shape) = file.shape(candidate) {
+                let shape = shape.to_vec();
+                let values = file.read(candidate, &shape)?;
+                return Tensor::from_vec(values, shape);
+            }
+        }
+        Err(Error::weights_missing(
+            &path,
+            format!(
+                "there is no tensor {name}: the names are HF's, such as \
+                 encoder.layer.0.attention.output.dense.weight (bert.weight_names() lists them)"
+            ),
+        ))
+    }
+
+    /// The names of the checkpoint's tensors, sorted, as [`weight`](Self::weight) takes them
+    /// (without a `bert.` prefix the file may have).
+    pub fn weight_names(&self) -> Result<Vec<String>> {
+        let file = SafeTensors::open(&self.dir.join("model.safetensors"))?;
+        Ok(file
+            .names()
+            .into_iter()
+            .map(|name| name.strip_prefix("bert.").unwrap_or(name).to_string())
+            .collect())
+    }
+
     /// The model's parameters per module (embeddings, each layer's attention, intermediate and
     /// output, pooler) with their dtype and bytes, the totals, and the memory this process
     /// holds for them: the tutorial's "check memory usage". The total is what HF's
