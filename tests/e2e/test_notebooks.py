@@ -159,6 +159,24 @@ def test_vietnamese_explore_notebook_shows_the_same():
     assert "Khám phá bên trong BERT" in markdown
 
 
+def assert_rebuilds_a_layer(nb):
+    """Notebook 07 and its twin: the example to check by hand, a real head, a whole layer equal
+    to forward's, and the padding mask at work."""
+    out = stdout(nb)
+    assert re.search(r"the\s+0\.506\s+0\.186\s+0\.307", out), "the softmax a learner checks"
+    differences = [float(x) for x in re.findall(r": (\d+\.\de-?\d+)\n", out)]
+    assert len(differences) >= 3 and all(d < 1e-5 for d in differences), differences
+    padded = re.search(r"\[CLS\]((?:\s+\d\.\d{3}){8})", out.split("[PAD]    [PAD]    [PAD]")[1])
+    assert padded and padded.group(1).split()[-3:] == ["0.000"] * 3, "[PAD] columns are 0"
+    unmasked = re.findall(r"(?:without the mask|không có mask)[^\n]*?(\d+\.\d+)\n", out)
+    assert unmasked and float(unmasked[0]) > 0.01, "leaving the mask out changes the vectors"
+    assert len(svgs(nb)) == 1
+
+
+def test_attention_by_hand_notebook_rebuilds_a_layer_and_shows_the_mask():
+    assert_rebuilds_a_layer(execute("07-attention-by-hand.ipynb"))
+
+
 def test_an_error_in_a_cell_shows_a_message_and_keeps_the_variables():
     from jupyter_client.manager import start_new_kernel
 

@@ -1,5 +1,7 @@
 //! What a tokenizer returns: one [`Encoding`] per text, a [`Batch`] for padded lists.
 
+use crate::error::{Error, Result};
+
 /// One tokenized text (or pair of texts), owned, with everything HF's `BatchEncoding` holds.
 ///
 /// ```
@@ -139,6 +141,41 @@ impl Encoding {
     /// ```
     pub fn attention_mask(&self) -> &[u32] {
         &self.attention_mask
+    }
+
+    /// This encoding with another attention mask (one 0 or 1 per token), for seeing what the
+    /// mask does: all ones is what a model gets when it is called without one (HF's default),
+    /// and then it attends to the padding too.
+    ///
+    /// ```
+    /// # use transformer_nb::prelude::*;
+    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let batch = bert.tokenizer().encode_batch(&["I read a good novel.", "Short one."])?;
+    /// let short = &batch.encodings()[1];                       // [CLS] short one . [SEP] + 3 [PAD]
+    /// let unmasked = short.with_attention_mask(vec![1; short.len()])?;
+    /// let (with, without) = (bert.forward(short)?, bert.forward(&unmasked)?);
+    /// let first = |out: &EncoderOutput| out.last_hidden_state().values()[0];
+    /// assert!((first(&with) - first(&without)).abs() > 1e-3);  // [CLS] changed
+    /// assert!(short.with_attention_mask(vec![1, 0]).is_err());  // one per token
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_attention_mask(&self, mask: Vec<u32>) -> Result<Encoding> {
+        if mask.len() != self.len() {
+            return Err(Error::invalid(format!(
+                "the attention mask has {} values and the encoding {} tokens: give one per token",
+                mask.len(),
+                self.len()
+            )));
+        }
+        if let Some(bad) = mask.iter().find(|&&m| m > 1) {
+            return Err(Error::invalid(format!(
+                "an attention mask holds 0 (do not attend) or 1 (attend), not {bad}"
+            )));
+        }
+        Ok(Encoding {
+            attention_mask: mask,
+            ..self.clone()
+        })
     }
 
     /// 1 for special tokens (`[CLS]`, `[SEP]`, `[PAD]`), 0 for tokens of the text.
