@@ -300,6 +300,145 @@ impl Embeddings {
     }
 }
 
+/// A chart of the learner's own numbers: as wide as JupyterLab's output area.
+const LINES_SIZE: (u32, u32) = (760, 380);
+/// Pixels per cell of a labelled matrix, and the most cells a side that still get their
+/// number written in.
+const MATRIX_CELL: u32 = 56;
+const MATRIX_TEXT_CELLS: usize = 12;
+
+impl Plot {
+    /// Curves of the learner's own numbers over a shared x axis, each `(name, points)`: a
+    /// training loss by step, an accuracy by epoch.
+    ///
+    /// ```
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let loss: Vec<(f64, f64)> = (0..50).map(|step| (step as f64, 1.0 / (1.0 + step as f64))).collect();
+    /// let plot = Plot::lines("Training loss", "step", "loss", &[("train", loss)])?;
+    /// assert!(plot.to_svg().contains("Training loss"));
+    /// assert!(Plot::lines("empty", "x", "y", &[]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lines(
+        title: &str,
+        x_label: &str,
+        y_label: &str,
+        series: &[(&str, Vec<(f64, f64)>)],
+    ) -> Result<Plot> {
+        if series.iter().all(|(_, points)| points.is_empty()) {
+            return Err(Error::invalid(format!(
+                "Plot::lines(\"{title}\", ..) has no points: give at least one (x, y) in a series"
+            )));
+        }
+        if let Some((name, _)) = series
+            .iter()
+            .find(|(_, points)| points.iter().any(|(x, y)| !x.is_finite() || !y.is_finite()))
+        {
+            return Err(Error::invalid(format!(
+                "series \"{name}\" of Plot::lines(\"{title}\", ..) holds a NaN or an infinity: \
+                 a training that diverged? Plot the steps before it"
+            )));
+        }
+        let chart = LineChart {
+            title: title.to_string(),
+            x_desc: x_label.to_string(),
+            y_desc: y_label.to_string(),
+            series: series
+                .iter()
+                .map(|(label, points)| Series {
+                    label: label.to_string(),
+                    points: points.clone(),
+                })
+                .collect(),
+        };
+        Ok(Plot::new(Figure::Lines(chart), LINES_SIZE))
+    }
+
+    /// A matrix of the learner's own numbers as coloured cells, labelled rows and columns, the
+    /// numbers written in where the cells leave room (up to 12 a side): a confusion matrix, a
+    /// table of scores.
+    ///
+    /// ```
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let counts = vec![vec![9.0, 1.0], vec![2.0, 8.0]];
+    /// let plot = Plot::matrix("Confusion matrix", &counts, &["sport", "food"], &["sport", "food"])?;
+    /// assert!(plot.to_svg().contains("food"));
+    /// assert!(Plot::matrix("bad", &counts, &["only one"], &["a", "b"]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn matrix(
+        title: &str,
+        values: &[Vec<f32>],
+        row_labels: &[impl AsRef<str>],
+        column_labels: &[impl AsRef<str>],
+    ) -> Result<Plot> {
+        let (rows, cols) = (values.len(), values.first().map_or(0, Vec::len));
+        if rows == 0 || cols == 0 || values.iter().any(|row| row.len() != cols) {
+            return Err(Error::invalid(format!(
+                "Plot::matrix(\"{title}\", ..) needs rows of equal, non-zero length"
+            )));
+        }
+        if row_labels.len() != rows || column_labels.len() != cols {
+            return Err(Error::invalid(format!(
+                "Plot::matrix(\"{title}\", ..): {rows} × {cols} values, but {} row labels and {} \
+                 column labels: give one label per row and per column",
+                row_labels.len(),
+                column_labels.len()
+            )));
+        }
+        let flat: Vec<f32> = values.iter().flatten().copied().collect();
+        if flat.iter().any(|v| !v.is_finite()) {
+            return Err(Error::invalid(format!(
+                "Plot::matrix(\"{title}\", ..) holds a NaN or an infinity"
+            )));
+        }
+        let low = flat.iter().copied().fold(f32::INFINITY, f32::min);
+        let high = flat.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let range = if high > low {
+            (low, high)
+        } else {
+            (low, low + 1.0)
+        };
+        let row_names = row_labels
+            .iter()
+            .map(|l| shorten(l.as_ref(), EMBEDDING_LABEL_CHARS))
+            .collect();
+        let column_names = column_labels
+            .iter()
+            .map(|l| shorten(l.as_ref(), EMBEDDING_LABEL_CHARS))
+            .collect();
+        let mut spec = HeatmapSpec::new(flat.clone(), rows, cols)
+            .title(title)
+            .row_and_column_labels(row_names, column_names)
+            .colors(Colormap::Viridis, range);
+        let integers = flat.iter().all(|v| v.fract() == 0.0);
+        if integers {
+            spec = spec.colorbar_decimals(0);
+        }
+        if rows.max(cols) <= MATRIX_TEXT_CELLS {
+            let text = flat
+                .iter()
+                .map(|v| match integers {
+                    true => format!("{v:.0}"),
+                    false => format!("{v:.2}"),
+                })
+                .collect();
+            spec = spec.cell_text(text).cell_font(16.0);
+        }
+        let side = |n: usize| {
+            MATRIX_CELL
+                .saturating_mul(n as u32)
+                .clamp(ATTENTION_SIDE.0 / 2, ATTENTION_SIDE.1)
+        };
+        Ok(Plot::new(
+            Figure::Heatmap(spec),
+            (side(cols) + 260, side(rows) + 160),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::embed::Embeddings;

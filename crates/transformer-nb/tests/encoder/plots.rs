@@ -222,3 +222,75 @@ fn every_token_is_labelled_in_a_grid_of_small_panels() {
         );
     }
 }
+
+#[test]
+fn a_learners_curves_and_matrix_draw_with_their_labels() {
+    let loss: Vec<(f64, f64)> = (0..40)
+        .map(|s| (s as f64, (-0.1 * s as f64).exp()))
+        .collect();
+    let accuracy: Vec<(f64, f64)> = (0..40)
+        .map(|s| (s as f64, 1.0 - 0.5 * (-0.2 * s as f64).exp()))
+        .collect();
+    let plot = Plot::lines(
+        "Training",
+        "step",
+        "value",
+        &[("loss", loss), ("accuracy", accuracy)],
+    )
+    .unwrap();
+    let svg = plot.to_svg();
+    for text in ["Training", "step", "value", "loss", "accuracy"] {
+        assert!(svg.contains(text), "{text} missing");
+    }
+    let (width, height, _, _) = decode_png(&plot.to_png().unwrap());
+    assert_eq!((width, height), plot.size());
+    let nan = vec![(0.0, f64::NAN)];
+    let err = Plot::lines("t", "x", "y", &[("diverged", nan)])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("diverged") && err.contains("NaN"), "{err}");
+
+    let counts = vec![
+        vec![7.0, 1.0, 0.0],
+        vec![2.0, 5.0, 1.0],
+        vec![0.0, 0.0, 8.0],
+    ];
+    let names = ["sport", "food", "weather"];
+    let plot = Plot::matrix("Confusion matrix", &counts, &names, &names).unwrap();
+    let svg = plot.to_svg();
+    for text in [
+        "Confusion matrix",
+        "sport",
+        "food",
+        "weather",
+        ">\n7\n</text>",
+        ">\n8\n</text>",
+        ">\n2\n</text>",
+    ] {
+        assert!(svg.contains(text), "{text} missing");
+    }
+    let (width, height, _, _) = decode_png(&plot.to_png().unwrap());
+    assert_eq!((width, height), plot.size());
+    let ragged = vec![vec![1.0, 2.0], vec![3.0]];
+    assert!(Plot::matrix("r", &ragged, &["a", "b"], &["a", "b"]).is_err());
+    let err = Plot::matrix("m", &counts, &names[..2], &names)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("one label per row"), "{err}");
+    if let Ok(dir) = std::env::var("TRANSFORMER_NB_PICTURES") {
+        std::fs::write(format!("{dir}/matrix.png"), plot.to_png().unwrap()).unwrap();
+        let lines = Plot::lines(
+            "Training",
+            "step",
+            "loss",
+            &[(
+                "train",
+                (0..40)
+                    .map(|s| (s as f64, (-0.1 * s as f64).exp()))
+                    .collect(),
+            )],
+        )
+        .unwrap();
+        std::fs::write(format!("{dir}/lines.png"), lines.to_png().unwrap()).unwrap();
+    }
+}

@@ -54,6 +54,10 @@ pub(crate) struct HeatmapSpec {
     /// A text in each cell (row-major), drawn over its colour: the cells are then drawn as
     /// vector rectangles, for the few cells that leave room for text.
     pub cell_text: Option<Vec<String>>,
+    /// The font size of the cells' texts.
+    pub cell_font: f64,
+    /// Digits after the point on the colour bar's ticks.
+    pub colorbar_decimals: usize,
     pub colormap: Colormap,
     pub range: (f32, f32),
 }
@@ -71,6 +75,8 @@ impl HeatmapSpec {
             labels: None,
             row_labels: None,
             cell_text: None,
+            cell_font: 11.0,
+            colorbar_decimals: 2,
             colormap: Colormap::Viridis,
             range: (0.0, 1.0),
         }
@@ -104,6 +110,18 @@ impl HeatmapSpec {
     /// A text in every cell, row-major.
     pub fn cell_text(mut self, text: Vec<String>) -> Self {
         self.cell_text = Some(text);
+        self
+    }
+
+    /// The font size of the cells' texts, for cells larger than the default's.
+    pub fn cell_font(mut self, size: f64) -> Self {
+        self.cell_font = size;
+        self
+    }
+
+    /// Digits after the point on the colour bar (0 for counts).
+    pub fn colorbar_decimals(mut self, decimals: usize) -> Self {
+        self.colorbar_decimals = decimals;
         self
     }
 

@@ -236,7 +236,7 @@ fn draw_cells_with_text<DB: DrawingBackend<ErrorType: 'static>>(
                 let luminance =
                     0.299 * f32::from(red) + 0.587 * f32::from(green) + 0.114 * f32::from(blue);
                 let colour = if luminance < 140.0 { WHITE } else { BLACK };
-                let style = (FONT_FAMILY, 11.0)
+                let style = (FONT_FAMILY, spec.cell_font)
                     .into_text_style(chart.plotting_area())
                     .pos(Pos::new(HPos::Center, VPos::Center))
                     .color(&colour);
@@ -260,6 +260,7 @@ fn draw_colorbar<'s, DB: DrawingBackend<ErrorType: 'static>>(
     span: std::ops::Range<i32>,
 ) -> Result<Placement<'s>> {
     let (low, high) = spec.range;
+    let decimals = spec.colorbar_decimals;
     let (low, high) = if high > low {
         (low, high)
     } else {
@@ -291,7 +292,7 @@ fn draw_colorbar<'s, DB: DrawingBackend<ErrorType: 'static>>(
         .disable_x_axis()
         .label_style((FONT_FAMILY, LABEL_FONT))
         .set_all_tick_mark_size(TICK)
-        .y_label_formatter(&|v| tick_label(*v, 2))
+        .y_label_formatter(&|v| tick_label(*v, decimals))
         .draw()
         .map_err(plot_error)?;
     let (xr, yr) = chart.plotting_area().get_pixel_range();
