@@ -177,6 +177,25 @@ def test_attention_by_hand_notebook_rebuilds_a_layer_and_shows_the_mask():
     assert_rebuilds_a_layer(execute("07-attention-by-hand.ipynb"))
 
 
+def assert_trains_a_classifier(nb):
+    """Notebook 08 and its twin: a falling loss, an accuracy on the test set that beats chance by
+    far, the loss curve and the confusion matrix as pictures, a prediction for one sentence."""
+    out = stdout(nb)
+    start, train, test = (float(x) for x in re.search(
+        r"(1\.386)\D+?(\d\.\d{3})\D+?(\d\.\d{3})", out).groups())
+    assert train < start / 4 and test < start / 2, (start, train, test)
+    right, total = (int(x) for x in re.search(r"(\d+) (?:of|trên) (\d+) = \d+%", out).groups())
+    assert total == 24 and right >= 18, (right, total)
+    plots = svgs(nb)
+    assert len(plots) == 2, "the loss curve and the confusion matrix"
+    assert all(topic in plots[1] for topic in ("sport", "food", "weather", "technology"))
+    assert re.search(r"weather:\s+\d+\.\d%", out), "the learner's sentence gets probabilities"
+
+
+def test_classifier_notebook_trains_a_head_and_tests_it():
+    assert_trains_a_classifier(execute("08-train-a-classifier.ipynb"))
+
+
 def test_an_error_in_a_cell_shows_a_message_and_keeps_the_variables():
     from jupyter_client.manager import start_new_kernel
 

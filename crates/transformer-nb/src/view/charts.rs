@@ -432,9 +432,16 @@ impl Plot {
                 .saturating_mul(n as u32)
                 .clamp(ATTENTION_SIDE.0 / 2, ATTENTION_SIDE.1)
         };
+        // Wide enough for the title too: about 8 pixels a character at the title's size.
+        let title_width = (title.chars().count() as u32)
+            .saturating_mul(8)
+            .saturating_add(40);
         Ok(Plot::new(
             Figure::Heatmap(spec),
-            (side(cols) + 260, side(rows) + 160),
+            (
+                (side(cols) + 260).max(title_width).min(1200),
+                side(rows) + 160,
+            ),
         ))
     }
 }
