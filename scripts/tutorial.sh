@@ -11,12 +11,16 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
-.venv/bin/python scripts/run-notebooks.py --out out/notebooks \
-  notebooks/00-tutorial.ipynb notebooks/vi/00-huong-dan.ipynb notebooks/01-tokenization.ipynb \
-  notebooks/02-positional-encoding.ipynb notebooks/03-bert-forward.ipynb \
-  notebooks/04-sentence-embeddings.ipynb notebooks/05-explore-attention.ipynb \
-  notebooks/vi/05-kham-pha-attention.ipynb notebooks/06-generate-text.ipynb \
-  notebooks/vi/06-sinh-van-ban.ipynb
+# Every committed notebook, in order, the English one before its Vietnamese twin.
+notebooks=()
+for nb in notebooks/[0-9]*.ipynb; do
+  notebooks+=("$nb")
+  number=$(basename "$nb" | cut -c1-2)
+  for twin in notebooks/vi/"$number"-*.ipynb; do
+    [ -e "$twin" ] && notebooks+=("$twin")
+  done
+done
+.venv/bin/python scripts/run-notebooks.py --out out/notebooks "${notebooks[@]}"
 echo "tutorial: executed notebooks are in $(pwd)/out/notebooks"
 if [ "${1:-}" = "--lab" ]; then
   exec .venv/bin/jupyter lab notebooks/
