@@ -9,6 +9,7 @@
 //!
 //! The data flows through the modules in this order, each importing only those before it
 //! (`tests/encoder/layers.rs` checks every `use crate::` against this paragraph):
+//! [`language`] holds the language of the library's words, which [`error`] and the view use;
 //! [`error`] and [`tensor`] are what every module shares; the private `kernels` hold the
 //! number crunching (matrix products, quantized weights, softmax, layer norm) on plain slices,
 //! and [`functional`] offers the layer's functions to a learner computing by hand;
@@ -114,6 +115,7 @@ pub mod generate;
 pub mod gguf;
 pub mod hub;
 mod kernels;
+pub mod language;
 pub mod models;
 pub mod positional;
 pub mod tensor;
@@ -140,6 +142,7 @@ pub use bert::{
 pub use embed::Embeddings;
 pub use error::{Error, Result};
 pub use generate::{GenerateOptions, Generation, Step, StopReason};
+pub use language::{Language, set_language};
 pub use models::{CausalLm, CausalLmOutput, DecoderConfig, DecoderSummary, LogitLens, TokenProb};
 pub use plot::Plot;
 pub use positional::{
@@ -167,6 +170,7 @@ pub mod prelude {
     pub use crate::embed::Embeddings;
     pub use crate::error::{Error, Result};
     pub use crate::generate::{GenerateOptions, Generation, Step, StopReason};
+    pub use crate::language::{Language, set_language};
     pub use crate::models::{
         CausalLm, CausalLmOutput, DecoderConfig, DecoderSummary, LogitLens, TokenProb,
     };

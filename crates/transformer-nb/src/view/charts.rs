@@ -6,6 +6,7 @@ use super::plot::{Colormap, Figure, HeatmapSpec, LineChart, Plot, Series};
 use crate::bert::EncoderOutput;
 use crate::embed::Embeddings;
 use crate::error::{Error, Result};
+use crate::language::say;
 use crate::models::CausalLmOutput;
 use crate::positional::{Layout, PositionalEncoding};
 use crate::view::decoder::token_label;
@@ -54,14 +55,18 @@ impl PositionalEncoding {
     pub fn heatmap(&self) -> Plot {
         let (positions, d_model) = self.shape();
         let layout = match self.layout() {
-            Layout::Interleaved => "interleaved",
-            Layout::Concatenated => "concatenated",
+            Layout::Interleaved => say!("interleaved", "xen kẽ"),
+            Layout::Concatenated => say!("concatenated", "nối tiếp"),
         };
         let spec = HeatmapSpec::new(self.values().to_vec(), positions, d_model)
-            .title(format!(
-                "Positional encoding ({positions} positions × {d_model} dimensions, {layout})"
+            .title(say!(
+                "Positional encoding ({positions} positions × {d_model} dimensions, {layout})",
+                "Mã hóa vị trí ({positions} vị trí × {d_model} chiều, {layout})"
             ))
-            .axes("Depth (dimension i)", "Position")
+            .axes(
+                &say!("Depth (dimension i)", "Chiều sâu (chiều i)"),
+                &say!("Position", "Vị trí"),
+            )
             .colors(Colormap::RdBu, (-1.0, 1.0));
         Plot::new(Figure::Heatmap(spec), POSITIONAL_HEATMAP_SIZE)
     }
@@ -82,23 +87,30 @@ impl PositionalEncoding {
         let series = valid
             .iter()
             .map(|&d| Series {
-                label: format!("dim {d} ({})", self.wave_of(d)),
+                label: {
+                    let wave = self.wave_of(d);
+                    say!("dim {d} ({wave})", "chiều {d} ({wave})")
+                },
                 points: (0..positions)
                     .map(|p| (p as f64, f64::from(self.values()[p * d_model + d])))
                     .collect(),
             })
             .collect();
-        let mut title = "Positional encoding by dimension".to_string();
+        let mut title = say!(
+            "Positional encoding by dimension",
+            "Mã hóa vị trí theo chiều"
+        );
         if !invalid.is_empty() {
-            title.push_str(&format!(
-                " (left out {invalid:?}: dimensions go from 0 to {})",
-                d_model - 1
+            let last = d_model - 1;
+            title.push_str(&say!(
+                " (left out {invalid:?}: dimensions go from 0 to {last})",
+                " (bỏ qua {invalid:?}: các chiều đi từ 0 đến {last})"
             ));
         }
         let chart = LineChart {
             title,
-            x_desc: "Position".into(),
-            y_desc: "Value".into(),
+            x_desc: say!("Position", "Vị trí"),
+            y_desc: say!("Value", "Giá trị"),
             series,
         };
         Plot::new(Figure::Lines(chart), POSITIONAL_CURVES_SIZE)
@@ -118,8 +130,14 @@ impl PositionalEncoding {
         let max = d_model as f32 / 2.0;
         let min = matrix.iter().copied().fold(max, f32::min);
         let spec = HeatmapSpec::new(matrix, positions, positions)
-            .title("Dot product of position vectors PE(p) · PE(q)")
-            .axes("Position q", "Position p")
+            .title(say!(
+                "Dot product of position vectors PE(p) · PE(q)",
+                "Tích vô hướng của các vector vị trí PE(p) · PE(q)"
+            ))
+            .axes(
+                &say!("Position q", "Vị trí q"),
+                &say!("Position p", "Vị trí p"),
+            )
             .colors(Colormap::Viridis, (min, max));
         Ok(Plot::new(Figure::Heatmap(spec), POSITION_SIMILARITY_SIZE))
     }
@@ -132,8 +150,9 @@ fn attention_plot(map: Vec<f32>, tokens: &[String], layer: usize, head: usize) -
     let side = (ATTENTION_CELL.saturating_mul(n as u32))
         .saturating_add(220)
         .clamp(ATTENTION_SIDE.0, ATTENTION_SIDE.1);
-    let spec = attention_spec(map, tokens, Some(tokens.to_vec())).title(format!(
-        "Attention, layer {layer}, head {head} (rows attend to columns)"
+    let spec = attention_spec(map, tokens, Some(tokens.to_vec())).title(say!(
+        "Attention, layer {layer}, head {head} (rows attend to columns)",
+        "Attention, lớp {layer}, head {head} (hàng chú ý tới cột)"
     ));
     Plot::new(
         Figure::Heatmap(spec),
@@ -246,7 +265,10 @@ fn heads_grid(maps: Vec<Vec<Vec<f32>>>, tokens: &[String], layer: usize) -> Plot
         HEAD_PANEL_BARE
     };
     let figure = Figure::Grid {
-        title: format!("Attention of every head, layer {layer}"),
+        title: say!(
+            "Attention of every head, layer {layer}",
+            "Attention của mọi head, lớp {layer}"
+        ),
         panels,
         columns,
     };
@@ -287,12 +309,16 @@ impl Embeddings {
             .min(900);
         let spec = HeatmapSpec::new(matrix, n, n)
             .title(if n < self.len() {
-                format!(
-                    "Cosine similarity of sentence embeddings (the first {n} of {} texts)",
-                    self.len()
+                let total = self.len();
+                say!(
+                    "Cosine similarity of sentence embeddings (the first {n} of {total} texts)",
+                    "Độ tương đồng cosine của các vector nhúng câu ({n} câu đầu trong {total})"
                 )
             } else {
-                "Cosine similarity of sentence embeddings".into()
+                say!(
+                    "Cosine similarity of sentence embeddings",
+                    "Độ tương đồng cosine của các vector nhúng câu"
+                )
             })
             .labels(Some(labels))
             .colors(Colormap::Viridis, (low, 1.0));

@@ -7,6 +7,7 @@ use super::html::{CELL, HEAD_CELL, TABLE, TEXT_CELL, TEXT_HEAD_CELL, escape};
 use super::tables::probability_style;
 use crate::bert::{human_bytes, thousands};
 use crate::generate::Generation;
+use crate::language::say;
 use crate::models::decoder_summary::kv_contexts;
 use crate::models::{CausalLmOutput, DecoderSummary, LogitLens};
 
@@ -94,9 +95,13 @@ impl CausalLmOutput {
         }
         html.push_str("</table>");
         if let Ok(top) = self.top_next_tokens(5) {
+            let architecture = &c.architecture;
+            let head = say!(
+                "next token ({architecture})",
+                "token tiếp theo ({architecture})"
+            );
             html.push_str(&format!(
-                "<table style=\"{TABLE}\"><tr><th style=\"{TEXT_HEAD_CELL}\">next token ({})</th>",
-                c.architecture
+                "<table style=\"{TABLE}\"><tr><th style=\"{TEXT_HEAD_CELL}\">{head}</th>"
             ));
             for t in &top {
                 html.push_str(&format!(
@@ -139,9 +144,13 @@ impl DecoderSummary {
     /// at a few context lengths.
     pub fn to_html(&self) -> String {
         let mut html = format!(
-            "<table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">module</th>\
-             <th style=\"{HEAD_CELL}\">parameters</th><th style=\"{HEAD_CELL}\">format</th>\
-             <th style=\"{HEAD_CELL}\">bytes held</th></tr>"
+            "<table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">{}</th>\
+             <th style=\"{HEAD_CELL}\">{}</th><th style=\"{HEAD_CELL}\">{}</th>\
+             <th style=\"{HEAD_CELL}\">{}</th></tr>",
+            say!("module", "mô-đun"),
+            say!("parameters", "tham số"),
+            say!("format", "định dạng"),
+            say!("bytes held", "byte đang giữ")
         );
         let mut row = |name: &str, parameters: usize, format: &str, bytes: String, style: &str| {
             html.push_str(&format!(
@@ -168,32 +177,37 @@ impl DecoderSummary {
                 "",
             );
         }
+        let (held, as_f32) = (
+            human_bytes(self.held_bytes()),
+            human_bytes(self.f32_bytes()),
+        );
         row(
-            "total",
+            &say!("total", "tổng"),
             self.total_parameters(),
             "",
-            format!(
-                "{} ({} as f32)",
-                human_bytes(self.held_bytes()),
-                human_bytes(self.f32_bytes())
-            ),
+            say!("{held} ({as_f32} as f32)", "{held} ({as_f32} nếu là f32)"),
             "font-weight:bold;",
         );
         html.push_str("</table>");
         if self.tied_embeddings() {
-            html.push_str(
+            html.push_str(&say!(
                 "<p>The output layer (<code>lm_head</code>) is the embedding table itself (tied \
                  weights): one tensor, counted once, as HF's <code>parameters()</code> counts it.</p>",
-            );
+                "<p>Lớp đầu ra (<code>lm_head</code>) chính là bảng embedding (trọng số dùng \
+                 chung): một tensor, đếm một lần, như <code>parameters()</code> của HF đếm.</p>"
+            ));
         }
         let cache: Vec<String> = kv_contexts(self.max_positions())
             .into_iter()
-            .map(|t| format!("{} for {t} tokens", human_bytes(self.kv_cache_bytes(t))))
+            .map(|t| {
+                let bytes = human_bytes(self.kv_cache_bytes(t));
+                say!("{bytes} for {t} tokens", "{bytes} cho {t} token")
+            })
             .collect();
-        html.push_str(&format!(
-            "<p>The key/value cache adds {} per token (f32): {}.</p>",
-            human_bytes(self.kv_cache_bytes(1)),
-            cache.join(", ")
+        let (per_token, contexts) = (human_bytes(self.kv_cache_bytes(1)), cache.join(", "));
+        html.push_str(&say!(
+            "<p>The key/value cache adds {per_token} per token (f32): {contexts}.</p>",
+            "<p>Bộ nhớ đệm key/value thêm {per_token} mỗi token (f32): {contexts}.</p>"
         ));
         html
     }

@@ -10,6 +10,7 @@ use crate::bert::{
     EncoderOutput, FillMask, LayerPredictions, ModelSummary, human_bytes, thousands,
 };
 use crate::embed::Embeddings;
+use crate::language::say;
 use crate::tokenize::{Batch, Encoding};
 
 /// Longest text shown in a row heading of the similarity table.
@@ -60,24 +61,36 @@ impl Encoding {
         let mut row = |label: &str, value: &dyn Fn(usize) -> String| {
             token_row(&mut html, self, label, value);
         };
-        row("position", &|i| i.to_string());
+        row(&say!("position", "vị trí"), &|i| i.to_string());
         row("token", &|i| escape(&self.tokens()[i]));
         row("id", &|i| self.ids()[i].to_string());
-        row("type id", &|i| self.type_ids()[i].to_string());
-        row("attention mask", &|i| self.attention_mask()[i].to_string());
+        row(&say!("type id", "type id (loại câu)"), &|i| {
+            self.type_ids()[i].to_string()
+        });
+        row(
+            &say!("attention mask", "attention mask (mặt nạ)"),
+            &|i| self.attention_mask()[i].to_string(),
+        );
         html.push_str("</table>");
-        if self.is_truncated() {
-            html.push_str(&format!(
-                "<p><b>Truncated</b> to {} tokens, the model's maximum.</p>",
-                self.len()
-            ));
-        }
+        html.push_str(&self.truncation_note());
         html.push_str("</div>");
         html
     }
 }
 
 impl Encoding {
+    /// The note under a table of a truncated encoding (empty if it is whole).
+    fn truncation_note(&self) -> String {
+        if !self.is_truncated() {
+            return String::new();
+        }
+        let n = self.len();
+        say!(
+            "<p><b>Truncated</b> to {n} tokens, the model's maximum.</p>",
+            "<p><b>Đã cắt</b> còn {n} token, mức tối đa của mô hình.</p>"
+        )
+    }
+
     /// A byte-level BPE encoding as a table: for each word (as the pre-tokenizer splits them)
     /// the tokens it took, and for each token its form in the vocabulary (`Ġ` is the space
     /// byte), the text it stands for, its bytes and its id; then the tokens per word.
@@ -85,7 +98,8 @@ impl Encoding {
         let bytes = self.token_bytes().unwrap_or_default();
         let mut html = format!("<div style=\"overflow-x:auto\"><table style=\"{TABLE}\">");
         // The word row: one cell spanning each word's tokens.
-        html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">word (tokens)</th>"));
+        let word_head = say!("word (tokens)", "từ (số token)");
+        html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\">{word_head}</th>"));
         let counts = self.word_token_counts();
         let mut words = counts.iter();
         let mut i = 0;
@@ -113,12 +127,12 @@ impl Encoding {
         let mut row = |label: &str, value: &dyn Fn(usize) -> String| {
             token_row(&mut html, self, label, value);
         };
-        row("position", &|i| i.to_string());
+        row(&say!("position", "vị trí"), &|i| i.to_string());
         row("token", &|i| escape(&self.tokens()[i]));
-        row("text", &|i| {
+        row(&say!("text", "văn bản"), &|i| {
             escape(&crate::view::decoder::visible(&self.texts()[i]))
         });
-        row("bytes", &|i| {
+        row(&say!("bytes", "byte"), &|i| {
             bytes[i]
                 .iter()
                 .map(|b| format!("{b:02X}"))
@@ -129,19 +143,17 @@ impl Encoding {
         html.push_str("</table>");
         let tokens: usize = counts.iter().map(|(_, n)| n).sum();
         if let Some(ratio) = self.tokens_per_word() {
-            html.push_str(&format!(
-                "<p>{} words, {tokens} tokens: <b>{ratio:.2} tokens per word</b>. \
+            let words = counts.len();
+            html.push_str(&say!(
+                "<p>{words} words, {tokens} tokens: <b>{ratio:.2} tokens per word</b>. \
                  <code>Ġ</code> is the space byte (0x20) as byte-level BPE writes it; a text \
                  cell with <code>\\x..</code> holds part of a character.</p>",
-                counts.len()
+                "<p>{words} từ, {tokens} token: <b>{ratio:.2} token mỗi từ</b>. \
+                 <code>Ġ</code> là byte dấu cách (0x20) theo cách BPE mức byte viết nó; ô văn \
+                 bản có <code>\\x..</code> chứa một phần của một ký tự.</p>"
             ));
         }
-        if self.is_truncated() {
-            html.push_str(&format!(
-                "<p><b>Truncated</b> to {} tokens, the model's maximum.</p>",
-                self.len()
-            ));
-        }
+        html.push_str(&self.truncation_note());
         html.push_str("</div>");
         html
     }
@@ -159,7 +171,8 @@ impl Batch {
     /// ```
     pub fn to_html(&self) -> String {
         let mut html = format!(
-            "<div style=\"overflow-x:auto\"><table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">text</th>"
+            "<div style=\"overflow-x:auto\"><table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">{}</th>",
+            say!("text", "văn bản")
         );
         for i in 0..self.seq_len() {
             html.push_str(&format!("<th style=\"{HEAD_CELL}\">{i}</th>"));
@@ -195,7 +208,9 @@ impl EncoderOutput {
     /// ```
     pub fn to_html(&self) -> String {
         let mut html = format!(
-            "<table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">output</th><th style=\"{HEAD_CELL}\">shape</th></tr>"
+            "<table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">{}</th><th style=\"{HEAD_CELL}\">{}</th></tr>",
+            say!("output", "đầu ra"),
+            say!("shape", "kích thước")
         );
         for (name, value) in self.shapes() {
             html.push_str(&format!(
@@ -216,21 +231,28 @@ impl EncoderOutput {
             shape(self.last_hidden_state()),
         )];
         if let Some(first) = self.hidden_states().first() {
+            let n = self.hidden_states().len();
             rows.push((
-                format!("hidden_states ({} tensors)", self.hidden_states().len()),
+                say!("hidden_states ({n} tensors)", "hidden_states ({n} tensor)"),
                 shape(first),
             ));
         }
         if let Some(first) = self.attentions().first() {
+            let n = self.attentions().len();
             rows.push((
-                format!("attentions ({} layers)", self.attentions().len()),
+                say!("attentions ({n} layers)", "attentions ({n} lớp)"),
                 shape(first),
             ));
         }
         rows.push((
             "pooler_output".into(),
-            self.pooler_output()
-                .map_or("none (no pooler weights)".into(), shape),
+            self.pooler_output().map_or(
+                say!(
+                    "none (no pooler weights)",
+                    "không có (thiếu trọng số pooler)"
+                ),
+                shape,
+            ),
         ));
         rows
     }
@@ -273,10 +295,9 @@ impl FillMask {
         }
         html.push_str("</tr>");
         for (mask, candidates) in self.candidates().iter().enumerate() {
+            let (number, position) = (mask + 1, self.mask_positions()[mask]);
             html.push_str(&format!(
-                "<tr><th style=\"{TEXT_HEAD_CELL}\">[MASK] {} (token {})</th>",
-                mask + 1,
-                self.mask_positions()[mask]
+                "<tr><th style=\"{TEXT_HEAD_CELL}\">[MASK] {number} (token {position})</th>"
             ));
             for (token, p) in candidates {
                 html.push_str(&candidate_cell(token, *p));
@@ -304,17 +325,19 @@ impl LayerPredictions {
     pub fn to_html(&self) -> String {
         let mut html = String::new();
         for mask in 0..self.mask_count() {
+            let (number, position) = (mask + 1, self.mask_positions()[mask]);
+            let caption = say!(
+                "[MASK] {number} (token {position}): the head applied to each layer's hidden state",
+                "[MASK] {number} (token {position}): head dự đoán áp lên trạng thái ẩn của từng lớp"
+            );
             html.push_str(&format!(
-                "<table style=\"{TABLE}\"><caption>[MASK] {} (token {}): the head applied to \
-                 each layer's hidden state</caption>",
-                mask + 1,
-                self.mask_positions()[mask]
+                "<table style=\"{TABLE}\"><caption>{caption}</caption>"
             ));
             for (layer, candidates) in self.layers(mask).iter().enumerate() {
                 let name = if layer == 0 {
-                    "embeddings".to_string()
+                    say!("embeddings", "embedding")
                 } else {
-                    format!("layer {layer}")
+                    say!("layer {layer}", "lớp {layer}")
                 };
                 html.push_str(&format!("<tr><th style=\"{TEXT_HEAD_CELL}\">{name}</th>"));
                 for (token, p) in candidates {
@@ -341,9 +364,13 @@ impl ModelSummary {
     /// ```
     pub fn to_html(&self) -> String {
         let mut html = format!(
-            "<table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">module</th>\
-             <th style=\"{HEAD_CELL}\">parameters</th><th style=\"{HEAD_CELL}\">dtype</th>\
-             <th style=\"{HEAD_CELL}\">bytes</th></tr>"
+            "<table style=\"{TABLE}\"><tr><th style=\"{HEAD_CELL}\">{}</th>\
+             <th style=\"{HEAD_CELL}\">{}</th><th style=\"{HEAD_CELL}\">{}</th>\
+             <th style=\"{HEAD_CELL}\">{}</th></tr>",
+            say!("module", "mô-đun"),
+            say!("parameters", "tham số"),
+            say!("dtype", "kiểu số"),
+            say!("bytes", "byte")
         );
         let mut row = |name: &str, parameters: usize, dtype: &str, bytes: usize, style: &str| {
             html.push_str(&format!(
@@ -366,16 +393,18 @@ impl ModelSummary {
             );
         }
         row(
-            "total",
+            &say!("total", "tổng"),
             self.total_parameters(),
             "",
             self.total_bytes(),
             "font-weight:bold;",
         );
-        html.push_str(&format!(
-            "</table><p>Held in this process for the weights: {} (as the kernels keep them: \
+        let held = human_bytes(self.held_bytes());
+        html.push_str(&say!(
+            "</table><p>Held in this process for the weights: {held} (as the kernels keep them: \
              query, key and value side by side, matrices packed in panels).</p>",
-            human_bytes(self.held_bytes())
+            "</table><p>Tiến trình này giữ cho trọng số: {held} (theo cách các kernel giữ chúng: \
+             query, key và value đặt cạnh nhau, ma trận xếp thành từng dải).</p>"
         ));
         html
     }
@@ -395,9 +424,10 @@ impl Embeddings {
         let shown = self.len().min(TABLE_TEXTS);
         let mut html = format!("<table style=\"{TABLE}\">");
         if shown < self.len() {
-            html.push_str(&format!(
-                "<caption>The first {shown} of {} texts</caption>",
-                self.len()
+            let total = self.len();
+            html.push_str(&say!(
+                "<caption>The first {shown} of {total} texts</caption>",
+                "<caption>{shown} câu đầu trong {total} câu</caption>"
             ));
         }
         html.push_str(&format!("<tr><th style=\"{HEAD_CELL}\"></th>"));

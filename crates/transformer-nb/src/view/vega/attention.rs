@@ -1,5 +1,6 @@
 //! bertviz's head view and model view, for an encoder's or a decoder's attention.
 
+use crate::language::say;
 use serde_json::{Value, json};
 
 use super::{MAX_VIEW_VALUES, SCHEMA, VegaView};
@@ -349,7 +350,7 @@ fn head_view_layers(data: &AttentionData, filter: Value) -> Vec<Value> {
                     "value": 0
                 },
                 "tooltip": [
-                    {"field": "l", "title": "layer"},
+                    {"field": "l", "title": say!("layer", "lớp")},
                     {"field": "h", "title": "head"},
                     {"field": "i", "title": "query"},
                     {"field": "j", "title": "key"},
@@ -387,15 +388,15 @@ fn head_view_spec(data: &AttentionData, default_layer: usize) -> Value {
         "$schema": SCHEMA,
         "description": "Attention head view: each token (left) to the tokens it attends to (right)",
         "title": {
-            "text": "Attention: pick a layer and a head; hover a token",
+            "text": say!("Attention: pick a layer and a head; hover a token", "Attention: chọn một lớp và một head; rê chuột lên một token"),
             "subtitle": data.reading()
         },
         "width": 320,
         "height": ROW_HEIGHT * data.n,
         "params": [
             data.param(),
-            {"name": "layer", "value": default_layer,
-             "bind": {"input": "range", "min": 0, "max": data.layers - 1, "step": 1, "name": "layer "}},
+            {"name": say!("layer", "lớp"), "value": default_layer,
+             "bind": {"input": "range", "min": 0, "max": data.layers - 1, "step": 1, "name": say!("layer ", "lớp ")}},
             {"name": "head", "value": 0,
              "bind": {"input": "range", "min": 0, "max": data.heads - 1, "step": 1, "name": "head "}}
         ],
@@ -426,7 +427,7 @@ fn model_view_spec(data: &AttentionData) -> Value {
         "$schema": SCHEMA,
         "description": "Attention model view: every head of every layer; click one to enlarge it",
         "title": {
-            "text": "Every head of every layer: click one to enlarge it below",
+            "text": say!("Every head of every layer: click one to enlarge it below", "Mọi head của mọi lớp: bấm vào một head để phóng to bên dưới"),
             "subtitle": "rows: layers; columns: heads; in each, lines from each token to those it attends to"
         },
         "datasets": data.datasets(),
@@ -436,7 +437,7 @@ fn model_view_spec(data: &AttentionData) -> Value {
                 "data": data.rows(),
                 "transform": grid_transform,
                 "facet": {
-                    "row": {"field": "l", "type": "ordinal", "title": "layer",
+                    "row": {"field": "l", "type": "ordinal", "title": say!("layer", "lớp"),
                             "header": {"labelFontSize": 11}},
                     "column": {"field": "h", "type": "ordinal", "title": "head",
                                "header": {"labelFontSize": 11}}
@@ -463,7 +464,7 @@ fn model_view_spec(data: &AttentionData) -> Value {
                                 "fill": {"condition": {"param": "pick", "empty": false,
                                                        "value": "#fff3c4"},
                                          "value": "#ffffff"},
-                                "tooltip": [{"field": "l", "title": "layer"},
+                                "tooltip": [{"field": "l", "title": say!("layer", "lớp")},
                                             {"field": "h", "title": "head"}]
                             }
                         },
@@ -485,7 +486,7 @@ fn model_view_spec(data: &AttentionData) -> Value {
                 "spacing": 3
             },
             {
-                "title": "The picked head (hover a token to see only its lines)",
+                "title": say!("The picked head (hover a token to see only its lines)", "Head đã chọn (rê chuột lên một token để chỉ xem các đường của nó)"),
                 "width": 320,
                 "height": ROW_HEIGHT * n,
                 "layer": head_view_layers(data, json!({"param": "pick"}))

@@ -1,6 +1,7 @@
 //! A generated text as the model wrote it: token by token, each shaded by the probability the
 //! model gave it, the alternatives on hover.
 
+use crate::language::say;
 use serde_json::json;
 
 use super::{SCHEMA, VegaView, rounded};
@@ -76,13 +77,13 @@ impl Generation {
             .max()
             .unwrap_or(0);
         let mut tooltip = vec![
-            json!({"field": "n", "title": "step"}),
+            json!({"field": "n", "title": say!("step", "bước")}),
             json!({"field": "t", "title": "token"}),
-            json!({"field": "p", "title": "probability", "format": ".1%"}),
+            json!({"field": "p", "title": say!("probability", "xác suất"), "format": ".1%"}),
         ];
         for rank in 1..=alternatives {
             tooltip
-                .push(json!({"field": format!("a{rank}"), "title": format!("alternative {rank}")}));
+                .push(json!({"field": format!("a{rank}"), "title": say!("alternative {rank}", "lựa chọn {rank}")}));
         }
         let x = json!({"field": "x", "type": "quantitative", "axis": null,
                        "scale": {"domain": [0, LINE_CHARS]}});
@@ -91,10 +92,16 @@ impl Generation {
             "$schema": SCHEMA,
             "description": "A generated text, each token shaded by its probability",
             "title": {
-                "text": format!("{} generated tokens, each shaded by the probability the model gave it",
-                                self.steps().len()),
-                "subtitle": format!("why it stopped: {:?}; hover a token for the alternatives",
-                                    self.stop_reason())
+                "text": ({
+                    let n = self.steps().len();
+                    say!("{n} generated tokens, each shaded by the probability the model gave it",
+                         "{n} token được sinh, mỗi token tô màu theo xác suất mô hình cho nó")
+                }),
+                "subtitle": ({
+                    let reason = self.stop_reason();
+                    say!("why it stopped: {reason:?}; hover a token for the alternatives",
+                         "vì sao dừng: {reason:?}; rê chuột lên một token để xem các lựa chọn khác")
+                })
             },
             "datasets": {"tokens": tokens},
             "data": {"name": "tokens"},
@@ -105,7 +112,7 @@ impl Generation {
                     "mark": {"type": "rect", "stroke": "#ffffff", "strokeWidth": 1},
                     "encoding": {
                         "x": x, "x2": {"field": "x2"}, "y": y,
-                        "color": {"field": "p", "type": "quantitative", "title": "probability",
+                        "color": {"field": "p", "type": "quantitative", "title": say!("probability", "xác suất"),
                                   "scale": {"scheme": "blues", "domain": [0, 1]}},
                         "tooltip": tooltip
                     }
@@ -136,14 +143,20 @@ impl Generation {
             .collect::<Vec<_>>();
         let shown = bars.len();
         let title = if shown < self.steps().len() {
-            format!("The probability of each generated token (the first {shown})")
+            say!(
+                "The probability of each generated token (the first {shown})",
+                "Xác suất của mỗi token được sinh ({shown} token đầu)"
+            )
         } else {
-            "The probability of each generated token".to_string()
+            say!(
+                "The probability of each generated token",
+                "Xác suất của mỗi token được sinh"
+            )
         };
         let fallback = Plot::new(
             Figure::Bars(BarChart {
                 title,
-                x_desc: "probability".into(),
+                x_desc: say!("probability", "xác suất"),
                 bars,
                 percent: true,
             }),

@@ -1,5 +1,6 @@
 //! Predictions layer by layer: BERT's masked-LM head on every layer, and a decoder's logit lens.
 
+use crate::language::say;
 use serde_json::json;
 
 use super::{SCHEMA, VegaView, rounded};
@@ -54,9 +55,13 @@ impl LayerPredictions {
             "$schema": SCHEMA,
             "description": "The masked-LM head applied to every layer's hidden state at the mask",
             "title": {
-                "text": format!("What the model would guess for [MASK] after each layer: {}",
-                                self.text()),
-                "subtitle": "hover a token to follow it through the layers"
+                "text": ({
+                    let text = self.text();
+                    say!("What the model would guess for [MASK] after each layer: {text}",
+                         "Mô hình sẽ đoán gì cho [MASK] sau mỗi lớp: {text}")
+                }),
+                "subtitle": say!("hover a token to follow it through the layers",
+                                 "rê chuột lên một token để theo nó qua các lớp")
             },
             "datasets": {"grid": grid, "paths": paths},
             "params": [mask_param],
@@ -67,7 +72,7 @@ impl LayerPredictions {
                     "width": {"step": 78},
                     "height": {"step": 24},
                     "encoding": {
-                        "x": {"field": "r", "type": "ordinal", "title": "rank",
+                        "x": {"field": "r", "type": "ordinal", "title": say!("rank", "hạng"),
                               "axis": {"orient": "top", "labelAngle": 0}},
                         "y": {"field": "l", "type": "ordinal", "axis": layer_axis}
                     },
@@ -79,14 +84,14 @@ impl LayerPredictions {
                             "mark": {"type": "rect", "stroke": "#ffffff"},
                             "encoding": {
                                 "color": {"field": "p", "type": "quantitative",
-                                          "title": "probability",
+                                          "title": say!("probability", "xác suất"),
                                           "scale": {"scheme": "blues", "domain": [0, 1]}},
                                 "strokeWidth": {"condition": {"param": "follow", "empty": false, "value": 3},
                                                 "value": 0.5},
                                 "stroke": {"condition": {"param": "follow", "empty": false, "value": "#d62728"},
                                            "value": "#ffffff"},
                                 "tooltip": [{"field": "t", "title": "token"},
-                                            {"field": "p", "title": "probability",
+                                            {"field": "p", "title": say!("probability", "xác suất"),
                                              "format": ".1%"}]
                             }
                         },
@@ -109,14 +114,14 @@ impl LayerPredictions {
                     "mark": {"type": "line", "point": true},
                     "encoding": {
                         "y": {"field": "l", "type": "ordinal", "axis": layer_axis},
-                        "x": {"field": "p", "type": "quantitative", "title": "probability",
+                        "x": {"field": "p", "type": "quantitative", "title": say!("probability", "xác suất"),
                               "axis": {"format": ".0%", "orient": "top"}},
-                        "color": {"field": "t", "type": "nominal", "title": "last layer's guesses",
+                        "color": {"field": "t", "type": "nominal", "title": say!("last layer's guesses", "dự đoán của lớp cuối"),
                                   "sort": null},
                         "strokeWidth": {"condition": {"param": "follow", "empty": false, "value": 4},
                                         "value": 1.5},
                         "tooltip": [{"field": "t", "title": "token"},
-                                    {"field": "p", "title": "probability", "format": ".1%"}]
+                                    {"field": "p", "title": say!("probability", "xác suất"), "format": ".1%"}]
                     }
                 }
             ],
@@ -150,9 +155,12 @@ impl LayerPredictions {
             })
             .collect();
         let chart = LineChart {
-            title: "The last layer's guesses for [MASK], by layer (0: the embeddings)".into(),
-            x_desc: "Layer".into(),
-            y_desc: "Probability".into(),
+            title: say!(
+                "The last layer's guesses for [MASK], by layer (0: the embeddings)",
+                "Dự đoán của lớp cuối cho [MASK], theo lớp (0: embedding)"
+            ),
+            x_desc: say!("Layer", "Lớp"),
+            y_desc: say!("Probability", "Xác suất"),
             series,
         };
         Plot::new(Figure::Lines(chart), (760, 380))
@@ -195,7 +203,7 @@ impl LogitLens {
                 cells.push(cell);
             }
         }
-        let mut tooltip = vec![json!({"field": "l", "title": "layer"})];
+        let mut tooltip = vec![json!({"field": "l", "title": say!("layer", "lớp")})];
         for rank in 1..=top_width(&self.top) {
             tooltip.push(json!({"field": format!("t{rank}"), "title": format!("{rank}.")}));
             tooltip.push(
@@ -207,7 +215,7 @@ impl LogitLens {
             "$schema": SCHEMA,
             "description": "Logit lens: each layer's hidden state read through the final norm and the output layer",
             "title": {
-                "text": "Logit lens: what each layer would predict next",
+                "text": say!("Logit lens: what each layer would predict next", "Logit lens: mỗi lớp sẽ dự đoán token tiếp theo là gì"),
                 "subtitle": [
                     format!("rows: the embeddings (0) up to layer {last}, the model's output; columns: the text"),
                     "outlined: the text's actual next token; hover a cell for its five likeliest tokens"
@@ -219,10 +227,10 @@ impl LogitLens {
             "width": {"step": 66},
             "height": {"step": 17},
             "encoding": {
-                "x": {"field": "i", "type": "ordinal", "title": "input token",
+                "x": {"field": "i", "type": "ordinal", "title": say!("input token", "token đầu vào"),
                       "axis": {"labelExpr": "L[datum.value]", "labelAngle": -35,
                                "labelFontSize": 12, "orient": "bottom"}},
-                "y": {"field": "l", "type": "ordinal", "title": "layer",
+                "y": {"field": "l", "type": "ordinal", "title": say!("layer", "lớp"),
                       "sort": "descending",
                       "axis": {"labelExpr": "datum.value == 0 ? 'embeddings' : datum.value"}}
             },
@@ -232,7 +240,7 @@ impl LogitLens {
                                                            "clear": "mouseout", "fields": ["l", "i"]}}],
                     "mark": {"type": "rect"},
                     "encoding": {
-                        "color": {"field": "p1", "type": "quantitative", "title": "probability",
+                        "color": {"field": "p1", "type": "quantitative", "title": say!("probability", "xác suất"),
                                   "scale": {"scheme": "blues", "domain": [0, 1]}},
                         "stroke": {"condition": [
                             {"param": "cell", "empty": false, "value": "#d62728"},
@@ -281,14 +289,17 @@ impl LogitLens {
             .rev()
             .map(|l| {
                 if l == 0 {
-                    "embeddings".into()
+                    say!("embeddings", "embedding")
                 } else {
-                    format!("layer {l}")
+                    say!("layer {l}", "lớp {l}")
                 }
             })
             .collect();
         let heatmap = HeatmapSpec::new(values, layers, n)
-            .title("Logit lens: each layer's top next token")
+            .title(say!(
+                "Logit lens: each layer's top next token",
+                "Logit lens: token tiếp theo hàng đầu của mỗi lớp"
+            ))
             .row_and_column_labels(rows, inputs.to_vec())
             .cell_text(text)
             .colors(Colormap::Viridis, (0.0, 1.0));

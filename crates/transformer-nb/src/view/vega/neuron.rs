@@ -1,5 +1,6 @@
 //! bertviz's neuron view: how one head's queries and keys become its attention.
 
+use crate::language::say;
 use serde_json::json;
 
 use super::{SCHEMA, VegaView, rounded};
@@ -76,7 +77,7 @@ impl AttentionHead {
             .map(|(i, t)| format!("{i}: {t}"))
             .collect();
         let token_axis = json!({"title": null, "labelExpr": "T[datum.value]"});
-        let dims = json!({"field": "c", "type": "ordinal", "title": "dimension",
+        let dims = json!({"field": "c", "type": "ordinal", "title": say!("dimension", "chiều"),
                           "scale": {"paddingInner": 0},
                           "axis": {"labels": false, "ticks": false}});
         let diverging = |title: &str| {
@@ -92,7 +93,7 @@ impl AttentionHead {
         let mut params = vec![
             json!({"name": "query", "value": if causal { n.saturating_sub(1) } else { 0 },
                    "bind": {"input": "select", "options": (0..n).collect::<Vec<_>>(),
-                            "labels": labels, "name": "query token "}}),
+                            "labels": labels, "name": say!("query token ", "token query ")}}),
             json!({"name": "Q", "value": round_all(self.queries())}),
             json!({"name": "T", "value": names}),
         ];
@@ -105,7 +106,7 @@ impl AttentionHead {
             // The rotary embedding on or off: the vectors as attention uses them, or as the
             // projections made them (attention without position).
             params.push(json!({"name": "rope", "value": true, "bind": {
-                "input": "checkbox", "name": "rotary position embedding applied "}}));
+                "input": "checkbox", "name": say!("rotary position embedding applied ", "áp dụng rotary position embedding ")}}));
             params.push(json!({"name": "Q0", "value": round_all(q0)}));
             params.push(json!({"name": "K0", "value": k0.iter().flatten().copied().map(rounded).collect::<Vec<_>>()}));
             transform
@@ -122,22 +123,31 @@ impl AttentionHead {
             // The causal mask: a token's query meets only its own key and earlier ones.
             transform.push(json!({"filter": "datum.j <= query"}));
         }
-        let mut subtitle = vec![format!(
-            "d = {d} dimensions per head; red: positive, blue: negative"
+        let mut subtitle = vec![say!(
+            "d = {d} dimensions per head; red: positive, blue: negative",
+            "d = {d} chiều mỗi head; đỏ: dương, xanh: âm"
         )];
         if causal {
-            subtitle.push("causal: the query meets only its own key and earlier ones".into());
+            subtitle.push(say!(
+                "causal: the query meets only its own key and earlier ones",
+                "nhân quả: query chỉ gặp key của chính nó và của các token trước"
+            ));
         }
         if rotary.is_some() {
-            subtitle
-                .push("untick the rotary embedding to see q and k without their positions".into());
+            subtitle.push(say!(
+                "untick the rotary embedding to see q and k without their positions",
+                "bỏ chọn rotary embedding để xem q và k không có vị trí"
+            ));
         }
         let spec = json!({
             "$schema": SCHEMA,
             "description": "Neuron view: how one head turns queries and keys into attention",
             "title": {
-                "text": format!("Layer {}, head {}: how the picked token's query meets every key",
-                                self.layer(), self.head()),
+                "text": ({
+                    let (layer, head) = (self.layer(), self.head());
+                    say!("Layer {layer}, head {head}: how the picked token's query meets every key",
+                         "Lớp {layer}, head {head}: query của token đã chọn gặp từng key thế nào")
+                }),
                 "subtitle": subtitle
             },
             "params": params,
@@ -146,32 +156,32 @@ impl AttentionHead {
             "transform": transform,
             "vconcat": [
                 {
-                    "title": {"text": "q: the query of the picked token", "anchor": "start",
+                    "title": {"text": say!("q: the query of the picked token", "q: query của token đã chọn"), "anchor": "start",
                               "fontSize": 12},
                     "transform": [{"filter": "datum.j == 0"}],
                     "width": {"step": step}, "height": 14,
                     "mark": "rect",
                     "encoding": {"x": dims, "color": colour("q", "q"),
-                                 "tooltip": [{"field": "c", "title": "dimension"},
+                                 "tooltip": [{"field": "c", "title": say!("dimension", "chiều")},
                                              {"field": "q", "format": ".3f"}]}
                 },
                 {
                     "hconcat": [
                         {
-                            "title": {"text": "k: each token's key", "fontSize": 12},
+                            "title": {"text": say!("k: each token's key", "k: key của từng token"), "fontSize": 12},
                             "width": {"step": step}, "height": {"step": 18},
                             "mark": "rect",
                             "encoding": {"x": dims, "y": tokens_y, "color": colour("k", "k"),
-                                         "tooltip": [{"field": "c", "title": "dimension"},
+                                         "tooltip": [{"field": "c", "title": say!("dimension", "chiều")},
                                                      {"field": "k", "format": ".3f"}]}
                         },
                         {
-                            "title": {"text": "q × k, dimension by dimension", "fontSize": 12},
+                            "title": {"text": say!("q × k, dimension by dimension", "q × k, từng chiều một"), "fontSize": 12},
                             "width": {"step": step}, "height": {"step": 18},
                             "mark": "rect",
                             "encoding": {"x": dims, "y": tokens_y,
                                          "color": colour("qk", "q × k"),
-                                         "tooltip": [{"field": "c", "title": "dimension"},
+                                         "tooltip": [{"field": "c", "title": say!("dimension", "chiều")},
                                                      {"field": "qk", "format": ".3f"}]}
                         },
                         {
@@ -189,7 +199,7 @@ impl AttentionHead {
                                          "tooltip": [{"field": "score", "format": ".3f"}]}
                         },
                         {
-                            "title": {"text": "softmax: the attention", "fontSize": 12},
+                            "title": {"text": say!("softmax: the attention", "softmax: attention"), "fontSize": 12},
                             "transform": [
                                 {"aggregate": [{"op": "sum", "field": "qk", "as": "dot"}],
                                  "groupby": ["j"]},
@@ -219,11 +229,13 @@ impl AttentionHead {
         let attention: Vec<f32> = self.attention().into_iter().flatten().collect();
         let side = (28 * n as u32 + 220).clamp(360, 900);
         let heatmap = HeatmapSpec::new(attention, n, n)
-            .title(format!(
-                "Attention, layer {}, head {} (rows attend to columns)",
-                self.layer(),
-                self.head()
-            ))
+            .title({
+                let (layer, head) = (self.layer(), self.head());
+                say!(
+                    "Attention, layer {layer}, head {head} (rows attend to columns)",
+                    "Attention, lớp {layer}, head {head} (hàng chú ý tới cột)"
+                )
+            })
             .axes("key", "query")
             .labels(Some(names))
             .colors(Colormap::Viridis, (0.0, 1.0));

@@ -1,6 +1,7 @@
 //! The next-token distribution as bars, with temperature and top-p as controls: what sampling
 //! chooses from, and how each knob changes it.
 
+use crate::language::say;
 use serde_json::json;
 
 use super::{SCHEMA, VegaView, rounded};
@@ -89,15 +90,18 @@ impl CausalLmOutput {
             "$schema": SCHEMA,
             "description": "The next-token distribution, with temperature and top-p",
             "title": {
-                "text": format!("What comes after «{shown}»: the {k} likeliest tokens"),
-                "subtitle": ["move the temperature (it divides the logits) and top-p (grey: cut);",
-                             "hover a bar for its chance of being drawn"]
+                "text": say!("What comes after «{shown}»: the {k} likeliest tokens",
+                             "Sau «{shown}» là gì: {k} token khả dĩ nhất"),
+                "subtitle": [say!("move the temperature (it divides the logits) and top-p (grey: cut);",
+                                  "kéo nhiệt độ (nó chia các logit) và top-p (xám: bị cắt);"),
+                             say!("hover a bar for its chance of being drawn",
+                                  "rê chuột lên một thanh để xem khả năng nó được chọn")]
             },
             "params": [
                 {"name": "temperature", "value": 1.0, "bind": {
                     "input": "range", "min": TEMPERATURE_STEP,
                     "max": TEMPERATURE_STEP * TEMPERATURE_STEPS as f64,
-                    "step": TEMPERATURE_STEP, "name": "temperature "}},
+                    "step": TEMPERATURE_STEP, "name": say!("temperature ", "nhiệt độ ")}},
                 {"name": "top_p", "value": DEFAULT_TOP_P, "bind": {
                     "input": "range", "min": 0.05, "max": 1, "step": 0.05, "name": "top-p "}},
                 {"name": "Z", "value": partitions},
@@ -128,7 +132,7 @@ impl CausalLmOutput {
             "width": 360,
             "encoding": {
                 "y": {"field": "r", "type": "ordinal", "axis": rank_axis},
-                "x": {"field": "p", "type": "quantitative", "title": "probability",
+                "x": {"field": "p", "type": "quantitative", "title": say!("probability", "xác suất"),
                       "axis": {"format": ".0%", "values": [0, 0.25, 0.5, 0.75, 1]},
                       // Room right of a full bar for its label.
                       "scale": {"domain": [0, 1.14]}}
@@ -140,12 +144,12 @@ impl CausalLmOutput {
                         "color": {"condition": {"test": "datum.kept", "value": "#2f6fd6"},
                                   "value": "#c8c8c8"},
                         "tooltip": [
-                            {"field": "r", "title": "rank"},
-                            {"field": "id", "title": "token id"},
+                            {"field": "r", "title": say!("rank", "hạng")},
+                            {"field": "id", "title": say!("token id", "id token")},
                             {"field": "l", "title": "logit", "format": ".2f"},
-                            {"field": "p", "title": "probability at this temperature", "format": ".2%"},
-                            {"field": "p1", "title": "probability at temperature 1", "format": ".2%"},
-                            {"field": "draw", "title": "chance of being drawn (top-p)", "format": ".2%"}
+                            {"field": "p", "title": say!("probability at this temperature", "xác suất ở nhiệt độ này"), "format": ".2%"},
+                            {"field": "p1", "title": say!("probability at temperature 1", "xác suất ở nhiệt độ 1"), "format": ".2%"},
+                            {"field": "draw", "title": say!("chance of being drawn (top-p)", "khả năng được chọn (top-p)"), "format": ".2%"}
                         ]
                     }
                 },
@@ -222,8 +226,11 @@ fn next_token_bars(top: &[(u32, f32)], probs: &[f32], labels: &[String], shown: 
     let height = 90 + 22 * bars.len() as u32;
     Plot::new(
         Figure::Bars(BarChart {
-            title: format!("After «{shown}» (temperature 1; grey: cut by top-p 0.9)"),
-            x_desc: "probability".into(),
+            title: say!(
+                "After «{shown}» (temperature 1; grey: cut by top-p 0.9)",
+                "Sau «{shown}» (nhiệt độ 1; xám: bị top-p 0.9 cắt)"
+            ),
+            x_desc: say!("probability", "xác suất"),
             bars,
             percent: true,
         }),

@@ -1,0 +1,76 @@
+//! The library's words in Vietnamese when a notebook asks: table headers, plot titles, axis
+//! labels and captions, and English again after. Its own test binary, because the language is
+//! the process's.
+
+mod util;
+
+use transformer_nb::prelude::*;
+use util::tiny_bert;
+
+#[test]
+fn tables_and_pictures_speak_the_language_asked_for() {
+    let (_dir, bert) = tiny_bert();
+    let enc = bert.tokenizer().encode("i read a good novel.").unwrap();
+    let out = bert.forward(&enc).unwrap();
+    let pe = positional_encoding(8, 16).unwrap();
+    let emb = bert.embed(&["a cat", "a dog"]).unwrap();
+    let say_all = || {
+        [
+            enc.to_html(),
+            bert.tokenizer()
+                .encode_batch(&["a cat", "a good novel"])
+                .unwrap()
+                .to_html(),
+            out.to_html(),
+            bert.summary().to_html(),
+            pe.heatmap().to_svg(),
+            pe.curves(&[0, 1]).to_svg(),
+            out.attention_heatmap(1, 0).unwrap().to_svg(),
+            out.attention_heads(1).unwrap().to_svg(),
+            emb.heatmap().to_svg(),
+        ]
+        .join("\n")
+    };
+
+    let english = say_all();
+    for words in [
+        "position",
+        "attention mask",
+        "parameters",
+        "Positional encoding",
+        "Attention, layer 1",
+        "Cosine similarity",
+    ] {
+        assert!(english.contains(words), "{words} missing in English");
+    }
+
+    set_language(Language::Vi);
+    assert_eq!(transformer_nb::language::language(), Language::Vi);
+    let vietnamese = say_all();
+    for words in [
+        "vị trí",
+        "mặt nạ",
+        "tham số",
+        "Mã hóa vị trí",
+        "Attention, lớp 1",
+        "Độ tương đồng cosine",
+    ] {
+        assert!(vietnamese.contains(words), "{words} missing in Vietnamese");
+    }
+    for words in [
+        ">position<",
+        ">parameters<",
+        "Positional encoding",
+        "layer 1",
+        "Cosine similarity",
+        ">shape<",
+        ">total<",
+    ] {
+        assert!(!vietnamese.contains(words), "{words} is still English");
+    }
+    // The data stays as it is.
+    assert!(vietnamese.contains("[CLS]") && vietnamese.contains("novel"));
+
+    set_language(Language::En);
+    assert_eq!(say_all(), english);
+}
