@@ -196,6 +196,36 @@ def test_classifier_notebook_trains_a_head_and_tests_it():
     assert_trains_a_classifier(execute("08-train-a-classifier.ipynb"))
 
 
+# The library's own words that must not be English in a Vietnamese notebook
+# (set_language(Language::Vi)): table headers and captions, plot titles and axis labels.
+ENGLISH_LIBRARY_WORDS = [
+    ">position<", ">attention mask<", ">type id<", ">text<", ">output<", ">shape<", ">module<",
+    ">parameters<", ">total<", ">bytes<", "Truncated", "Positional encoding", "Attention, layer",
+    "Attention of every head", "Cosine similarity", "Dot product of position", ">Position<",
+    "Logit lens: each", "What comes after", "generated tokens, each shaded",
+    "The probability of each generated token", ">next token", "The key/value cache",
+]
+
+
+def assert_library_speaks_vietnamese(nb):
+    """What the library drew and tabulated in a Vietnamese notebook is in Vietnamese."""
+    shown = html(nb) + "\n".join(svgs(nb))
+    english = [w for w in ENGLISH_LIBRARY_WORDS if w in shown]
+    assert not english, f"English in a Vietnamese notebook: {english}"
+
+
+def test_vietnamese_attention_by_hand_notebook_shows_the_same_in_vietnamese():
+    nb = execute("vi/07-attention-bang-tay.ipynb")
+    assert_rebuilds_a_layer(nb)
+    assert_library_speaks_vietnamese(nb)
+
+
+def test_vietnamese_classifier_notebook_shows_the_same_in_vietnamese():
+    nb = execute("vi/08-huan-luyen-bo-phan-loai.ipynb")
+    assert_trains_a_classifier(nb)
+    assert_library_speaks_vietnamese(nb)
+
+
 def test_an_error_in_a_cell_shows_a_message_and_keeps_the_variables():
     from jupyter_client.manager import start_new_kernel
 

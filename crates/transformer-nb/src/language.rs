@@ -16,7 +16,6 @@
 //! ```
 
 use std::sync::Once;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 /// A language the library's words come in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -55,35 +54,27 @@ impl Language {
     }
 }
 
-/// 0 until the language is first asked for or set; then 1 + the language's index.
-static CURRENT: AtomicU8 = AtomicU8::new(0);
-
-/// The environment variable that sets the language where a notebook does not.
+/// The environment variable that holds the language; [`set_language`] sets it.
 pub const LANGUAGE_ENV: &str = "TRANSFORMER_NB_LANGUAGE";
 
-/// Makes the library's words come in `language` from now on, in every thread.
+/// Makes the library's words come in `language` from now on, in every thread. Call it at the
+/// top of a notebook, as its Vietnamese notebooks do.
+///
+/// It sets `TRANSFORMER_NB_LANGUAGE` for the process rather than a variable of the library:
+/// evcxr links the library into each cell's code separately, so a static set in one cell
+/// would not be seen by the next, while the environment is the kernel process's.
 pub fn set_language(language: Language) {
-    CURRENT.store(language as u8 + 1, Ordering::Relaxed);
+    // SAFETY: setting a variable races only with a read of the environment on another thread
+    // at the same moment. In a notebook the other threads of the process are the kernel's,
+    // which do not read it while a cell runs, and this library's worker threads, which read
+    // it only inside a call (none runs while this one does).
+    unsafe { std::env::set_var(LANGUAGE_ENV, language.code()) };
 }
 
-/// The language of the library's words: the last [`set_language`], else
-/// `TRANSFORMER_NB_LANGUAGE`, else English.
+/// The language of the library's words: `TRANSFORMER_NB_LANGUAGE` (which [`set_language`]
+/// sets), else English.
 pub fn language() -> Language {
-    match CURRENT.load(Ordering::Relaxed) {
-        0 => {
-            let from_env = language_from_env();
-            // A set_language() in between wins.
-            let _ = CURRENT.compare_exchange(
-                0,
-                from_env as u8 + 1,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
-            language()
-        }
-        2 => Language::Vi,
-        _ => Language::En,
-    }
+    language_from_env()
 }
 
 fn language_from_env() -> Language {
