@@ -76,6 +76,8 @@ def test_tutorial_shows_tokens_ids_mask_and_plots():
     assert len(plots) >= 3, "heatmap, curves, attention"
     assert all(p.lstrip().startswith("<svg") for p in plots)
     assert any("Positional encoding (50 positions × 128 dimensions" in p for p in plots)
+    assert "22,713,216" in table, "the tutorial's check of memory usage"
+    assert '" Paris"' in out, "the tour's decoder finishes the sentence"
 
 
 def test_vietnamese_tutorial_runs_and_shows_the_same_things():
@@ -83,6 +85,8 @@ def test_vietnamese_tutorial_runs_and_shows_the_same_things():
     assert "[CLS]" in html(nb)
     assert "đ" in html(nb), "the Vietnamese sentence is tokenized and shown"
     assert len(svgs(nb)) >= 3
+    assert "22,713,216" in html(nb) and '" Paris"' in stdout(nb), "memory and the model tour"
+    assert_library_speaks_vietnamese(nb)
 
 
 def test_tokenization_notebook_shows_subwords_pairs_and_truncation():
@@ -129,14 +133,33 @@ def test_embeddings_notebook_finds_the_right_neighbours():
     assert re.search(r"one embed: f32 [0-9.]+.?s, (bf16|f32) [0-9.]+.?s", out), out
 
 
-def assert_explores_attention(nb):
+# What the library writes, in English and (after set_language(Language::Vi)) in Vietnamese.
+WORDS = {
+    "head view": ("Attention: pick a layer and a head; hover a token",
+                  "Attention: chọn một lớp và một head; rê chuột lên một token"),
+    "model view": ("Every head of every layer", "Mọi head của mọi lớp"),
+    "neuron view": ("Layer {}, head {}", "Lớp {}, head {}"),
+    "next token": ("What comes after «The capital of France is»",
+                   "Sau «The capital of France is» là gì"),
+    "generation": ("generated tokens, each shaded by the probability the model gave it",
+                   "token được sinh, mỗi token tô màu theo xác suất mô hình cho nó"),
+    "logit lens": ("Logit lens: what each layer would predict next",
+                   "Logit lens: mỗi lớp sẽ dự đoán token tiếp theo là gì"),
+    "tied": ("tied weights", "trọng số dùng chung"),
+    "per word": ("tokens per word", "token mỗi từ"),
+}
+
+
+def assert_explores_attention(nb, vi=False):
     """What notebooks 05 show: the summary, four interactive views, the long-text message, and
     (offline, no masked-LM checkpoint) one line saying fill-mask is skipped."""
     specs = texts(nb, "application/vnd.vegalite.v5+json")
     assert texts(nb, "application/vnd.vegalite.v4+json") == specs
     titles = [spec["title"]["text"] for spec in specs]
-    assert titles[:2] == ["Attention: pick a layer and a head; hover a token"] * 2, titles
-    assert titles[2].startswith("Every head of every layer") and titles[3].startswith("Layer 2, head 5")
+    head_view = WORDS["head view"][vi]
+    assert titles[:2] == [head_view] * 2, titles
+    assert titles[2].startswith(WORDS["model view"][vi]), titles
+    assert titles[3].startswith(WORDS["neuron view"][vi].format(2, 5)), titles
     tokens = [t["t"] for t in specs[0]["datasets"]["tokens"]]
     assert tokens[:4] == ["[CLS]", "the", "cat", "sat"] and "it" in tokens
     assert "22,713,216" in html(nb)
@@ -154,9 +177,10 @@ def test_explore_notebook_shows_views_summary_and_skips_fill_mask_offline():
 
 def test_vietnamese_explore_notebook_shows_the_same():
     nb = execute("vi/05-kham-pha-attention.ipynb")
-    assert_explores_attention(nb)
+    assert_explores_attention(nb, vi=True)
     markdown = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert "Khám phá bên trong BERT" in markdown
+    assert_library_speaks_vietnamese(nb)
 
 
 def assert_rebuilds_a_layer(nb):
@@ -209,7 +233,7 @@ ENGLISH_LIBRARY_WORDS = [
 
 def assert_library_speaks_vietnamese(nb):
     """What the library drew and tabulated in a Vietnamese notebook is in Vietnamese."""
-    shown = html(nb) + "\n".join(svgs(nb))
+    shown = html(nb) + "\n".join(texts(nb, "image/svg+xml"))
     english = [w for w in ENGLISH_LIBRARY_WORDS if w in shown]
     assert not english, f"English in a Vietnamese notebook: {english}"
 
@@ -289,23 +313,24 @@ VIETNAMESE_COUNTS = ["Tiếng Anh:   6 token cho 6 từ: 1.00 token mỗi từ",
                      "Tiếng Việt: 27 token cho 8 từ: 3.38 token mỗi từ"]
 
 
-def assert_generates(nb, counts):
+def assert_generates(nb, counts, vi=False):
     """What notebooks 06 show: the decoder's summary, the BPE tables with tokens per word, the
     seven interactive views (next token, generation, head, model and neuron view, logit lens),
     four generations and a chat answer."""
     table = html(nb)
-    assert "134,515,008" in table and "tied weights" in table, "the summary"
-    assert "tokens per word" in table and "20 C4" in table, "the Vietnamese BPE table"
+    assert "134,515,008" in table and WORDS["tied"][vi] in table, "the summary"
+    assert WORDS["per word"][vi] in table and "20 C4" in table, "the Vietnamese BPE table"
     out = stdout(nb)
     assert all(line in out for line in counts), out
     specs = texts(nb, "application/vnd.vegalite.v5+json")
     assert texts(nb, "application/vnd.vegalite.v4+json") == specs
     titles = [spec["title"]["text"] for spec in specs]
-    assert titles[0].startswith("What comes after «The capital of France is»"), titles
-    assert titles[1].endswith("generated tokens, each shaded by the probability the model gave it")
-    assert titles[2] == "Attention: pick a layer and a head; hover a token"
-    assert titles[3].startswith("Every head of every layer") and titles[4].startswith("Layer 3, head 1")
-    assert titles[5] == "Logit lens: what each layer would predict next", titles
+    assert titles[0].startswith(WORDS["next token"][vi]), titles
+    assert titles[1].endswith(WORDS["generation"][vi]), titles
+    assert titles[2] == WORDS["head view"][vi], titles
+    assert titles[3].startswith(WORDS["model view"][vi]), titles
+    assert titles[4].startswith(WORDS["neuron view"][vi].format(3, 1)), titles
+    assert titles[5] == WORDS["logit lens"][vi], titles
     assert any(p["name"] == "rope" for p in specs[4]["params"]), "the RoPE switch"
     lens = {(c["l"], c["i"]): c for c in specs[5]["datasets"]["cells"]}
     assert lens[(30, 4)]["t1"] == "·Paris"
@@ -322,7 +347,8 @@ def test_decoder_notebook_tokenizes_predicts_generates_and_chats():
 
 def test_vietnamese_decoder_notebook_shows_the_same_and_asks_in_vietnamese():
     nb = execute("vi/06-sinh-van-ban.ipynb")
-    assert_generates(nb, VIETNAMESE_COUNTS)
+    assert_generates(nb, VIETNAMESE_COUNTS, vi=True)
     markdown = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert "Sinh văn bản" in markdown
     assert any("Tại sao bầu trời" in c.source for c in nb.cells if c.cell_type == "code")
+    assert_library_speaks_vietnamese(nb)
