@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use crate::language::{Language, language, say};
+
 /// Shorthand for `Result<T, transformer_nb::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -115,14 +117,14 @@ pub enum Error {
     },
 
     /// A list that must have items was empty.
-    #[error("the list of {what} is empty: pass at least one")]
+    #[error("{}", empty_batch_message(.what))]
     EmptyBatch {
         /// What the list holds, e.g. "texts".
         what: &'static str,
     },
 
     /// An index (layer, head, position, sequence) was outside its range.
-    #[error("{what} {index} is out of range: valid values are 0..{len}")]
+    #[error("{}", out_of_range_message(.what, *.index, *.len))]
     OutOfRange {
         /// What was indexed: "layer", "head", ...
         what: &'static str,
@@ -224,6 +226,42 @@ impl Error {
         } else {
             Err(Error::OutOfRange { what, index, len })
         }
+    }
+}
+
+/// "layer 9 is out of range: valid values are 0..6", in the library's language.
+fn out_of_range_message(what: &str, index: usize, len: usize) -> String {
+    let what = match language() {
+        Language::Vi => vietnamese_name(what),
+        _ => what,
+    };
+    say!(
+        "{what} {index} is out of range: valid values are 0..{len}",
+        "{what} {index} nằm ngoài phạm vi: giá trị hợp lệ là 0..{len}"
+    )
+}
+
+fn empty_batch_message(what: &str) -> String {
+    let what = match language() {
+        Language::Vi => vietnamese_name(what),
+        _ => what,
+    };
+    say!(
+        "the list of {what} is empty: pass at least one",
+        "danh sách {what} rỗng: hãy đưa vào ít nhất một"
+    )
+}
+
+/// The Vietnamese name of what an index or a list counts, as the notebooks' glossary has it.
+fn vietnamese_name(what: &str) -> &str {
+    match what {
+        "layer" => "lớp",
+        "dimension" => "chiều",
+        "position" => "vị trí",
+        "sequence" | "text" => "văn bản",
+        "texts" => "văn bản",
+        "mask" => "mask",
+        other => other,
     }
 }
 

@@ -11,6 +11,7 @@
 //! formula because it is what the Transformer paper uses.)
 
 use crate::error::{Error, Result};
+use crate::language::say;
 use crate::tensor::Tensor;
 
 /// The most values one encoding may hold (2^26 f32, 256 MiB): far beyond any model's table
@@ -99,17 +100,20 @@ pub fn positional_encoding_with_layout(
     layout: Layout,
 ) -> Result<PositionalEncoding> {
     if num_positions == 0 || d_model == 0 {
-        return Err(Error::invalid(format!(
+        return Err(Error::invalid(say!(
             "positional_encoding({num_positions}, {d_model}): both sizes must be at least 1, \
-             e.g. positional_encoding(50, 128)"
+             e.g. positional_encoding(50, 128)",
+            "positional_encoding({num_positions}, {d_model}): cả hai kích thước phải ít nhất là \
+             1, ví dụ positional_encoding(50, 128)"
         )));
     }
     if d_model % 2 == 1 {
-        return Err(Error::invalid(format!(
+        let (below, above) = (d_model - 1, d_model + 1);
+        return Err(Error::invalid(say!(
             "positional_encoding: d_model = {d_model} is odd, but it must be even: dimensions \
-             come in pairs, sine at 2i and cosine at 2i+1. Use {} or {}",
-            d_model - 1,
-            d_model + 1
+             come in pairs, sine at 2i and cosine at 2i+1. Use {below} or {above}",
+            "positional_encoding: d_model = {d_model} là số lẻ, nhưng nó phải chẵn: các chiều \
+             đi theo cặp, sin ở 2i và cos ở 2i+1. Hãy dùng {below} hoặc {above}"
         )));
     }
     // Checked before allocating: an allocation that fails aborts the process, which in a notebook

@@ -1,5 +1,5 @@
 //! The library's words in Vietnamese when a notebook asks: table headers, plot titles, axis
-//! labels and captions, and English again after. Its own test binary, because the language is
+//! labels, captions and the error messages notebooks show, and English again after. Its own test binary, because the language is
 //! the process's.
 
 mod util;
@@ -68,9 +68,26 @@ fn tables_and_pictures_speak_the_language_asked_for() {
     ] {
         assert!(!vietnamese.contains(words), "{words} is still English");
     }
+    let errors = [
+        out.attention_heatmap(1, 99).unwrap_err().to_string(),
+        out.attention_heatmap(9, 0).unwrap_err().to_string(),
+        positional_encoding(50, 127).unwrap_err().to_string(),
+    ];
+    assert_eq!(
+        errors[0],
+        "head 99 nằm ngoài phạm vi: giá trị hợp lệ là 0..4"
+    );
+    assert_eq!(errors[1], "lớp 9 nằm ngoài phạm vi: giá trị hợp lệ là 0..2");
+    assert!(
+        errors[2].contains("phải chẵn") && errors[2].contains("126 hoặc 128"),
+        "{}",
+        errors[2]
+    );
     // The data stays as it is.
     assert!(vietnamese.contains("[CLS]") && vietnamese.contains("novel"));
 
     set_language(Language::En);
     assert_eq!(say_all(), english);
+    let err = out.attention_heatmap(1, 99).unwrap_err().to_string();
+    assert_eq!(err, "head 99 is out of range: valid values are 0..4");
 }
