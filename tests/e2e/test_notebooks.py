@@ -250,6 +250,18 @@ def test_vietnamese_classifier_notebook_shows_the_same_in_vietnamese():
     assert_library_speaks_vietnamese(nb)
 
 
+@pytest.mark.parametrize("name, shows", [
+    ("vi/01-tach-token.ipynb", "##"),
+    ("vi/02-ma-hoa-vi-tri.ipynb", "là số lẻ, nhưng nó phải chẵn"),
+    ("vi/03-ben-trong-bert.ipynb", "head 99 nằm ngoài phạm vi: giá trị hợp lệ là 0..12"),
+    ("vi/04-embedding-cau.ipynb", "Độ tương đồng cosine"),
+])
+def test_vietnamese_twins_of_01_to_04_run_and_speak_vietnamese(name, shows):
+    nb = execute(name)
+    assert shows in stdout(nb) + html(nb), f"{name} does not show {shows!r}"
+    assert_library_speaks_vietnamese(nb)
+
+
 def test_an_error_in_a_cell_shows_a_message_and_keeps_the_variables():
     from jupyter_client.manager import start_new_kernel
 
