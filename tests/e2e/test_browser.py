@@ -33,7 +33,9 @@ def jupyterlab():
 def test_tutorial_runs_in_jupyterlab_and_renders_tables_and_plots(jupyterlab):
     driver = browser()
     try:
-        driver.get(f"{jupyterlab}/lab/tree/notebooks/_e2e_browser.ipynb?token={TOKEN}")
+        # ?reset: not the user's saved workspace, which may reopen other notebooks (and start
+        # their kernels) beside this one.
+        driver.get(f"{jupyterlab}/lab/tree/notebooks/_e2e_browser.ipynb?reset&token={TOKEN}")
         wait_for(driver, "return window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')", 120, "the notebook")
         # The kernel named in the notebook's metadata must come up idle before we run anything.
         wait_for(
@@ -61,7 +63,7 @@ def test_tutorial_runs_in_jupyterlab_and_renders_tables_and_plots(jupyterlab):
         )
         errors = driver.execute_script("return document.querySelectorAll('.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]').length")
         tables = driver.execute_script(
-            "return [...document.querySelectorAll('.jp-RenderedHTMLCommon table')].map(t => t.innerText)"
+            "return [...document.querySelectorAll('.jp-RenderedHTMLCommon table')].map(t => t.textContent)"
         )
         svg_outputs = driver.execute_script(
             "return document.querySelectorAll('.jp-OutputArea-output[data-mime-type=\"image/svg+xml\"] img, .jp-RenderedSVG img, .jp-RenderedSVG svg').length"

@@ -304,12 +304,23 @@ def assert_untrusted(driver, lab, name):
 
 def check_table_styles(driver, lab):
     """Special tokens keep their tint and padding keeps its grey through the sanitizer."""
-    colours = driver.execute_script(
-        """return [...document.querySelectorAll('.jp-RenderedHTMLCommon td')]
-             .filter(td => td.innerText === '[CLS]' || td.innerText === '[PAD]')
-             .map(td => [td.innerText, getComputedStyle(td).backgroundColor,
-                         getComputedStyle(td).fontWeight]);"""
+    # JupyterLab 4 renders only the cells near the viewport of a long notebook: back to the top,
+    # where the tokens' tables are, and wait for them to be drawn.
+    driver.execute_script(
+        "document.querySelectorAll('.jp-WindowedPanel-outer, .jp-Notebook').forEach(e => e.scrollTop = 0)"
     )
+    deadline = time.monotonic() + 15
+    while True:
+        colours = driver.execute_script(
+            """return [...document.querySelectorAll('.jp-RenderedHTMLCommon td')]
+                 .filter(td => td.textContent === '[CLS]' || td.textContent === '[PAD]')
+                 .map(td => [td.textContent, getComputedStyle(td).backgroundColor,
+                             getComputedStyle(td).fontWeight]);"""
+        )
+        kinds = {c[0] for c in colours}
+        if kinds == {"[CLS]", "[PAD]"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     cls = [c for c in colours if c[0] == "[CLS]"]
     pad = [c for c in colours if c[0] == "[PAD]"]
     assert cls and pad, colours

@@ -32,6 +32,30 @@ fn tables_and_pictures_speak_the_language_asked_for() {
         .join("\n")
     };
 
+    // What a view's expressions refer to (its params, datasets and fields) is the same in every
+    // language: only the words a learner reads change.
+    let names = || {
+        let views = [
+            out.attention_view().unwrap(),
+            out.model_view().unwrap(),
+            bert.neuron_view(&enc, 1, 0).unwrap(),
+        ];
+        views
+            .iter()
+            .map(|view| {
+                let params = view.spec()["params"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                params
+                    .iter()
+                    .map(|p| p["name"].to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect::<Vec<_>>()
+    };
+    let english_names = names();
     let english = say_all();
     for words in [
         "position",
@@ -83,6 +107,7 @@ fn tables_and_pictures_speak_the_language_asked_for() {
         "{}",
         errors[2]
     );
+    assert_eq!(names(), english_names, "a view's params were renamed");
     // The data stays as it is.
     assert!(vietnamese.contains("[CLS]") && vietnamese.contains("novel"));
 

@@ -395,7 +395,7 @@ fn head_view_spec(data: &AttentionData, default_layer: usize) -> Value {
         "height": ROW_HEIGHT * data.n,
         "params": [
             data.param(),
-            {"name": say!("layer", "lớp"), "value": default_layer,
+            {"name": "layer", "value": default_layer,
              "bind": {"input": "range", "min": 0, "max": data.layers - 1, "step": 1, "name": say!("layer ", "lớp ")}},
             {"name": "head", "value": 0,
              "bind": {"input": "range", "min": 0, "max": data.heads - 1, "step": 1, "name": "head "}}
