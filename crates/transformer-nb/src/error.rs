@@ -231,10 +231,7 @@ impl Error {
 
 /// "layer 9 is out of range: valid values are 0..6", in the library's language.
 fn out_of_range_message(what: &str, index: usize, len: usize) -> String {
-    let what = match language() {
-        Language::Vi => vietnamese_name(what),
-        _ => what,
-    };
+    let what = name_of(what);
     say!(
         "{what} {index} is out of range: valid values are 0..{len}",
         "{what} {index} nằm ngoài phạm vi: giá trị hợp lệ là 0..{len}"
@@ -242,18 +239,19 @@ fn out_of_range_message(what: &str, index: usize, len: usize) -> String {
 }
 
 fn empty_batch_message(what: &str) -> String {
-    let what = match language() {
-        Language::Vi => vietnamese_name(what),
-        _ => what,
-    };
+    let what = name_of(what);
     say!(
         "the list of {what} is empty: pass at least one",
         "danh sách {what} rỗng: hãy đưa vào ít nhất một"
     )
 }
 
-/// The Vietnamese name of what an index or a list counts, as the notebooks' glossary has it.
-fn vietnamese_name(what: &str) -> &str {
+/// The name of what an index or a list counts, in the library's language (the Vietnamese
+/// names as the notebooks' glossary has them).
+fn name_of(what: &str) -> &str {
+    if language() != Language::Vi {
+        return what;
+    }
     match what {
         "layer" => "lớp",
         "dimension" => "chiều",

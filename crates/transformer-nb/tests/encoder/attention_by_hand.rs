@@ -78,14 +78,20 @@ fn rows(tensor: &Tensor, n: usize) -> Vec<Vec<f32>> {
         .collect()
 }
 
-#[test]
-fn a_layer_rebuilt_from_its_heads_equals_the_forward_pass() {
+/// A tiny random BERT in a temporary folder, and its checkpoint's tensors read by candle.
+fn tiny_bert_and_its_weights() -> (tempfile::TempDir, Bert, Weights) {
     let dir = tempfile::tempdir().unwrap();
-    let config = TinyConfig::default();
-    write_tiny_bert(dir.path(), &config, |_, shape| shape);
+    write_tiny_bert(dir.path(), &TinyConfig::default(), |_, shape| shape);
     let bert = Bert::from_dir(dir.path()).unwrap();
     let weights =
         candle_core::safetensors::load(dir.path().join("model.safetensors"), &Device::Cpu).unwrap();
+    (dir, bert, weights)
+}
+
+#[test]
+fn a_layer_rebuilt_from_its_heads_equals_the_forward_pass() {
+    let (_dir, bert, weights) = tiny_bert_and_its_weights();
+    let config = TinyConfig::default();
     let enc = bert.tokenizer().encode("i read a good novel.").unwrap();
     let out = bert.forward(&enc).unwrap();
     let n = enc.len();
@@ -143,12 +149,7 @@ fn a_layer_rebuilt_from_its_heads_equals_the_forward_pass() {
 
 #[test]
 fn the_checkpoint_is_read_by_hf_names() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = TinyConfig::default();
-    write_tiny_bert(dir.path(), &config, |_, shape| shape);
-    let bert = Bert::from_dir(dir.path()).unwrap();
-    let weights =
-        candle_core::safetensors::load(dir.path().join("model.safetensors"), &Device::Cpu).unwrap();
+    let (_dir, bert, weights) = tiny_bert_and_its_weights();
     let names = bert.weight_names().unwrap();
     assert_eq!(names.len(), weights.len());
     for name in &names {
