@@ -102,10 +102,18 @@ impl Bpe {
         // Positions add up the UTF-8 lengths of the tokens before, as `tokenizers` does: after a
         // dropped character (one the vocabulary lacks) they lag behind the word's, and a token
         // then stands for the characters its bytes fall on.
+        // A token's length counts only the characters kept: one merged across a dropped
+        // character does not count its bytes.
         let mut starts = Vec::with_capacity(word.len() + 1);
+        let mut kept_starts = Vec::with_capacity(word.len() + 1);
         starts.push(0);
-        for c in word {
+        kept_starts.push(0);
+        let mut buf = [0; 4];
+        for &c in word {
+            let kept = self.unk.is_some() || self.vocab.contains_key(&*c.encode_utf8(&mut buf));
             starts.push(starts[starts.len() - 1] + c.len_utf8());
+            kept_starts
+                .push(kept_starts[kept_starts.len() - 1] + if kept { c.len_utf8() } else { 0 });
         }
         let char_at = |byte: usize| starts.partition_point(|&start| start <= byte) - 1;
         let mut at = 0;
@@ -113,7 +121,7 @@ impl Bpe {
             .iter()
             .filter(|s| s.end > s.start)
             .map(|s| {
-                let len = starts[s.end] - starts[s.start];
+                let len = kept_starts[s.end] - kept_starts[s.start];
                 at += len;
                 Piece {
                     id: s.id,
@@ -267,6 +275,15 @@ mod tests {
         assert_eq!(tokens(&m, "axb"), ["a", "b"]);
         let chars: Vec<char> = "axb".chars().collect();
         assert_eq!(m.tokenize(&chars)[1].chars, 1..2, "as tokenizers counts");
+        // A merge across a dropped character counts the bytes of its two halves only.
+        let merged = model(&["a", "b", "ab", "c"], &[("a", "b")]);
+        let chars: Vec<char> = "axbc".chars().collect();
+        let pieces = merged.tokenize(&chars);
+        assert_eq!(pieces[0].token, "ab");
+        assert_eq!(
+            (pieces[0].chars.clone(), pieces[1].chars.clone()),
+            (0..2, 2..3)
+        );
         let vocab: HashMap<String, u32> = [("<unk>", 0), ("a", 1)]
             .map(|(t, id)| (t.to_string(), id))
             .into();
