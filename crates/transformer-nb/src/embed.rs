@@ -145,6 +145,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &'static str) ->
 /// ```
 /// use transformer_nb::prelude::*;
 ///
+/// // Needs this model in the Hugging Face cache (see "The examples in these docs").
 /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
 /// let emb = bert.embed(&["a cat", "a dog", "a tax return"])?;
 /// let sim = emb.similarity()?;
@@ -193,9 +194,9 @@ impl Embeddings {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let emb = bert.embed(&["a cat"])?;
-    /// assert_eq!(emb.vectors()[0].len(), 384);
+    /// assert_eq!(emb.vectors()[0].len(), 32);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn vectors(&self) -> &[Vec<f32>] {
@@ -206,7 +207,7 @@ impl Embeddings {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// assert_eq!(bert.embed(&["a cat"])?.texts(), ["a cat"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -218,7 +219,7 @@ impl Embeddings {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// assert!(bert.embed(&["a cat"])?.pooling().normalize);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -230,7 +231,7 @@ impl Embeddings {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// assert_eq!(bert.embed(&["a", "b"])?.len(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -242,7 +243,7 @@ impl Embeddings {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// assert!(!bert.embed(&["a"])?.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -256,7 +257,7 @@ impl Embeddings {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let sim = bert.embed(&["a cat", "a dog"])?.similarity()?;
     /// assert!((sim[0][0] - 1.0).abs() < 1e-5);
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -48,11 +48,15 @@ pub fn model_id_from_env() -> String {
         .unwrap_or_else(|| DEFAULT_MODEL.to_string())
 }
 
-/// The folder of the local Hugging Face hub cache (`$HF_HOME/hub` or `~/.cache/huggingface/hub`).
+/// The folder of the local Hugging Face hub cache: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+/// `~/.cache/huggingface/hub`, as in `huggingface_hub`.
 ///
 /// ```
 /// let dir = transformer_nb::hub::cache_dir();
-/// assert!(dir.ends_with("hub"));
+/// match std::env::var_os("HF_HUB_CACHE").filter(|c| !c.is_empty()) {
+///     Some(cache) => assert_eq!(dir, std::path::PathBuf::from(cache)),
+///     None => assert!(dir.ends_with("hub")),
+/// }
 /// ```
 pub fn cache_dir() -> PathBuf {
     Hub::from_env().cache

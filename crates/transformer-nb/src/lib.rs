@@ -30,6 +30,7 @@
 //! ```
 //! use transformer_nb::prelude::*;
 //!
+//! // Needs this model in the Hugging Face cache (see "The examples in these docs").
 //! let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
 //! let enc = tok.encode("I read a good novel.")?;
 //! assert_eq!(enc.tokens(), ["[CLS]", "i", "read", "a", "good", "novel", ".", "[SEP]"]);
@@ -55,6 +56,7 @@
 //! ```
 //! use transformer_nb::prelude::*;
 //!
+//! // Needs this model in the Hugging Face cache (see "The examples in these docs").
 //! let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
 //! let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
 //! let last: &Tensor = out.last_hidden_state();
@@ -86,11 +88,14 @@
 //!
 //! ## The examples in these docs
 //!
-//! They load the models a notebook loads, so that their numbers are the real ones:
-//! `sentence-transformers/all-MiniLM-L6-v2` and `HuggingFaceTB/SmolLM2-135M-Instruct`.
-//! `cargo test --doc` therefore needs them in the Hugging Face cache: load each once where the
-//! Hub is reachable (or see the crate's README for getting them offline). The examples that
-//! would take a 135M-parameter model through an unoptimised build are `no_run`.
+//! Most run on [`Bert::tiny_random()`](bert::Bert::tiny_random), a 2-layer BERT with random
+//! weights built in code: they show shapes and behaviour, need no download, and run wherever the
+//! crate builds. The ones whose numbers only the real model has (its ids, its parameter count,
+//! which sentences are alike) load `sentence-transformers/all-MiniLM-L6-v2` and say so in their
+//! first line: `cargo test --doc` needs that model in the Hugging Face cache (load it once where
+//! the Hub is reachable, or see the crate's README for getting it offline). The examples of the
+//! language model, `HuggingFaceTB/SmolLM2-135M-Instruct`, are `no_run`: they would take a
+//! 135M-parameter model through an unoptimised build.
 //!
 //! ## Errors, not panics
 //!

@@ -68,8 +68,8 @@ impl AttentionHead {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// let head = bert.attention_head(&bert.tokenizer().encode("a good novel")?, 2, 5)?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
+    /// let head = bert.attention_head(&bert.tokenizer().encode("a good novel")?, 1, 3)?;
     /// let (attention, values) = (head.attention(), head.values());
     /// let first: f32 = (0..values.len()).map(|j| attention[1][j] * values[j][0]).sum();
     /// assert!((head.context()[1][0] - first).abs() < 1e-6);

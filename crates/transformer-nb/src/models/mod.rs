@@ -9,6 +9,7 @@
 pub(crate) mod attention_head;
 pub mod bert;
 pub(crate) mod causal_lm;
+mod checkpoint;
 pub(crate) mod decoder;
 pub(crate) mod decoder_summary;
 mod gpt2;

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 /// ```
 /// use transformer_nb::prelude::*;
 ///
-/// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+/// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
 /// let enc = tok.encode("I read a good novel.")?;
 /// assert_eq!(enc.len(), 8);
 /// assert_eq!(enc.type_ids(), [0; 8]);
@@ -81,7 +81,7 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// assert_eq!(tok.encode("a cat")?.tokens(), ["[CLS]", "a", "cat", "[SEP]"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -110,7 +110,8 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
+    /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// assert_eq!(tok.encode("")?.ids(), [101, 102]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -122,7 +123,7 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// assert_eq!(tok.encode_pair("a", "b")?.type_ids(), [0, 0, 0, 1, 1]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -134,7 +135,7 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// let batch = tok.encode_batch(&["a", "a b c"])?;
     /// assert_eq!(batch.encodings()[0].attention_mask(), [1, 1, 1, 0, 0]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -149,7 +150,7 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let batch = bert.tokenizer().encode_batch(&["I read a good novel.", "Short one."])?;
     /// let short = &batch.encodings()[1];                       // [CLS] short one . [SEP] + 3 [PAD]
     /// let unmasked = short.with_attention_mask(vec![1; short.len()])?;
@@ -182,7 +183,7 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// assert_eq!(tok.encode("a")?.special_tokens_mask(), [1, 0, 1]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -195,7 +196,8 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
+    /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// let enc = tok.encode("Tôi đọc")?;
     /// assert_eq!(enc.tokens(), ["[CLS]", "to", "##i", "đ", "##oc", "[SEP]"]);
     /// assert_eq!(enc.offsets(), [(0, 0), (0, 2), (2, 3), (4, 5), (5, 7), (0, 0)]);
@@ -209,7 +211,8 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
+    /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// let enc = tok.encode("tokenization works")?;
     /// assert_eq!(enc.word_ids(), [None, Some(0), Some(0), Some(1), None]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -222,7 +225,7 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// assert_eq!(tok.encode("I read a good novel.")?.len(), 8);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -234,7 +237,7 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// assert!(!tok.encode("")?.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -246,7 +249,8 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
+    /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// let enc = tok.encode(&"word ".repeat(600))?;
     /// assert!(enc.is_truncated());
     /// assert_eq!(enc.len(), 512);
@@ -278,7 +282,8 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
+    /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// let enc = tok.encode("tokenization works")?;
     /// assert_eq!(enc.word_token_counts(), [("tokenization".to_string(), 2), ("works".to_string(), 1)]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -372,7 +377,7 @@ impl std::fmt::Display for Encoding {
 /// ```
 /// use transformer_nb::prelude::*;
 ///
-/// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+/// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
 /// let batch = tok.encode_batch(&["short", "a longer one"])?;
 /// assert_eq!(batch.len(), 2);
 /// assert_eq!(batch.seq_len(), 5);
@@ -393,7 +398,7 @@ impl Batch {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// let batch = tok.encode_batch(&["a", "b c"])?;
     /// assert!(batch.encodings().iter().all(|e| e.len() == 4));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -406,7 +411,7 @@ impl Batch {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// assert_eq!(tok.encode_batch(&["a", "b", "c"])?.len(), 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -418,7 +423,7 @@ impl Batch {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// assert!(!tok.encode_batch(&["a"])?.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -430,7 +435,7 @@ impl Batch {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// assert_eq!(tok.encode_batch(&["a", "a b c"])?.seq_len(), 5);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

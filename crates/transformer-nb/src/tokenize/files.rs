@@ -485,10 +485,31 @@ pub(super) fn from_vocab_txt(path: &Path, options: VocabOptions) -> Result<Pipel
     let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
     let text =
         String::from_utf8(bytes).map_err(|e| invalid(format!("it is not UTF-8 text ({e})")))?;
+    from_vocab_tokens(
+        text.lines().map(str::trim_end),
+        path,
+        "WordPiece vocab.txt",
+        options,
+    )
+}
+
+/// [`from_vocab_txt`] on tokens already in memory, the id of each its position; `path` and
+/// `what` name them in errors.
+pub(super) fn from_vocab_tokens<'a>(
+    tokens: impl Iterator<Item = &'a str>,
+    path: &Path,
+    what: &'static str,
+    options: VocabOptions,
+) -> Result<Pipeline> {
+    let invalid = |message: String| Error::InvalidFile {
+        path: path.to_path_buf(),
+        what,
+        message,
+    };
     let mut vocab = HashMap::new();
-    for (line, token) in text.lines().enumerate() {
-        let id = u32::try_from(line).map_err(|_| invalid("it has over 2^32 lines".into()))?;
-        vocab.insert(token.trim_end().to_string(), id);
+    for (line, token) in tokens.enumerate() {
+        let id = u32::try_from(line).map_err(|_| invalid("it has over 2^32 tokens".into()))?;
+        vocab.insert(token.to_string(), id);
     }
     let model = wordpiece(vocab, options.unk.clone(), "##".into(), 100).map_err(invalid)?;
     let id_of = |token: &str| {

@@ -58,6 +58,7 @@ const DEFAULT_MAX_LENGTH: usize = 512;
 /// ```
 /// use transformer_nb::prelude::*;
 ///
+/// // Needs this model in the Hugging Face cache (see "The examples in these docs").
 /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
 /// let enc = tok.encode("I read a good novel.")?;
 /// assert_eq!(enc.tokens(), ["[CLS]", "i", "read", "a", "good", "novel", ".", "[SEP]"]);
@@ -241,6 +242,46 @@ impl Tokenizer {
         Self::with_config(pipeline, config, dir, path)
     }
 
+    /// A BERT WordPiece tokenizer over `tokens`, the id of each its position: what
+    /// `BertTokenizerFast(vocab_file)` builds from a `vocab.txt` of these lines, with its
+    /// defaults (lowercasing and stripping accents, `[UNK]`, `[CLS]`, `[SEP]`, `[PAD]` and
+    /// `[MASK]` as the special tokens, at most 512 tokens). `[UNK]`, `[CLS]` and `[SEP]` must be
+    /// among `tokens`. For a model made in code, such as [`Bert::random`](crate::bert::Bert::random).
+    ///
+    /// ```
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let tok = Tokenizer::from_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "play", "##ing", "."])?;
+    /// let enc = tok.encode("Playing.")?;
+    /// assert_eq!(enc.tokens(), ["[CLS]", "play", "##ing", ".", "[SEP]"]);
+    /// assert_eq!(enc.ids(), [2, 5, 6, 7, 3]);
+    /// assert_eq!(tok.encode("Sing")?.tokens(), ["[CLS]", "[UNK]", "[SEP]"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_vocab<S: AsRef<str>>(tokens: impl IntoIterator<Item = S>) -> Result<Self> {
+        let tokens: Vec<S> = tokens.into_iter().collect();
+        let pipeline = files::from_vocab_tokens(
+            tokens.iter().map(AsRef::as_ref),
+            Path::new(""),
+            "WordPiece vocabulary",
+            files::VocabOptions {
+                lowercase: true,
+                strip_accents: None,
+                tokenize_chinese_chars: true,
+                unk: "[UNK]".into(),
+                sep: "[SEP]".into(),
+                cls: "[CLS]".into(),
+                pad: "[PAD]".into(),
+                mask: "[MASK]".into(),
+            },
+        )?;
+        let config = TokenizerConfig {
+            model_max_length: Some(DEFAULT_MAX_LENGTH as f64),
+            ..TokenizerConfig::default()
+        };
+        Self::with_config(pipeline, config, Path::new(""), Path::new(""))
+    }
+
     /// Loads GPT-2's tokenizer from its two files, `vocab.json` (token to id) and `merges.txt`
     /// (a merge per line, highest priority first), as `GPT2TokenizerFast(vocab_file,
     /// merges_file)` does: byte-level BPE, no special tokens added around the text,
@@ -416,6 +457,7 @@ impl Tokenizer {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
     /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// let enc = tok.encode("I read a good novel.")?;
     /// assert_eq!(enc.ids(), [101, 1045, 3191, 1037, 2204, 3117, 1012, 102]);
@@ -433,8 +475,8 @@ impl Tokenizer {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
-    /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// let enc = tok.encode_pair("How old are you?", "I am 25.")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
+    /// let enc = tok.encode_pair("Are you tired?", "I am tired.")?;
     /// assert_eq!(enc.type_ids().iter().filter(|&&t| t == 1).count(), 5);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -450,7 +492,7 @@ impl Tokenizer {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
-    /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// let batch = tok.encode_batch(&["short", "a longer one"])?;
     /// assert_eq!(batch.encodings()[0].attention_mask(), [1, 1, 1, 0, 0]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -480,6 +522,7 @@ impl Tokenizer {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
     /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// assert_eq!(tok.tokenize("tokenization")?, ["token", "##ization"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -494,7 +537,7 @@ impl Tokenizer {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
-    /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// let enc = tok.encode("I read a good novel.")?;
     /// assert_eq!(tok.decode(enc.ids())?, "[CLS] i read a good novel. [SEP]");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -508,7 +551,7 @@ impl Tokenizer {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
-    /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// let enc = tok.encode("I read a good novel.")?;
     /// assert_eq!(tok.decode_without_special_tokens(enc.ids())?, "i read a good novel.");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -534,6 +577,7 @@ impl Tokenizer {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
     /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// assert_eq!(tok.token_to_id("[CLS]"), Some(101));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -547,6 +591,7 @@ impl Tokenizer {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
     /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// assert_eq!(tok.id_to_token(102).as_deref(), Some("[SEP]"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -560,6 +605,7 @@ impl Tokenizer {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
     /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// assert_eq!(tok.vocab_size(), 30522);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -573,6 +619,7 @@ impl Tokenizer {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
     /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// assert_eq!(tok.max_length(), 512);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -590,7 +637,7 @@ impl Tokenizer {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
-    /// let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// let short = tok.with_max_length(4)?;
     /// assert!(short.encode("I read a good novel.")?.is_truncated());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -618,7 +665,7 @@ impl Tokenizer {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// assert_eq!(tok.mask_token(), "[MASK]");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -197,10 +197,10 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
-    /// assert!(out.attention_heatmap(5, 3)?.to_svg().contains("novel"));
-    /// assert!(out.attention_heatmap(6, 0).is_err()); // MiniLM has layers 0..6
+    /// assert!(out.attention_heatmap(1, 3)?.to_svg().contains("novel"));
+    /// assert!(out.attention_heatmap(2, 0).is_err()); // layers 0 and 1
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn attention_heatmap(&self, layer: usize, head: usize) -> Result<Plot> {
@@ -211,7 +211,7 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward_batch(&bert.tokenizer().encode_batch(&["a cat", "a dog"])?)?;
     /// assert!(out.attention_heatmap_of(1, 0, 0)?.to_svg().contains("dog"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -230,9 +230,9 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
-    /// assert_eq!(out.attention_heads(0)?.to_svg().matches("<image").count(), 13); // 12 heads + colour bar
+    /// assert_eq!(out.attention_heads(0)?.to_svg().matches("<image").count(), 5); // 4 heads + colour bar
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn attention_heads(&self, layer: usize) -> Result<Plot> {
@@ -290,7 +290,7 @@ impl Embeddings {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let svg = bert.embed(&["a cat", "a dog"])?.heatmap().to_svg();
     /// assert!(svg.contains("a cat"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -48,7 +48,7 @@ impl Encoding {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// let html = tok.encode("I read a good novel.")?.to_html();
     /// assert!(html.contains("<td") && html.contains("[CLS]"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -164,7 +164,7 @@ impl Batch {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let tok = Tokenizer::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let tok = Bert::tiny_random()?.tokenizer().clone(); // no download
     /// let html = tok.encode_batch(&["short", "a longer one"])?.to_html();
     /// assert!(html.contains("[PAD]"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -201,7 +201,7 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode("hi")?)?;
     /// assert!(out.to_html().contains("last_hidden_state"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -357,7 +357,8 @@ impl ModelSummary {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
+    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// let html = bert.summary().to_html();
     /// assert!(html.contains("encoder.layer.5.output") && html.contains("22,713,216"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -416,7 +417,7 @@ impl Embeddings {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// assert!(bert.embed(&["a cat", "a dog"])?.to_html().contains("<table"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -8,6 +8,7 @@ mod util;
 mod attention_by_hand;
 mod bf16;
 mod cross_check;
+mod doc_examples;
 mod errors;
 mod hostile;
 mod layers;

@@ -12,13 +12,13 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let enc = bert.tokenizer().encode("I read a good novel.")?;
-    /// let head = bert.attention_head(&enc, 2, 5)?;
-    /// assert_eq!(head.queries()[0].len(), 32);      // 384 dimensions / 12 heads
+    /// let head = bert.attention_head(&enc, 1, 3)?;
+    /// assert_eq!(head.queries()[0].len(), 8);      // 32 dimensions / 4 heads
     /// assert_eq!(head.values().len(), enc.len());
     /// let out = bert.forward(&enc)?;
-    /// let want = out.attention(0, 2, 5)?;
+    /// let want = out.attention(0, 1, 3)?;
     /// assert!((head.attention()[3][1] - want[3][1]).abs() < 1e-5);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -39,11 +39,23 @@ fn default_layer_norm_eps() -> f64 {
 fn default_position_embedding_type() -> String {
     "absolute".into()
 }
+fn default_initializer_range() -> f64 {
+    0.02
+}
 
 /// The architecture of a BERT checkpoint: sizes, activation and layer-norm epsilon.
 ///
 /// Field names and defaults are those of HF's `BertConfig`, so `config.json` deserializes
-/// straight into it.
+/// straight into it, and [`Default`] is `BertConfig()`, BERT-base's sizes. A config written in
+/// code, for [`Bert::random`](crate::bert::Bert::random), names what differs:
+///
+/// ```
+/// use transformer_nb::bert::BertConfig;
+///
+/// let small = BertConfig { hidden_size: 64, num_hidden_layers: 2, ..BertConfig::default() };
+/// assert_eq!(small.num_attention_heads, 12);
+/// assert_eq!(BertConfig::default().intermediate_size, 3072);
+/// ```
 ///
 /// ```
 /// use transformer_nb::bert::BertConfig;
@@ -85,6 +97,30 @@ pub struct BertConfig {
     /// Only `"absolute"` (learned positions) is supported.
     #[serde(default = "default_position_embedding_type")]
     pub position_embedding_type: String,
+    /// Standard deviation of the normal distribution random weights are drawn from (HF's
+    /// `_init_weights`); only [`Bert::random`](crate::bert::Bert::random) uses it.
+    #[serde(default = "default_initializer_range")]
+    pub initializer_range: f64,
+}
+
+impl Default for BertConfig {
+    /// HF's `BertConfig()`: the sizes of `bert-base-uncased`.
+    fn default() -> Self {
+        BertConfig {
+            vocab_size: 30522,
+            hidden_size: 768,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            intermediate_size: 3072,
+            hidden_act: default_hidden_act(),
+            max_position_embeddings: 512,
+            type_vocab_size: default_type_vocab_size(),
+            layer_norm_eps: default_layer_norm_eps(),
+            pad_token_id: 0,
+            position_embedding_type: default_position_embedding_type(),
+            initializer_range: default_initializer_range(),
+        }
+    }
 }
 
 impl BertConfig {
@@ -93,7 +129,8 @@ impl BertConfig {
     /// ```
     /// use transformer_nb::bert::BertConfig;
     /// # use transformer_nb::prelude::*;
-    /// # let dir = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?.dir().to_path_buf();
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
+    /// let dir = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?.dir().to_path_buf();
     ///
     /// let config = BertConfig::from_file(dir.join("config.json"))?;
     /// assert_eq!(config.num_hidden_layers, 6);
@@ -126,7 +163,7 @@ impl BertConfig {
         self.hidden_size / self.num_attention_heads.max(1)
     }
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
         let sizes = [
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
@@ -170,6 +207,12 @@ impl BertConfig {
             return Err(format!(
                 "position_embedding_type \"{}\" is not supported; only \"absolute\" is",
                 self.position_embedding_type
+            ));
+        }
+        if !(self.initializer_range.is_finite() && self.initializer_range >= 0.0) {
+            return Err(format!(
+                "initializer_range must be a finite number ≥ 0, not {}",
+                self.initializer_range
             ));
         }
         if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {

@@ -8,7 +8,7 @@ use super::model::MlmPredictionLayers;
 use super::{Bert, Precision};
 use crate::error::{Error, Result};
 use crate::kernels::math;
-use crate::models::safetensors::SafeTensors;
+
 use crate::tensor::Tensor;
 use crate::tokenize::{Encoding, Tokenizer};
 
@@ -34,20 +34,20 @@ impl MaskedLm {
     /// head. A checkpoint saved without the head (a plain `BertModel`, as sentence-transformers
     /// models are) is an error that says so.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
-        Self::with_head(Bert::from_dir(dir)?)
+        Self::from_bert(Bert::from_dir(dir)?)
     }
 
     /// Loads a Hub checkpoint, from the local cache or by downloading it, as
     /// [`Bert::from_pretrained`].
     pub fn from_pretrained(model_id: &str) -> Result<Self> {
-        Self::with_head(Bert::from_pretrained(model_id)?)
+        Self::from_bert(Bert::from_pretrained(model_id)?)
     }
 
     /// [`from_dir`](Self::from_dir) with the encoder's matrix products in `precision`, as
     /// [`Bert::from_dir_with`]. The head stays f32: its output layer is the word embeddings,
     /// which every precision keeps in f32.
     pub fn from_dir_with(dir: impl AsRef<Path>, precision: Precision) -> Result<Self> {
-        Self::with_head(Bert::from_dir_with(dir, precision)?)
+        Self::from_bert(Bert::from_dir_with(dir, precision)?)
     }
 
     /// [`from_pretrained`](Self::from_pretrained) with the encoder's matrix products in
@@ -62,18 +62,32 @@ impl MaskedLm {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_pretrained_with(model_id: &str, precision: Precision) -> Result<Self> {
-        Self::with_head(Bert::from_pretrained_with(model_id, precision)?)
+        Self::from_bert(Bert::from_pretrained_with(model_id, precision)?)
     }
 
-    fn with_head(bert: Bert) -> Result<Self> {
-        let path = bert.dir().join("model.safetensors");
-        let file = SafeTensors::open(&path)?;
+    /// Adds the masked-language-model head to a loaded [`Bert`], read from the checkpoint it
+    /// was loaded from (so a model loaded in bf16 keeps its precision); an error when the
+    /// checkpoint has no head. A [`Bert::random`] has one, untrained: its guesses are nearly
+    /// uniform, which is what training starts from.
+    ///
+    /// ```
+    /// use transformer_nb::prelude::*;
+    ///
+    /// let mlm = MaskedLm::from_bert(Bert::tiny_random()?)?;
+    /// let guesses = mlm.fill_mask("I read a good [MASK].", 3)?;
+    /// let (_, top) = &guesses.candidates()[0][0];
+    /// let uniform = 1.0 / mlm.tokenizer().vocab_size() as f32;
+    /// assert!(*top < 2.0 * uniform); // no word stands out before training
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_bert(bert: Bert) -> Result<Self> {
+        let file = bert.checkpoint()?;
         if !file.contains(&format!(
             "{}.transform.dense.weight",
             MlmPredictionLayers::PREFIX
         )) {
             return Err(Error::MissingHead {
-                path,
+                path: file.path().to_path_buf(),
                 head: "masked-language-model head (cls.predictions)",
                 hint: "this checkpoint was saved without it (as a BertModel, like the \
                        sentence-transformers models); load a BertForMaskedLM checkpoint such as \
@@ -133,11 +147,11 @@ impl MaskedLm {
     /// The head's logits over the vocabulary at each mask of `text`, in order: `[mask][vocab]`.
     /// What HF's `BertForMaskedLM(...).logits[0, masks]` holds.
     ///
-    /// ```no_run
+    /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let mlm = MaskedLm::from_pretrained("bert-base-uncased")?;
+    /// let mlm = MaskedLm::from_bert(Bert::tiny_random()?)?; // no download
     /// let logits = mlm.logits_at_masks("a [MASK] of [MASK]")?;
-    /// assert_eq!((logits.len(), logits[0].len()), (2, 30522));
+    /// assert_eq!((logits.len(), logits[0].len()), (2, mlm.tokenizer().vocab_size()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn logits_at_masks(&self, text: &str) -> Result<Vec<Vec<f32>>> {
@@ -193,11 +207,11 @@ impl MaskedLm {
     /// The head applied to every layer's hidden state at each mask (the embeddings' output, then
     /// each layer's): how the top `top_k` guesses change from layer to layer.
     ///
-    /// ```no_run
+    /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let mlm = MaskedLm::from_pretrained("bert-base-uncased")?;
+    /// let mlm = MaskedLm::from_bert(Bert::tiny_random()?)?; // no download
     /// let lens = mlm.layer_predictions("I read a good [MASK].", 3)?;
-    /// assert_eq!(lens.layers(0).len(), 13); // embeddings + 12 layers
+    /// assert_eq!(lens.layers(0).len(), 3); // embeddings + 2 layers
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn layer_predictions(&self, text: &str, top_k: usize) -> Result<LayerPredictions> {

@@ -10,6 +10,7 @@ mod config;
 mod masked_lm;
 mod model;
 mod output;
+mod random;
 mod summary;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ pub use output::EncoderOutput;
 pub use summary::{ModelSummary, ModuleSize};
 pub(crate) use summary::{human_bytes, thousands};
 
+use super::checkpoint::{Checkpoint, RandomWeights};
 use super::safetensors::SafeTensors;
 use crate::embed::{self, Embeddings, Pooling, PoolingMode};
 use crate::error::{Error, Result};
@@ -45,6 +47,7 @@ const EMBED_CHUNK: usize = 32;
 /// ```
 /// use transformer_nb::prelude::*;
 ///
+/// // Needs this model in the Hugging Face cache (see "The examples in these docs").
 /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
 /// let enc = bert.tokenizer().encode("I read a good novel.")?;
 /// let out = bert.forward(&enc)?;
@@ -59,6 +62,8 @@ pub struct Bert {
     embed_tokenizer: Tokenizer,
     pooling: Pooling,
     dir: PathBuf,
+    /// Set for a model made by [`Bert::random`]: its tensors, regenerated on demand.
+    random: Option<RandomWeights>,
     precision: Precision,
 }
 
@@ -178,6 +183,7 @@ impl Bert {
             embed_tokenizer,
             pooling,
             dir: dir.to_path_buf(),
+            random: None,
             precision: match bf16 {
                 Some(_) => Precision::Bf16,
                 None => Precision::F32,
@@ -191,6 +197,7 @@ impl Bert {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
     /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// assert_eq!(bert.config().num_hidden_layers, 6);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -205,6 +212,7 @@ impl Bert {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
     /// let bert = Bert::from_pretrained_with("sentence-transformers/all-MiniLM-L6-v2", Precision::Bf16)?;
     /// println!("running in {}", bert.precision()); // f32 where the CPU has no AVX512_BF16
     /// let emb = bert.embed(&["I read a good novel."])?;
@@ -228,7 +236,7 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let enc = bert.tokenizer().encode("I read a good novel.")?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -240,8 +248,8 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// assert_eq!(bert.config().num_attention_heads, 12);
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
+    /// assert_eq!(bert.config().num_attention_heads, 4);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn config(&self) -> &BertConfig {
@@ -252,7 +260,7 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// assert!(bert.pooling().normalize);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -264,7 +272,8 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
+    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// assert!(bert.dir().join("config.json").is_file());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -279,16 +288,15 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
-    /// let w_o = bert.weight("encoder.layer.2.attention.output.dense.weight")?;
-    /// assert_eq!(w_o.dims(), [384, 384]); // [out, in], as PyTorch's Linear keeps it
-    /// assert!(bert.weight("encoder.layer.9.output.dense.weight").is_err()); // 6 layers
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
+    /// let w_o = bert.weight("encoder.layer.1.attention.output.dense.weight")?;
+    /// assert_eq!(w_o.dims(), [32, 32]);   // [out, in], as PyTorch's Linear keeps it
+    /// assert!(bert.weight("encoder.layer.2.output.dense.weight").is_err()); // 2 layers
     /// assert!(bert.weight_names()?.contains(&"pooler.dense.bias".to_string()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn weight(&self, name: &str) -> Result<Tensor> {
-        let path = self.dir.join("model.safetensors");
-        let file = SafeTensors::open(&path)?;
+        let file = self.checkpoint()?;
         let old_name = name
             .strip_suffix(".LayerNorm.weight")
             .map(|stem| format!("{stem}.LayerNorm.gamma"))
@@ -308,7 +316,7 @@ impl Bert {
             }
         }
         Err(Error::weights_missing(
-            &path,
+            file.path(),
             format!(
                 "there is no tensor {name}: the names are HF's, such as \
                  encoder.layer.0.attention.output.dense.weight (bert.weight_names() lists them)"
@@ -319,12 +327,23 @@ impl Bert {
     /// The names of the checkpoint's tensors, sorted, as [`weight`](Self::weight) takes them
     /// (without a `bert.` prefix the file may have).
     pub fn weight_names(&self) -> Result<Vec<String>> {
-        let file = SafeTensors::open(&self.dir.join("model.safetensors"))?;
-        Ok(file
+        let file = self.checkpoint()?;
+        let mut names: Vec<String> = file
             .names()
             .into_iter()
             .map(|name| name.strip_prefix("bert.").unwrap_or(name).to_string())
-            .collect())
+            .collect();
+        names.sort_unstable();
+        Ok(names)
+    }
+
+    /// The tensors this model was read from: its `model.safetensors`, opened again, or the
+    /// random ones of [`Bert::random`].
+    pub(crate) fn checkpoint(&self) -> Result<Checkpoint> {
+        Ok(match &self.random {
+            Some(random) => Checkpoint::Random(random.clone()),
+            None => Checkpoint::File(SafeTensors::open(&self.dir.join("model.safetensors"))?),
+        })
     }
 
     /// The model's parameters per module (embeddings, each layer's attention, intermediate and
@@ -334,6 +353,7 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
+    /// // Needs this model in the Hugging Face cache (see "The examples in these docs").
     /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
     /// let summary = bert.summary();
     /// assert_eq!(summary.total_parameters(), 22_713_216);
@@ -375,12 +395,11 @@ impl Bert {
     /// ```
     /// use transformer_nb::prelude::*;
     ///
-    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?
-    ///     .with_precision(Precision::Bf16);
+    /// let bert = Bert::tiny_random()?.with_precision(Precision::Bf16);
     /// let expected = if Precision::Bf16.is_available() { Precision::Bf16 } else { Precision::F32 };
     /// assert_eq!(bert.precision(), expected);
     /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
-    /// assert_eq!(out.last_hidden_state().dims(), [1, 8, 384]);
+    /// assert_eq!(out.last_hidden_state().dims(), [1, 8, 32]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_precision(mut self, precision: Precision) -> Self {
@@ -406,7 +425,7 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// assert_eq!(bert.precision(), Precision::F32);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -421,9 +440,9 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let bytes = bert.activation_bytes(8, 128).unwrap();
-    /// assert!(bytes > 8 * 6 * 12 * 128 * 128 * 4); // at least the attention maps
+    /// assert!(bytes > 8 * 2 * 4 * 128 * 128 * 4); // at least the attention maps
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn activation_bytes(&self, batch: usize, seq_len: usize) -> Option<usize> {
@@ -436,9 +455,9 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
-    /// assert_eq!(out.attentions().len(), 6);
+    /// assert_eq!(out.attentions().len(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn forward(&self, encoding: &Encoding) -> Result<EncoderOutput> {
@@ -449,10 +468,10 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let batch = bert.tokenizer().encode_batch(&["short", "a longer one"])?;
     /// let out = bert.forward_batch(&batch)?;
-    /// assert_eq!(out.last_hidden_state().dims(), [2, 5, 384]);
+    /// assert_eq!(out.last_hidden_state().dims(), [2, 5, 32]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn forward_batch(&self, batch: &Batch) -> Result<EncoderOutput> {
@@ -465,10 +484,10 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let batch = bert.tokenizer().encode_batch(&["short", "a longer one"])?;
     /// let hidden = bert.last_hidden_state(&batch)?;
-    /// assert_eq!(hidden.dims(), [2, 5, 384]);
+    /// assert_eq!(hidden.dims(), [2, 5, 32]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn last_hidden_state(&self, batch: &Batch) -> Result<Tensor> {
@@ -488,7 +507,7 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let emb = bert.embed(&["a cat", "a dog"])?;
     /// assert_eq!(emb.vectors().len(), 2);
     /// assert!(bert.embed(&["a cat", "  "]).is_err());
@@ -650,7 +669,7 @@ fn pool(hidden: &Tensor, masks: &[&[u32]], pooling: Pooling) -> Vec<Vec<f32>> {
 /// Reads `model.safetensors` into the encoder, finding the tensors whether they are stored as
 /// `embeddings.*` (BertModel) or `bert.embeddings.*` (BertForPreTraining, ...).
 fn load_weights(path: &Path, config: &BertConfig, bf16: Option<Bf16Isa>) -> Result<BertModel> {
-    let file = SafeTensors::open(path)?;
+    let file = Checkpoint::File(SafeTensors::open(path)?);
     let root = if file.contains("embeddings.word_embeddings.weight") {
         ""
     } else if file.contains("bert.embeddings.word_embeddings.weight") {

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::kernels::gemm::{Output, PackedB, PackedBf16, gemm, gemm_bf16, gemm_view};
 use crate::kernels::pass::run_pass;
 use crate::kernels::{Bf16Isa, Isa, KernelTuning, StridedMut, math};
-use crate::models::safetensors::SafeTensors;
+use crate::models::checkpoint::Checkpoint;
 use crate::tensor::{Tensor, pool};
 
 /// Rows per parallel task in the row-wise kernels (layer norm, activation): large enough that
@@ -136,12 +136,12 @@ impl Linear {
     }
 
     /// Reads `{prefix}.weight` `[n_out, k_in]` and `{prefix}.bias` `[n_out]`.
-    fn read(file: &SafeTensors, prefix: &str, n_out: usize, k_in: usize) -> Result<Self> {
+    fn read(file: &Checkpoint, prefix: &str, n_out: usize, k_in: usize) -> Result<Self> {
         Self::concat(file, &[prefix], n_out, k_in)
     }
 
     /// Several `Linear`s over the same input stacked into one (query, key and value).
-    fn concat(file: &SafeTensors, prefixes: &[&str], n_out: usize, k_in: usize) -> Result<Self> {
+    fn concat(file: &Checkpoint, prefixes: &[&str], n_out: usize, k_in: usize) -> Result<Self> {
         let mut weight = Vec::with_capacity(prefixes.len() * n_out * k_in);
         let mut bias = Vec::with_capacity(prefixes.len() * n_out);
         for prefix in prefixes {
@@ -202,7 +202,7 @@ impl Norm {
 
     /// Reads `{prefix}.weight` and `.bias`, or `.gamma` and `.beta`, the TensorFlow-era names
     /// that some original checkpoints (bert-base-uncased among them) still use.
-    fn read(file: &SafeTensors, prefix: &str, width: usize, eps: f64) -> Result<Self> {
+    fn read(file: &Checkpoint, prefix: &str, width: usize, eps: f64) -> Result<Self> {
         let (scale, shift) = if !file.contains(&format!("{prefix}.weight"))
             && file.contains(&format!("{prefix}.gamma"))
         {
@@ -290,7 +290,7 @@ impl Layer {
         }
     }
 
-    fn read(file: &SafeTensors, prefix: &str, config: &BertConfig) -> Result<Self> {
+    fn read(file: &Checkpoint, prefix: &str, config: &BertConfig) -> Result<Self> {
         let (hidden, inner, eps) = (
             config.hidden_size,
             config.intermediate_size,
@@ -347,7 +347,7 @@ impl MlmPredictionLayers {
     /// The prefix every tensor of the head has.
     pub const PREFIX: &str = "cls.predictions";
 
-    pub fn read(file: &SafeTensors, config: &BertConfig) -> Result<Self> {
+    pub fn read(file: &Checkpoint, config: &BertConfig) -> Result<Self> {
         let (hidden, vocab) = (config.hidden_size, config.vocab_size);
         let p = Self::PREFIX;
         let decoder_name = format!("{p}.decoder.weight");
@@ -472,7 +472,7 @@ impl BertModel {
     /// matrices are rounded to bfloat16 as soon as it is read, so that the f32 copies of only
     /// one layer exist at a time.
     pub fn read(
-        file: &SafeTensors,
+        file: &Checkpoint,
         root: &str,
         config: &BertConfig,
         bf16: Option<Bf16Isa>,

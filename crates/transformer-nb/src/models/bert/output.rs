@@ -10,12 +10,12 @@ use crate::tensor::Tensor;
 /// ```
 /// use transformer_nb::prelude::*;
 ///
-/// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+/// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
 /// let enc = bert.tokenizer().encode("I read a good novel.")?;
 /// let out = bert.forward(&enc)?;
-/// assert_eq!(out.last_hidden_state().dims(), [1, 8, 384]);
-/// assert_eq!(out.hidden_states().len(), 7);          // embeddings + 6 layers
-/// assert_eq!(out.attentions()[0].dims(), [1, 12, 8, 8]);
+/// assert_eq!(out.last_hidden_state().dims(), [1, 8, 32]);
+/// assert_eq!(out.hidden_states().len(), 3);          // embeddings + 2 layers
+/// assert_eq!(out.attentions()[0].dims(), [1, 4, 8, 8]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -54,9 +54,9 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode("hi")?)?;
-    /// assert_eq!(out.last_hidden_state().dims(), [1, 3, 384]);
+    /// assert_eq!(out.last_hidden_state().dims(), [1, 3, 32]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn last_hidden_state(&self) -> &Tensor {
@@ -68,7 +68,7 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode("hi")?)?;
     /// assert_eq!(out.hidden_states().len(), bert.config().num_hidden_layers + 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -82,9 +82,9 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode("hi")?)?;
-    /// assert_eq!(out.attentions().len(), 6);
+    /// assert_eq!(out.attentions().len(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn attentions(&self) -> &[Tensor] {
@@ -95,9 +95,9 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode("hi")?)?;
-    /// assert_eq!(out.pooler_output().map(|t| t.dims().to_vec()), Some(vec![1, 384]));
+    /// assert_eq!(out.pooler_output().map(|t| t.dims().to_vec()), Some(vec![1, 32]));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn pooler_output(&self) -> Option<&Tensor> {
@@ -108,7 +108,7 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode("hi")?)?;
     /// assert_eq!(out.tokens()[0], ["[CLS]", "hi", "[SEP]"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -121,7 +121,7 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode_pair("a cat", "a dog")?)?;
     /// assert_eq!(out.real_type_ids(0)?, [0, 0, 0, 0, 1, 1, 1]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -135,7 +135,7 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward_batch(&bert.tokenizer().encode_batch(&["a cat", "hi"])?)?;
     /// assert_eq!(out.tokens()[1], ["[CLS]", "hi", "[SEP]", "[PAD]"]);
     /// assert_eq!(out.real_tokens(1)?, ["[CLS]", "hi", "[SEP]"]);
@@ -151,9 +151,9 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
-    /// let map = out.attention(0, 5, 3)?;
+    /// let map = out.attention(0, 1, 3)?;
     /// assert!((map[2].iter().sum::<f32>() - 1.0).abs() < 1e-5);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -24,7 +24,7 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode("The cat sat on the mat because it was tired.")?)?;
     /// let view = out.attention_view()?;
     /// assert_eq!(view.spec()["params"][1]["name"], "layer");
@@ -57,10 +57,10 @@ impl EncoderOutput {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// # let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let out = bert.forward(&bert.tokenizer().encode("I read a good novel.")?)?;
     /// let view = out.model_view()?;
-    /// assert!(view.to_string().contains("6 layers × 12 heads"));
+    /// assert!(view.to_string().contains("2 layers × 4 heads"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn model_view(&self) -> Result<VegaView> {

@@ -19,11 +19,11 @@ impl Bert {
     ///
     /// ```
     /// # use transformer_nb::prelude::*;
-    /// let bert = Bert::from_pretrained("sentence-transformers/all-MiniLM-L6-v2")?;
+    /// let bert = Bert::tiny_random()?; // 2 layers, 4 heads, hidden size 32: no download
     /// let enc = bert.tokenizer().encode("I read a good novel.")?;
-    /// let view = bert.neuron_view(&enc, 2, 5)?;
-    /// assert_eq!(view.spec()["datasets"]["keys"].as_array().unwrap().len(), 8 * 32);
-    /// assert!(bert.neuron_view(&enc, 6, 0).is_err());
+    /// let view = bert.neuron_view(&enc, 1, 3)?;
+    /// assert_eq!(view.spec()["datasets"]["keys"].as_array().unwrap().len(), 8 * 8);
+    /// assert!(bert.neuron_view(&enc, 2, 0).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn neuron_view(&self, encoding: &Encoding, layer: usize, head: usize) -> Result<VegaView> {
