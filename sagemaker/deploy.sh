@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
-# Deploys transformer-nb to Amazon SageMaker with the AWS CLI: the lifecycle configuration
-# (on-create.sh, on-start.sh), optionally a code repository, and an ml.t3.medium notebook
-# instance on Amazon Linux 2023 / JupyterLab 4 that uses them.
+# Deploys transformer-nb to Amazon SageMaker with the AWS CLI. Either a notebook instance: the
+# lifecycle configuration (on-create.sh, on-start.sh), optionally a code repository, and an
+# ml.t3.medium notebook instance on Amazon Linux 2023 / JupyterLab 4 that uses them; or, with
+# --studio, a lifecycle configuration for JupyterLab spaces of an existing Studio domain
+# (studio/on-start.sh), attached to the domain, a user profile or a space, with Studio's idle
+# shutdown and a 10 GB default home volume.
 #
 # Usage: sagemaker/deploy.sh --role-arn ARN [--repo-url URL] [--name NAME]
 #                            [--instance-type TYPE] [--volume-gb N] [--idle-stop-minutes N]
 #                            [--backup-s3-uri s3://BUCKET/PREFIX] [--cloudformation] [--dry-run]
+#        sagemaker/deploy.sh --studio --domain-id ID [--user-profile NAME | --space NAME]
+#                            [--repo-url URL] [--instance-type TYPE] [--volume-gb N]
+#                            [--idle-stop-minutes N] [--backup-s3-uri URI] [--dry-run]
 #        sagemaker/deploy.sh --render-template FILE
 #   --role-arn          an IAM role SageMaker may assume (AmazonSageMakerFullAccess or narrower)
-#   --repo-url          git URL of this repository; becomes the instance's default code repository
-#   --idle-stop-minutes stop the instance after N minutes without activity (default 60; 0: never)
-#   --backup-s3-uri     back ~/SageMaker up there on a schedule and before an idle stop
+#   --repo-url          git URL of this repository; becomes the instance's default code
+#                       repository (Studio: the space clones it into ~/transformer-nb)
+#   --idle-stop-minutes stop the instance (Studio: the JupyterLab app) after N minutes without
+#                       activity (default 60; 0: never)
+#   --backup-s3-uri     back ~/SageMaker (Studio: the home) up there on a schedule and before an idle stop
 #   --cloudformation    deploy sagemaker/cloudformation.yaml as a stack instead of direct calls
 #   --render-template   write cloudformation.yaml with the scripts filled in (for the console)
 #   --dry-run           print the AWS calls instead of making them
 # Credentials come from the AWS CLI's usual sources (profile, environment, SSO); none are stored.
+# The permissions each mode needs are in sagemaker/README.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -28,6 +37,10 @@ cloudformation=0
 render=
 idle_stop_minutes=60
 backup_s3_uri=
+studio=0
+domain_id=
+user_profile=
+space=
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) name=${2:?}; shift ;;
@@ -40,7 +53,11 @@ while [ $# -gt 0 ]; do
     --dry-run) dry_run=1 ;;
     --idle-stop-minutes) idle_stop_minutes=${2:?}; shift ;;
     --backup-s3-uri) backup_s3_uri=${2:?}; shift ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    --studio) studio=1 ;;
+    --domain-id) domain_id=${2:?}; shift ;;
+    --user-profile) user_profile=${2:?}; shift ;;
+    --space) space=${2:?}; shift ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "deploy: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -63,6 +80,12 @@ with_settings() {
   printf '%s\n' "$settings"
   tail -n +2 "$1"
 }
+
+if [ "$studio" = 1 ]; then
+  # shellcheck source=studio/deploy.sh
+  . "$here/studio/deploy.sh"
+  exit 0
+fi
 on_create=$(with_settings "$here/on-create.sh" | base64 -w0)
 on_start=$(with_settings "$here/on-start.sh" | base64 -w0)
 for script in on_create on_start; do

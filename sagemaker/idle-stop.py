@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Stops this SageMaker notebook instance when nothing has happened in it for a while, and
-backs the learner's files up to S3 on a schedule and once before such a stop.
+"""Stops this SageMaker notebook instance (or Studio JupyterLab app) when nothing has happened
+in it for a while, and backs the learner's files up to S3 on a schedule and once before such a
+stop.
 
-Started in the background by on-start.sh on every start of the instance (one watcher at a
-time: it holds a lock); standard library only, for the instance's system Python 3.
+Started in the background by on-start.sh on every start of the instance, or by
+studio/on-start.sh in a Studio space (one watcher at a time: it holds a lock); standard
+library only, for the instance's system Python 3. In Studio, stopping means deleting the
+space's JupyterLab app (its home stays); Studio's own idle shutdown usually does that, and the
+watcher then only makes backups.
 
 Idle means: no kernel is busy or starting, and no kernel or terminal of the instance's Jupyter
 server has had activity (its REST API's `last_activity`) for the limit. A kernel running a long
@@ -19,8 +23,8 @@ Jupyter), TRANSFORMER_NB_JUPYTER_TOKEN, TRANSFORMER_NB_METADATA (default
 /opt/ml/metadata/resource-metadata.json), TRANSFORMER_NB_POLL_SECONDS (default 60),
 TRANSFORMER_NB_WORKDIR (default ~/SageMaker).
 
-IAM permissions of the instance's role: sagemaker:StopNotebookInstance on this instance for
-the idle stop; s3:ListBucket on the bucket and s3:GetObject + s3:PutObject on the prefix for
+IAM permissions of the instance's role: sagemaker:StopNotebookInstance on this instance (in
+Studio: sagemaker:DeleteApp on the space's app) for the idle stop; s3:ListBucket on the bucket and s3:GetObject + s3:PutObject on the prefix for
 backups. A refused call names the missing permission in the log.
 """
 
@@ -40,6 +44,8 @@ from pathlib import Path
 # Toolchain, caches and build output: rebuilt by the installer, and gigabytes.
 BACKUP_EXCLUDES = [
     ".transformer-nb/*", "*/target/*", "*/.cache/kernel/*", "*/.ipynb_checkpoints/*", "*/.venv*/*",
+    # A Studio space backs up its whole home: not the tools' caches and installs in it.
+    ".cache/*", ".local/*", ".conda/*",
 ]
 
 
@@ -111,12 +117,21 @@ def backup(uri, workdir):
     return ok
 
 
-def instance_name(metadata):
+def stop_call(metadata):
+    """The AWS CLI call that stops this instance, or this Studio space's JupyterLab app, and
+    the permission it needs; None when the metadata cannot be read."""
     try:
-        return json.loads(Path(metadata).read_text())["ResourceName"]
+        data = json.loads(Path(metadata).read_text())
+        name = data["ResourceName"]
     except (OSError, ValueError, KeyError) as e:
         log(f"cannot read the instance's name from {metadata}: {e}")
         return None
+    if "SpaceName" in data and "DomainId" in data:
+        call = ["sagemaker", "delete-app", "--domain-id", data["DomainId"], "--space-name", data["SpaceName"],
+                "--app-type", data.get("AppType", "JupyterLab"), "--app-name", name]
+        return call, f"the app {name} of space {data['SpaceName']}", f"sagemaker:DeleteApp on space {data['SpaceName']}"
+    return (["sagemaker", "stop-notebook-instance", "--notebook-instance-name", name], name,
+            f"sagemaker:StopNotebookInstance on {name}")
 
 
 def main():
@@ -175,13 +190,14 @@ def main():
                     log(f"idle for {duration(idle.total_seconds())} (limit {duration(limit.total_seconds())}): stopping")
                     if args.backup_s3_uri:
                         backup(args.backup_s3_uri, workdir)
-                    name = instance_name(metadata)
-                    if name:
-                        ok, output = aws(["sagemaker", "stop-notebook-instance", "--notebook-instance-name", name])
+                    stop = stop_call(metadata)
+                    if stop:
+                        call, what, permission = stop
+                        ok, output = aws(call)
                         if ok:
-                            log(f"asked AWS to stop {name}")
+                            log(f"asked AWS to stop {what}")
                             return 0
-                        log("stop " + explain_refusal(output, f"sagemaker:StopNotebookInstance on {name}"))
+                        log("stop " + explain_refusal(output, permission))
                     time.sleep(poll)
                     continue
                 decision = (

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The transformer-nb installer on a SageMaker notebook instance, run as ec2-user by the
-# lifecycle scripts (on-create.sh, on-start.sh) in the background, with its output in
-# ~/SageMaker/.transformer-nb/install.log.
+# The transformer-nb installer on SageMaker, run in the background by the lifecycle scripts: on
+# a notebook instance as ec2-user (on-create.sh, on-start.sh), in a Studio JupyterLab space as
+# sagemaker-user (studio/on-start.sh). Its output goes to install.log in its folder.
 #
-# Everything it installs lives under ~/SageMaker/.transformer-nb, the only place that survives
-# a stop/start: the Rust toolchain (RUSTUP_HOME, CARGO_HOME), evcxr_jupyter, the model cache
-# (HF_HOME) and other tools' caches (XDG_CACHE_HOME). The kernelspec, which lives in
-# ~/.local and is wiped by a restart, is registered again by `install.sh --register`.
+# Everything it installs lives in one folder that survives a restart, TRANSFORMER_NB_HOME
+# (~/SageMaker/.transformer-nb on a notebook instance, ~/.transformer-nb in Studio, whose whole
+# home persists): the Rust toolchain (RUSTUP_HOME, CARGO_HOME), evcxr_jupyter, the model cache
+# (HF_HOME) and other tools' caches (XDG_CACHE_HOME). The kernelspec, which lives in ~/.local
+# and is wiped by a notebook instance's restart, is registered again by `install.sh --register`.
 #
 # Usage: install.sh             full install (idempotent: finished steps are skipped); on an
 #                               instance installed before, it brings the kernel up to the
@@ -21,7 +22,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=../scripts/versions.env
 . "$repo/scripts/versions.env"
 persist=${TRANSFORMER_NB_HOME:-$HOME/SageMaker/.transformer-nb}
-status_file=$HOME/SageMaker/TRANSFORMER-NB-STATUS.txt
+status_file=${TRANSFORMER_NB_STATUS_FILE:-$HOME/SageMaker/TRANSFORMER-NB-STATUS.txt}
 jupyter_env=${TRANSFORMER_NB_JUPYTER_ENV:-$HOME/anaconda3/envs/JupyterSystemEnv}
 rustup_init_url=${TRANSFORMER_NB_RUSTUP_INIT_URL:-https://sh.rustup.rs}
 
@@ -65,7 +66,7 @@ failed() {
   if [ "$updating" = 1 ]; then
     status "READY" "The \"Rust (transformer-nb)\" kernel is installed, but building its build pinned in scripts/versions.env ($EVCXR_JUPYTER_BUILD) failed (exit status $code); the end of the log says which step. The next start tries again."
   else
-    status "FAILED" "The install stopped with an error (exit status $code); the end of the log says which step. Restarting the notebook instance tries again, from the step that failed."
+    status "FAILED" "The install stopped with an error (exit status $code); the end of the log says which step. Restarting the notebook instance (or the Studio space) tries again, from the step that failed."
   fi
 }
 set -E
@@ -90,7 +91,7 @@ if [ -n "$unreachable" ] && [ "$updating" = 1 ]; then
   status "READY" "The \"Rust (transformer-nb)\" kernel is installed, but not its build pinned in scripts/versions.env ($EVCXR_JUPYTER_BUILD): these could not be reached to build it:$unreachable. The next start tries again."
   exit 0
 elif [ -n "$unreachable" ]; then
-  status "NOT INSTALLED: NO INTERNET" "The kernel was not installed because these could not be reached:$unreachable. Give the notebook instance internet access (or a VPC with a NAT gateway) and restart it."
+  status "NOT INSTALLED: NO INTERNET" "The kernel was not installed because these could not be reached:$unreachable. Give the notebook instance (or the Studio domain) internet access, or a VPC with a NAT gateway, and restart it."
   exit 0
 fi
 
@@ -110,7 +111,7 @@ touch "$persist/installed"
 
 if [ "$updating" = 0 ]; then
   status "WARMING UP" "The kernel is installed; its first build folder is being built so that the first notebook does not wait for a cold build. A notebook opened now works but its first cell may take several minutes."
-  "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only --display-name "Rust (transformer-nb) — warming up, see ~/SageMaker/TRANSFORMER-NB-STATUS.txt"
+  "$repo/scripts/setup.sh" --jupyter "$jupyter_env/bin" --kernelspec-only --display-name "Rust (transformer-nb) — warming up, see ${status_file/#$HOME/\~}"
 fi
 # The same warm-up as scripts/setup.sh: the kernel's first build slot, through the same launcher.
 HF_HUB_OFFLINE=1 "$PYTHON" "$repo/scripts/warm-kernel.py"

@@ -56,8 +56,36 @@ tar -xzf "$work/$crate.crate" -C "$work"
 # git apply works as a plain `patch` outside a repository; the ceiling keeps it from finding one
 # that encloses $TMPDIR.
 (cd "$work/$crate" && GIT_CEILING_DIRECTORIES=$work git apply -p1 "$repo/kernel/evcxr_jupyter.patch")
-echo "install-evcxr: building evcxr_jupyter $EVCXR_JUPYTER_BUILD"
-cargo install --locked --path "$work/$crate" --target-dir "$work/target"
+# The memory this build may use, in MiB: what the system has available, or less where a
+# memory cgroup (v2's memory.max, v1's memory.limit_in_bytes) leaves less.
+available_mib() {
+  local mib limit usage dir
+  mib=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo)
+  dir=$(awk -F: '$1 == "0" {print $3}' /proc/self/cgroup 2>/dev/null)
+  if [ -n "$dir" ] && [ -r "/sys/fs/cgroup$dir/memory.max" ]; then
+    limit=$(cat "/sys/fs/cgroup$dir/memory.max")
+    usage=$(cat "/sys/fs/cgroup$dir/memory.current")
+  else
+    dir=/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" {print $3}' /proc/self/cgroup 2>/dev/null)
+    limit=$(cat "$dir/memory.limit_in_bytes" 2>/dev/null || echo max)
+    usage=$(cat "$dir/memory.usage_in_bytes" 2>/dev/null || echo 0)
+  fi
+  if [ "$limit" != max ] && [ "$((limit / 1048576))" -lt $((1 << 40)) ]; then
+    local left=$(((limit - usage) / 1048576))
+    if [ "$left" -lt "$mib" ]; then mib=$left; fi
+  fi
+  echo "$mib"
+}
+# rustc needs up to about 1.25 GiB for the largest of evcxr's crates (rust-analyzer's): one
+# job per core, as far as the memory goes, so that a small machine builds slower rather than
+# has its build killed. CARGO_BUILD_JOBS, when set, decides.
+cores=$(nproc)
+mib=$(available_mib)
+jobs=${CARGO_BUILD_JOBS:-$((mib / 1280))}
+if [ "$jobs" -lt 1 ]; then jobs=1; fi
+if [ "$jobs" -gt "$cores" ]; then jobs=$cores; fi
+echo "install-evcxr: building evcxr_jupyter $EVCXR_JUPYTER_BUILD with $jobs cargo jobs ($cores cores, $mib MiB of memory available, about 1280 MiB per job)"
+cargo install --locked --jobs "$jobs" --path "$work/$crate" --target-dir "$work/target"
 
 if ! patched_build_installed; then
   echo "install-evcxr: the evcxr_jupyter on PATH ($(command -v evcxr_jupyter)) is not $EVCXR_JUPYTER_BUILD after the install: does the patch set that version, or does another evcxr_jupyter come first on PATH?" >&2

@@ -254,3 +254,24 @@ def test_deploy_takes_the_settings_into_both_scripts_and_the_template(tmp_path):
         ])
         assert len(base64.b64encode(text.encode())) <= 16384
         assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
+
+
+def test_in_a_studio_space_an_idle_app_is_deleted_and_the_home_kept(instance):
+    """A Studio space's metadata names its domain and space: stopping deletes its JupyterLab app
+    (the space and its home stay), and the backup leaves out the tools' caches in the home."""
+    (instance.root / "metadata.json").write_text(json.dumps({
+        "AppType": "JupyterLab", "DomainId": "d-learner", "SpaceName": "learner-space", "ResourceName": "default",
+    }))
+    for cache in (".cache/pip", ".local/share/jupyter", ".conda/pkgs"):
+        (instance.workdir / cache).mkdir(parents=True)
+    watcher = instance.watch("--idle-minutes", "0.1", "--backup-s3-uri", "s3://learner-bucket/space")
+    assert finish(watcher, timeout=60) == 0, instance.log.read_text()[-2000:]
+    calls = instance.aws_calls()
+    deletes = [c for c in calls if c[:2] == ["sagemaker", "delete-app"]]
+    assert deletes == [["sagemaker", "delete-app", "--domain-id", "d-learner", "--space-name", "learner-space",
+                        "--app-type", "JupyterLab", "--app-name", "default"]], calls
+    assert not instance.stops()
+    sync = next(c for c in calls if c[:2] == ["s3", "sync"])
+    for excluded in (".cache/*", ".local/*", ".conda/*", ".transformer-nb/*"):
+        assert excluded in sync, sync
+    assert "asked AWS to stop the app default of space learner-space" in instance.log.read_text()

@@ -6,9 +6,16 @@ JupyterLab at SageMaker's path, an Amazon Linux 2023 os-release, and shims for s
 that record any attempt to restart Jupyter. The repository is cloned where SageMaker puts a
 default code repository. The network parts that cannot work here are replaced by stand-ins:
 rustup-init installs this machine's Rust 1.95 toolchain, and the evcxr_jupyter build is served
-by this machine's binary (the real download and build stay in the scripts). Then on-create and
-on-start run as SageMaker runs them (root, in /, minimal PATH), and everything else runs for
-real: the background install, the model download from PyPI, the kernel's cold build.
+by this machine's binary after the first install (which builds it for real, from crates.io).
+Then on-create and on-start run as SageMaker runs them (root, in /, minimal PATH), and everything
+else runs for real: the background install, the model download from PyPI, the kernel's cold
+build.
+
+The instance's size is simulated too: everything the instance runs (the lifecycle scripts, what
+they start in the background, a stand-in Jupyter server, the notebooks) runs in a memory cgroup
+limited to ml.t3.medium's 4 GiB, on 2 CPUs. The test records the peak memory of each phase of
+the install in out/test-artifacts/sagemaker/memory.json and fails if the kernel's OOM killer
+ran in the cgroup.
 """
 
 import json
@@ -16,6 +23,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -35,6 +43,20 @@ LIFECYCLE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG
 REACHABLE = "https://index.crates.io/config.json,https://pypi.org/simple/pip/"
 # A closed port on loopback: refused at once, like a network with no way out.
 UNREACHABLE = "https://127.0.0.1:9/"
+# ml.t3.medium: 4 GiB of memory, 2 vCPUs.
+INSTANCE_MEMORY = 4 << 30
+INSTANCE_CPUS = 2
+# The memory cgroup (v1, as these machines mount it) that stands for the instance.
+MEMORY_CGROUP = Path("/sys/fs/cgroup/memory") / "transformer-nb-ml.t3.medium"
+
+
+def into_instance():
+    """In a child process before it runs its program: join the instance's cgroup and CPUs, so
+    that it and everything it starts counts against the instance's size."""
+    (MEMORY_CGROUP / "cgroup.procs").write_text(str(os.getpid()))
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) > INSTANCE_CPUS:
+        os.sched_setaffinity(0, cpus[:INSTANCE_CPUS])
 
 
 def sh(*args, check=True, **kwargs):
@@ -42,17 +64,19 @@ def sh(*args, check=True, **kwargs):
 
 
 def as_user(command):
-    """Runs a shell command as ec2-user with a login environment, as a notebook user would."""
-    return sh("sudo", "-u", USER, "-i", "bash", "-c", command, check=False)
+    """Runs a shell command as ec2-user with a login environment, as a notebook user would, on
+    the instance."""
+    return sh("sudo", "-u", USER, "-i", "bash", "-c", command, check=False, preexec_fn=into_instance)
 
 
 def lifecycle(script, pass_env):
-    """Runs a lifecycle script as SageMaker does: root, cwd /, minimal environment."""
+    """Runs a lifecycle script as SageMaker does: root, cwd /, minimal environment, on the
+    instance."""
     env = dict(LIFECYCLE_ENV, TRANSFORMER_NB_PASS_ENV=pass_env)
     started = time.monotonic()
     result = subprocess.run(
         ["/bin/bash", str(WORK / "transformer-nb/sagemaker" / script)],
-        cwd="/", env=env, capture_output=True, text=True, timeout=300,
+        cwd="/", env=env, capture_output=True, text=True, timeout=300, preexec_fn=into_instance,
     )
     seconds = time.monotonic() - started
     (artifacts_dir("sagemaker") / f"{script}.out").write_text(result.stdout + result.stderr)
@@ -95,6 +119,88 @@ def wait_until(condition, timeout, what):
         time.sleep(0.5)
 
 
+class MemoryWatch:
+    """Samples the instance's memory twice a second and keeps each phase's peak: the memory the
+    cgroup charges (what its limit applies to: processes and the page cache they fill) and the
+    processes' own (resident, anonymous). The phase is read off install.log's markers, or set."""
+
+    # In the order install.sh and scripts/setup.sh first print them; a phase never goes back
+    # (setup.sh prints its steps again when install.sh runs it for the kernelspec).
+    MARKERS = [
+        ("install: INSTALLING", "Rust toolchain"),
+        ("== setup: evcxr_jupyter", "evcxr_jupyter build"),
+        ("== setup: using the Jupyter", "setup"),
+        ("== setup: offline model", "model fetch"),
+        ("== setup: the library's crates", "crate download"),
+        ("install: WARMING UP", "warm-up"),
+        ("install: READY", "idle"),
+    ]
+
+    def __init__(self):
+        self.phase = "start"
+        self._index = -1
+        self.forced = None
+        self.peaks = {}
+        self.seconds = {}
+        self._log_offset = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _read_phase(self):
+        log = PERSIST / "install.log"
+        if not log.exists():
+            return
+        with open(log, "rb") as f:
+            f.seek(self._log_offset)
+            new = f.read().decode(errors="replace")
+            self._log_offset = f.tell()
+        for line in new.splitlines():
+            for index, (marker, phase) in enumerate(self.MARKERS):
+                if line.startswith(marker) and index > self._index:
+                    self._index, self.phase = index, phase
+
+    def _run(self):
+        while not self._stop.wait(0.5):
+            self._read_phase()
+            phase = self.forced or self.phase
+            charged = int((MEMORY_CGROUP / "memory.usage_in_bytes").read_text())
+            stat = dict(line.split() for line in (MEMORY_CGROUP / "memory.stat").read_text().splitlines())
+            processes = int(stat["total_rss"])
+            peak = self.peaks.setdefault(phase, {"charged": 0, "processes": 0})
+            peak["charged"] = max(peak["charged"], charged)
+            peak["processes"] = max(peak["processes"], processes)
+            self.seconds[phase] = self.seconds.get(phase, 0) + 0.5
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        return {
+            phase: {
+                "seconds": self.seconds[phase],
+                "peak_charged_mib": round(peak["charged"] / 2**20),
+                "peak_processes_mib": round(peak["processes"] / 2**20),
+            }
+            for phase, peak in self.peaks.items()
+        }
+
+
+def oom_kills():
+    """How many processes the OOM killer ended in the instance's cgroup: its own count, and the
+    kernel log's reports that name it (where the log can be read)."""
+    control = dict(line.split() for line in (MEMORY_CGROUP / "memory.oom_control").read_text().splitlines())
+    return int(control.get("oom_kill", 0)) + len(logged_ooms()) - OOM_LOG_BEFORE[0]
+
+
+def logged_ooms():
+    log = sh("dmesg", check=False).stdout
+    return [line for line in log.splitlines() if "oom" in line.lower() and MEMORY_CGROUP.name in line]
+
+
+# The kernel log's OOM reports of the instance's cgroup from earlier runs, not to be counted.
+OOM_LOG_BEFORE = [0]
+
+
 def kernelspecs():
     return as_user(f"{JUPYTER_ENV}/bin/jupyter kernelspec list").stdout
 
@@ -124,16 +230,49 @@ echo "rustup-init (stand-in): Rust 1.95.0 installed"
     for path in STAGE.iterdir():
         if path.is_file():
             os.chmod(path, 0o755)
-    return " ".join([
-        f"TRANSFORMER_NB_RUSTUP_INIT_URL=file://{STAGE}/rustup-init.sh",
-        f"TRANSFORMER_NB_EVCXR_BINARY={STAGE}/evcxr_jupyter",
-    ])
+    return {
+        "rustup": f"TRANSFORMER_NB_RUSTUP_INIT_URL=file://{STAGE}/rustup-init.sh",
+        "evcxr": f"TRANSFORMER_NB_EVCXR_BINARY={STAGE}/evcxr_jupyter",
+    }
+
+
+def make_instance_cgroup():
+    if not Path("/sys/fs/cgroup/memory/cgroup.procs").exists():
+        pytest.fail("the simulated ml.t3.medium needs cgroup v1's memory controller at /sys/fs/cgroup/memory")
+    if MEMORY_CGROUP.exists():  # left over from an interrupted run
+        for pid in (MEMORY_CGROUP / "cgroup.procs").read_text().split():
+            sh("kill", "-9", pid, check=False)
+        time.sleep(1)
+        MEMORY_CGROUP.rmdir()
+    MEMORY_CGROUP.mkdir()
+    OOM_LOG_BEFORE[0] = len(logged_ooms())
+    (MEMORY_CGROUP / "memory.limit_in_bytes").write_text(str(INSTANCE_MEMORY))
+    if (MEMORY_CGROUP / "memory.memsw.limit_in_bytes").exists():
+        # No swap beyond the limit: an instance's 4 GiB are all it has.
+        (MEMORY_CGROUP / "memory.memsw.limit_in_bytes").write_text(str(INSTANCE_MEMORY))
+
+
+def start_jupyter_server():
+    """The instance's own Jupyter server, which shares its 4 GiB with everything else. Not on
+    SageMaker's port 8443, which the idle-stop watcher watches: this one must not look busy."""
+    server = subprocess.Popen(
+        ["sudo", "-u", USER, "-i", str(JUPYTER_ENV / "bin/jupyter"), "lab", "--no-browser",
+         "--port", "8888", "--ServerApp.token=simulated", "--ServerApp.root_dir=" + str(WORK)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=into_instance,
+    )
+    deadline = time.monotonic() + 60
+    while sh("curl", "-sf", "http://127.0.0.1:8888/api/status?token=simulated", check=False).returncode != 0:
+        if time.monotonic() > deadline or server.poll() is not None:
+            pytest.fail("the stand-in Jupyter server did not start")
+        time.sleep(1)
+    return server
 
 
 @pytest.fixture(scope="module")
 def instance():
     if os.geteuid() != 0:
         pytest.fail("the SageMaker simulation needs root (it creates the user ec2-user)")
+    make_instance_cgroup()
     if shutil.which("sudo") is None:
         sh("apt-get", "install", "-y", "-qq", "sudo")
     try:
@@ -173,7 +312,10 @@ def instance():
         Path(shim).write_text(f"#!/bin/sh\necho \"$0 $*\" >> {STAGE}/service-calls.log\n")
         os.chmod(shim, 0o755)
     pass_env = stage_stand_ins()
+    server = start_jupyter_server()
     yield pass_env
+    server.terminate()
+    sh("pkill", "-u", USER, "-f", "jupyter-lab", check=False)
     for log in ("install.log", "lifecycle.log"):
         if (PERSIST / log).exists():
             shutil.copy(PERSIST / log, artifacts_dir("sagemaker") / log)
@@ -184,20 +326,32 @@ def instance():
     sh("userdel", "-r", USER, check=False)
     shutil.rmtree(HOME, ignore_errors=True)
     shutil.rmtree(STAGE, ignore_errors=True)
+    for pid in (MEMORY_CGROUP / "cgroup.procs").read_text().split():
+        sh("kill", "-9", pid, check=False)
+    time.sleep(1)
+    MEMORY_CGROUP.rmdir()
 
 
 def test_create_start_stop_start_and_no_internet(instance):
-    pass_env = (
-        f"{instance} TRANSFORMER_NB_CHECK_URLS={REACHABLE} "
-        f"TRANSFORMER_NB_OS_RELEASE={STAGE}/os-release-al2023"
-    )
+    checks = f"TRANSFORMER_NB_CHECK_URLS={REACHABLE} TRANSFORMER_NB_OS_RELEASE={STAGE}/os-release-al2023"
+    # The first install builds evcxr_jupyter from crates.io, as on a real instance; the later
+    # ones (an update, a failure) get this machine's build of it.
+    first_env = f"{instance['rustup']} {checks}"
+    pass_env = f"{instance['rustup']} {instance['evcxr']} {checks}"
+    instance_env = pass_env.replace(checks, "").strip()
 
-    # Create: on-create, then on-start, each back in seconds; the install runs in the background.
-    assert lifecycle("on-create.sh", pass_env) < 60
-    assert lifecycle("on-start.sh", pass_env) < 60
+    # Create: on-create, then on-start, each back in seconds; the install runs in the background,
+    # within the instance's 4 GiB.
+    memory = MemoryWatch()
+    started = time.monotonic()
+    assert lifecycle("on-create.sh", first_env) < 60
+    assert lifecycle("on-start.sh", first_env) < 60
     wait_for_status("READY", timeout=3600)
     wait_for_background_jobs()
+    install_seconds = time.monotonic() - started
     shutil.copy(PERSIST / "install.log", artifacts_dir("sagemaker") / "install.log")
+    install_log = (PERSIST / "install.log").read_text()
+    assert "cargo jobs" in install_log and "MiB of memory available" in install_log, install_log[-4000:]
 
     assert "transformer-nb" in kernelspecs()
     # The idle-stop watcher runs, one of it (on-create and on-start each started one), with the
@@ -208,11 +362,30 @@ def test_create_start_stop_start_and_no_internet(instance):
     assert "another watcher is running" in watcher_log, watcher_log
     wait_until(lambda: "cannot reach Jupyter at https://localhost:8443" in (PERSIST / "idle-stop.log").read_text(),
                30, "the watcher's first look at Jupyter")
+    memory.forced = "notebook 00"
     run = as_user(
         f"HF_HUB_OFFLINE=1 {JUPYTER_ENV}/bin/python {WORK}/transformer-nb/scripts/run-notebooks.py "
         f"--out /tmp/sim-notebooks {WORK}/transformer-nb/notebooks/00-tutorial.ipynb"
     )
+    phases = memory.stop()
+    report = {
+        "instance": {"memory_mib": INSTANCE_MEMORY >> 20, "cpus": INSTANCE_CPUS},
+        "install_seconds": round(install_seconds),
+        "phases": phases,
+        "peak_charged_mib": round(int((MEMORY_CGROUP / "memory.max_usage_in_bytes").read_text()) / 2**20),
+        "limit_hits": int((MEMORY_CGROUP / "memory.failcnt").read_text()),
+        "oom_kills": oom_kills(),
+    }
+    (artifacts_dir("sagemaker") / "memory.json").write_text(json.dumps(report, indent=1) + "\n")
+    assert report["oom_kills"] == 0, f"the OOM killer ended processes on the 4 GiB instance: {report}"
     assert run.returncode == 0, run.stdout + run.stderr
+    executed = json.loads(Path("/tmp/sim-notebooks/00-tutorial.ipynb").read_text())
+    outputs = "".join(
+        "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+        for cell in executed["cells"] if cell["cell_type"] == "code" for o in cell.get("outputs", [])
+    )
+    assert "[CLS]" in outputs and "novel" in outputs, "the notebook's outputs show the tokens"
+    assert not any(o.get("output_type") == "error" for c in executed["cells"] for o in c.get("outputs", []))
     ec2_uid = pwd.getpwnam(USER).pw_uid
     not_owned = [str(p) for p in WORK.rglob("*") if not p.is_symlink() and p.stat().st_uid != ec2_uid]
     assert not not_owned, f"owned by someone else than ec2-user: {not_owned[:5]}"
@@ -297,7 +470,7 @@ def test_create_start_stop_start_and_no_internet(instance):
     shutil.move(PERSIST, WORK / "installed-aside")
     try:
         offline_env = (
-            f"{instance} TRANSFORMER_NB_CHECK_URLS={UNREACHABLE} "
+            f"{instance_env} TRANSFORMER_NB_CHECK_URLS={UNREACHABLE} "
             f"TRANSFORMER_NB_OS_RELEASE={STAGE}/os-release-al2"
         )
         assert lifecycle("on-start.sh", offline_env) < 60
@@ -309,7 +482,7 @@ def test_create_start_stop_start_and_no_internet(instance):
         failing.write_text("#!/bin/sh\necho 'rustup-init (stand-in): failing on purpose' >&2\nexit 3\n")
         os.chmod(failing, 0o755)
         failing_env = (
-            f"{instance} TRANSFORMER_NB_CHECK_URLS={REACHABLE} "
+            f"{instance_env} TRANSFORMER_NB_CHECK_URLS={REACHABLE} "
             f"TRANSFORMER_NB_OS_RELEASE={STAGE}/os-release-al2023 "
             f"TRANSFORMER_NB_RUSTUP_INIT_URL=file://{failing}"
         )
@@ -327,12 +500,12 @@ def test_create_start_stop_start_and_no_internet(instance):
 def test_lifecycle_scripts_fit_the_api_and_pass_shellcheck():
     import base64
 
-    for script in ("on-create.sh", "on-start.sh"):
+    for script in ("on-create.sh", "on-start.sh", "studio/on-start.sh"):
         encoded = base64.b64encode((REPO / "sagemaker" / script).read_bytes())
         assert len(encoded) <= 16384, f"{script}: {len(encoded)} base64 characters"
     if shutil.which("shellcheck") is None:
         pytest.fail("shellcheck is needed: apt-get install shellcheck (scripts/test.sh does)")
-    scripts = sorted(str(p) for p in (REPO / "sagemaker").glob("*.sh")) + sorted(
+    scripts = sorted(str(p) for p in (REPO / "sagemaker").rglob("*.sh")) + sorted(
         str(p) for p in (REPO / "scripts").glob("*.sh")
     ) + [str(REPO / "kernel/launch.sh"), str(REPO / "kernel/notice-mold")]
     # -x with the scripts' own folder: versions.env, which they source, is checked with them.
