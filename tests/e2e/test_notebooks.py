@@ -185,7 +185,7 @@ def test_vietnamese_explore_notebook_shows_the_same():
 
 def assert_rebuilds_a_layer(nb):
     """Notebook 07 and its twin: the example to check by hand, a real head, a whole layer equal
-    to forward's, and the padding mask at work."""
+    to forward's, the padding mask at work, and the same head before training."""
     out = stdout(nb)
     assert re.search(r"the\s+0\.506\s+0\.186\s+0\.307", out), "the softmax a learner checks"
     differences = [float(x) for x in re.findall(r": (\d+\.\de-?\d+)\n", out)]
@@ -194,7 +194,15 @@ def assert_rebuilds_a_layer(nb):
     assert padded and padded.group(1).split()[-3:] == ["0.000"] * 3, "[PAD] columns are 0"
     unmasked = re.findall(r"(?:without the mask|không có mask)[^\n]*?(\d+\.\d+)\n", out)
     assert unmasked and float(unmasked[0]) > 0.01, "leaving the mask out changes the vectors"
-    assert len(svgs(nb)) == 1
+    rows = {
+        kind: [float(x) for x in values.split(",")]
+        for kind, values in re.findall(r"(untrained|chưa huấn luyện|trained|đã huấn luyện) *: \[([^\]]+)\]", out)
+    }
+    untrained = rows.get("untrained") or rows["chưa huấn luyện"]
+    trained = rows.get("trained") or rows["đã huấn luyện"]
+    assert len(untrained) == 8 and all(0.05 < w < 0.25 for w in untrained), "random weights: near 1/8 each"
+    assert max(trained) > 0.5, "the trained head is sharp"
+    assert len(svgs(nb)) == 2, "the real head, and the untrained one"
 
 
 def test_attention_by_hand_notebook_rebuilds_a_layer_and_shows_the_mask():
