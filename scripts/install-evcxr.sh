@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # Builds and installs the Jupyter kernel, evcxr_jupyter, with transformer-nb's one patch.
 #
-# The patch (kernel/evcxr_jupyter.patch) makes three changes to evcxr_jupyter 0.22:
+# The patch (kernel/evcxr.patch) changes evcxr_jupyter 0.22 and evcxr 0.22, the library under it
+# that compiles and runs the cells:
 # - output before idle: a line a cell prints could reach Jupyter after the cell's "idle" status,
 #   and JupyterLab and nbclient, which stop listening for a cell's output at "idle", then drop it
 #   (evcxr issue #353; tests/e2e/test_kernel.py::test_printed_lines_arrive_before_the_cell_is_idle);
 # - pre-started kernels: `evcxr_jupyter --prestarted DIR` loads its start-up configuration, then
 #   waits to be handed a connection (src/prestart.rs; kernel/launch.sh says how it is used);
-# - a quiet start: no "No configuration file found" line in every Jupyter log.
+# - a quiet start: no "No configuration file found" line in every Jupyter log, and no error with a
+#   backtrace when a client resets its heartbeat connection (the heartbeat keeps answering);
+# - rustc without cargo: while neither the manifest, evcxr's settings nor a source file of a
+#   dependency outside the registry changed, a cell runs the rustc command cargo ran for the one
+#   before (evcxr's src/module/direct_rustc.rs); any change sends the cell through cargo again;
+# - a cell moves only the kept variables it names out of evcxr's variable store and back, so
+#   that `1 + 1` does not compile the code to box and drop a model's type.
 # It also sets the version to $EVCXR_JUPYTER_BUILD, which the kernel reports to Jupyter and which
 # is how scripts/setup.sh and sagemaker/install.sh tell this build from a plain or an older one.
 #
-# Steps: download the crate from crates.io (pinned version and SHA-256, scripts/versions.env),
-# unpack it in a temporary folder, apply the patch, `cargo install --locked --path` it (its own
-# Cargo.lock: the same dependencies as `cargo install --locked evcxr_jupyter@0.22.0`), delete the
-# folder. About 12 CPU-minutes and 1 GiB of temporary disk.
+# Steps: download both crates from crates.io (pinned versions and SHA-256, scripts/versions.env),
+# unpack them side by side in a temporary folder, apply the patch (evcxr_jupyter's manifest takes
+# the evcxr beside it through [patch.crates-io]), `cargo install --locked --path` evcxr_jupyter
+# (its own Cargo.lock: the same dependencies as `cargo install --locked evcxr_jupyter@0.22.0`),
+# delete the folder. About 12 CPU-minutes and 1 GiB of temporary disk.
 #
 # Usage: scripts/install-evcxr.sh           installs into ${CARGO_HOME:-~/.cargo}/bin
 #        scripts/install-evcxr.sh --check   exits 0 when the evcxr_jupyter on PATH is that build
@@ -39,23 +47,29 @@ if [ "${1:-}" = "--check" ]; then
 fi
 
 crate=evcxr_jupyter-$EVCXR_JUPYTER_VERSION
-url=https://static.crates.io/crates/evcxr_jupyter/$crate.crate
 work=$(mktemp -d "${TMPDIR:-/tmp}/transformer-nb-evcxr.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-command -v curl >/dev/null 2>&1 || { echo "install-evcxr: curl is needed to download $url" >&2; exit 1; }
-echo "install-evcxr: downloading $url"
-curl --proto '=https' --tlsv1.2 -sSfL --retry 3 -o "$work/$crate.crate" "$url"
-actual=$(sha256sum "$work/$crate.crate" | cut -d' ' -f1)
-if [ "$actual" != "$EVCXR_JUPYTER_SHA256" ]; then
-  echo "install-evcxr: $crate.crate has SHA-256 $actual, expected $EVCXR_JUPYTER_SHA256 (scripts/versions.env); not installing it" >&2
-  exit 1
-fi
-tar -xzf "$work/$crate.crate" -C "$work"
+command -v curl >/dev/null 2>&1 || { echo "install-evcxr: curl is needed to download from static.crates.io" >&2; exit 1; }
+# download NAME VERSION SHA256: the .crate, checked, unpacked into $work/NAME-VERSION.
+download() {
+  local name=$1 version=$2 expected=$3 url actual
+  url=https://static.crates.io/crates/$name/$name-$version.crate
+  echo "install-evcxr: downloading $url"
+  curl --proto '=https' --tlsv1.2 -sSfL --retry 3 -o "$work/$name-$version.crate" "$url"
+  actual=$(sha256sum "$work/$name-$version.crate" | cut -d' ' -f1)
+  if [ "$actual" != "$expected" ]; then
+    echo "install-evcxr: $name-$version.crate has SHA-256 $actual, expected $expected (scripts/versions.env); not installing it" >&2
+    exit 1
+  fi
+  tar -xzf "$work/$name-$version.crate" -C "$work"
+}
+download evcxr_jupyter "$EVCXR_JUPYTER_VERSION" "$EVCXR_JUPYTER_SHA256"
+download evcxr "$EVCXR_VERSION" "$EVCXR_SHA256"
 
 # git apply works as a plain `patch` outside a repository; the ceiling keeps it from finding one
 # that encloses $TMPDIR.
-(cd "$work/$crate" && GIT_CEILING_DIRECTORIES=$work git apply -p1 "$repo/kernel/evcxr_jupyter.patch")
+(cd "$work" && GIT_CEILING_DIRECTORIES=$work git apply -p1 "$repo/kernel/evcxr.patch")
 # The memory this build may use, in MiB: what the system has available, or less where a
 # memory cgroup (v2's memory.max, v1's memory.limit_in_bytes) leaves less.
 available_mib() {

@@ -29,7 +29,8 @@ left one (the kernel no longer uses it: kernel/init.evcxr says why); the run reb
 
 --trace-cargo splits each tutorial cell's time into cargo's (every `cargo` run evcxr makes,
 timed by a stand-in for the `mold` that evcxr runs it through when one is on PATH, in a copy of
-the kernelspec) and the rest (evcxr itself, mostly its embedded rust-analyzer). --rust-src
+the kernelspec) and the rest (evcxr itself, and rustc where the patched evcxr runs it without
+cargo: every cell after the first while nothing but the cells changes). --rust-src
 points that analyser at other standard-library sources (RUST_SRC_PATH), for experiments.
 """
 

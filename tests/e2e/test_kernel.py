@@ -128,6 +128,34 @@ def test_an_edit_to_the_library_is_seen_after_a_restart(tmp_path):
         kernel.close()
 
 
+def test_an_edit_to_the_library_is_seen_by_the_next_cell(tmp_path):
+    # Once cargo has built a cell, the patch runs the cell crate's rustc command itself for the
+    # next ones, while nothing but the cell changed (evcxr's module/direct_rustc.rs). A changed
+    # source file of the library must send the next cell through cargo again, as plain evcxr does.
+    workspace = tmp_path / "workspace"
+    library = workspace / "crates/transformer-nb"
+    shutil.copytree(REPO / "crates/transformer-nb", library)
+    for name in ("Cargo.toml", "Cargo.lock", "README.md"):
+        shutil.copy2(REPO / name, workspace / name)
+    hub = library / "src/hub.rs"
+
+    kernel = Kernel()
+    try:
+        assert kernel.run(f':dep transformer-nb = {{ path = "{library}" }}')[0] == "ok"
+        for _ in range(3):
+            status, shown = kernel.run("transformer_nb::hub::MODEL_ENV")
+            assert status == "ok" and "TRANSFORMER_NB_MODEL" in shown, shown
+        # Compile errors come back from rustc run directly as they did through cargo.
+        status, shown = kernel.run('let wrong: usize = "x";')
+        assert status == "error" and "mismatched types" in shown, shown
+        assert kernel.run("1 + 1") == ("ok", "2")
+        hub.write_text(hub.read_text().replace('"TRANSFORMER_NB_MODEL"', '"TRANSFORMER_NB_MODEL_EDITED"'))
+        status, shown = kernel.run("transformer_nb::hub::MODEL_ENV")
+        assert status == "ok" and "TRANSFORMER_NB_MODEL_EDITED" in shown, shown
+    finally:
+        kernel.close()
+
+
 def test_a_warm_kernel_has_loaded_the_library_when_it_answers():
     kernel = Kernel()
     try:
@@ -141,7 +169,7 @@ def test_a_warm_kernel_has_loaded_the_library_when_it_answers():
 
 
 def test_the_kernel_is_the_patched_evcxr_build():
-    # scripts/install-evcxr.sh builds evcxr_jupyter with kernel/evcxr_jupyter.patch,
+    # scripts/install-evcxr.sh builds evcxr_jupyter with kernel/evcxr.patch,
     # which also sets its version; a plain `cargo install evcxr_jupyter` reports 0.22.0.
     kernel = Kernel()
     try:
@@ -391,3 +419,30 @@ def test_a_kernel_prints_no_configuration_notice(tmp_path):
             km.shutdown_kernel(now=True)
     text = output.read_text()
     assert "configuration" not in text.lower(), text
+
+
+def test_kept_variables_survive_cells_that_do_not_name_them():
+    # The patch moves only the variables a cell names out of evcxr's store and back
+    # (evcxr's wrap_user_code); the others must be there, unchanged, for the cells after.
+    kernel = Kernel()
+    try:
+        assert kernel.run("let words = vec![String::from(\"novel\"), String::from(\"read\")];")[0] == "ok"
+        assert kernel.run("let mut count = 1usize;")[0] == "ok"
+        assert kernel.run("1 + 1") == ("ok", "2")
+        # evcxr catches a cell's panic and keeps the variables the cell did not move.
+        status, shown = kernel.run('panic!("a cell that panics")')
+        assert "a cell that panics" in shown, shown
+        # Named only inside a format string.
+        assert kernel.run('println!("{words:?} {count}");') == ("ok", '["novel", "read"] 1\n')
+        assert kernel.run("count += 1;")[0] == "ok"
+        assert kernel.run("words.len() + count") == ("ok", "4")
+        # A moved variable is gone, and the one it moved into is kept.
+        assert kernel.run("let moved = words;")[0] == "ok"
+        status, shown = kernel.run("words.len()")
+        assert status == "error", shown
+        assert kernel.run("moved[0].clone()") == ("ok", '"novel"')
+        # A name reused with another type.
+        assert kernel.run('let count = "two";')[0] == "ok"
+        assert kernel.run("count") == ("ok", '"two"')
+    finally:
+        kernel.close()
