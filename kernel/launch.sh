@@ -16,7 +16,7 @@
 #
 # Pre-started kernels: even warm, that start takes seconds (evcxr compiles and runs the warm-up
 # cell, its rust-analyzer loads the standard library and the library). So one kernel per
-# checkout is started ahead of need (`evcxr_jupyter --prestarted`, kernel/evcxr_jupyter.patch),
+# checkout is started ahead of need (`evcxr_jupyter --prestarted`, kernel/evcxr.patch),
 # in a slot of its own, and waits. When Jupyter asks for a kernel, the launcher hands it the
 # connection file, its working directory and its environment, and stays as the process Jupyter
 # watches until that kernel ends (a signal to the launcher goes on to the kernel; a launcher that
@@ -230,7 +230,12 @@ use_prestarted() {
     room_for_another && start_prestarted 0
     # The kernel's output (evcxr's errors) goes where this launcher's would.
     tail -n +1 -F --pid="$pid" "$dir/log" >&2 2>/dev/null &
+    # Not this launcher's child, the kernel stays a zombie after it ends until another process
+    # reaps it (seconds later): that counts as ended, or Jupyter waits that long for a shutdown.
     while kill -0 "$pid" 2>/dev/null; do
+      read -r stat 2>/dev/null <"/proc/$pid/stat" || break
+      stat=${stat##*) }
+      [ "${stat%% *}" = Z ] && break
       sleep 0.2 &
       wait $! 2>/dev/null
     done

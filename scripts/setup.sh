@@ -49,6 +49,32 @@ done
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 step() { printf '\n== setup: %s\n' "$*"; }
 
+# The Python environment and the offline model are downloads; while evcxr_jupyter builds (minutes
+# of both cores) they run beside it, their output held back until the build is done.
+python_env() {
+  if [ -n "$jupyter_bin" ]; then
+    step "using the Jupyter in $jupyter_bin"
+  else
+    step "Python environment .venv (JupyterLab 4, nbclient)"
+    if [ ! -x .venv/bin/python ]; then
+      python3 -m venv .venv
+    fi
+    .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements.txt
+  fi
+  if [ "$kernelspec_only" = 0 ]; then
+    step "offline model"
+    scripts/fetch-model.sh
+  fi
+}
+if [ -n "$jupyter_bin" ]; then
+  py="$jupyter_bin/python"
+  jupyter="$jupyter_bin/jupyter"
+else
+  py=.venv/bin/python
+  jupyter=.venv/bin/jupyter
+fi
+
+downloads_pid=
 if [ "$kernelspec_only" = 0 ]; then
   step "Rust component rust-src"
   if command -v rustup >/dev/null 2>&1; then
@@ -64,29 +90,22 @@ if [ "$kernelspec_only" = 0 ]; then
     mkdir -p "${CARGO_HOME:-$HOME/.cargo}/bin"
     install -m 755 "$TRANSFORMER_NB_EVCXR_BINARY" "${CARGO_HOME:-$HOME/.cargo}/bin/evcxr_jupyter"
   else
-    echo "building it (about 12 CPU-minutes)"
+    echo "building it (about 12 CPU-minutes); the Python environment and the model download meanwhile"
+    downloads_log=$(mktemp)
+    python_env >"$downloads_log" 2>&1 &
+    downloads_pid=$!
     scripts/install-evcxr.sh
   fi
 fi
 evcxr=$(command -v evcxr_jupyter) || { echo "setup: evcxr_jupyter is not installed" >&2; exit 1; }
-
-if [ -n "$jupyter_bin" ]; then
-  step "using the Jupyter in $jupyter_bin"
-  py="$jupyter_bin/python"
-  jupyter="$jupyter_bin/jupyter"
+if [ -n "$downloads_pid" ]; then
+  downloads_ok=1
+  wait "$downloads_pid" || downloads_ok=0
+  cat "$downloads_log"
+  rm -f "$downloads_log"
+  [ "$downloads_ok" = 1 ] || { echo "setup: the Python environment or the model download failed (above)" >&2; exit 1; }
 else
-  step "Python environment .venv (JupyterLab 4, nbclient)"
-  if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-  fi
-  .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements.txt
-  py=.venv/bin/python
-  jupyter=.venv/bin/jupyter
-fi
-
-if [ "$kernelspec_only" = 0 ]; then
-  step "offline model"
-  scripts/fetch-model.sh
+  python_env
 fi
 
 step "kernelspec transformer-nb"
